@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything vxdoctor's demo and tests need on a fresh Debian 12 machine (as root):
+# Debian packages, npm packages (npm ci), and the TypeScript build. Idempotent and quick when
+# everything is already there. Used by `npm test` and `npm run demo`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  iproute2 nftables iptables ethtool procps kmod   # inventory + lab datapath
+  libpcap-dev tcpdump                              # capture (pcap addon builds against libpcap-dev)
+  fping iputils-ping socat                         # overlay probe; lab NATS relay into namespaces
+  nats-server prometheus prometheus-alertmanager   # real servers for integration tests and demo
+  chromium                                         # headless browser tests of the web page
+  python3 make g++                                 # node-gyp for the pcap addon
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap: missing Debian packages: ${missing[*]} — run as root or install them" >&2
+    exit 1
+  fi
+  echo "bootstrap: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.vxdoctor-lock ] || [ "$(cat node_modules/.vxdoctor-lock)" != "$lock_hash" ]; then
+  echo "bootstrap: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.vxdoctor-lock
+fi
+
+echo "bootstrap: build"
+npx tsc -p tsconfig.json

@@ -1,0 +1,190 @@
+/**
+ * Flag parsing shared by every `vxdoctor` subcommand. Each flag also reads from
+ * `VXDOCTOR_<FLAG>` (upper case, `-` -> `_`); the command line wins over the environment.
+ * Lists from the environment are comma-separated. Bad input throws ConfigError naming the
+ * flag (or variable) and the value, so `main` can print it and exit 2.
+ */
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type FlagType = 'string' | 'bool' | 'list' | 'duration' | 'int';
+
+export interface FlagSpec {
+  name: string;
+  type: FlagType;
+  help: string;
+  /** Default value (durations in ms). Omit for required-less optional flags. */
+  default?: string | boolean | string[] | number;
+  required?: boolean;
+  /** Placeholder in help output, e.g. URL. */
+  metavar?: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  usage: string;
+  summary: string;
+  flags: FlagSpec[];
+  /** Number of positional arguments accepted (exact). */
+  positionals?: string[];
+}
+
+export type FlagValues = Record<string, string | boolean | string[] | number | undefined>;
+
+export function envName(flag: string): string {
+  return `VXDOCTOR_${flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+/** Parses `5s`, `500ms`, `2m`, `1h` or a bare number of seconds into milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new ConfigError(`not a duration: "${text}" (use e.g. 500ms, 5s, 2m)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
+  return Math.round(n * factor);
+}
+
+function convert(spec: FlagSpec, raw: string, source: string): string | boolean | number {
+  try {
+    switch (spec.type) {
+      case 'string':
+      case 'list':
+        return raw;
+      case 'bool': {
+        const v = raw.toLowerCase();
+        if (['1', 'true', 'yes', 'on', ''].includes(v)) return true;
+        if (['0', 'false', 'no', 'off'].includes(v)) return false;
+        throw new ConfigError(`not a boolean: "${raw}"`);
+      }
+      case 'duration':
+        return parseDuration(raw);
+      case 'int': {
+        if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`not an integer: "${raw}"`);
+        return Number(raw);
+      }
+    }
+  } catch (err) {
+    throw new ConfigError(`${source}: ${(err as Error).message}`);
+  }
+}
+
+export interface Parsed {
+  values: FlagValues;
+  positionals: string[];
+  help: boolean;
+}
+
+export function parseCommand(
+  spec: CommandSpec,
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+): Parsed {
+  const byName = new Map(spec.flags.map((f) => [f.name, f]));
+  const values: FlagValues = {};
+  const positionals: string[] = [];
+  let help = false;
+  for (const f of spec.flags) {
+    const fromEnv = env[envName(f.name)];
+    if (fromEnv !== undefined && fromEnv !== '') {
+      values[f.name] =
+        f.type === 'list'
+          ? fromEnv
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : convert(f, fromEnv, envName(f.name));
+    }
+  }
+  const seenLists = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith('--') || arg === '--') {
+      positionals.push(arg);
+      continue;
+    }
+    let name = arg.slice(2);
+    let inline: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) {
+      inline = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
+    let spec1 = byName.get(name);
+    if (!spec1 && name.startsWith('no-')) {
+      const pos = byName.get(name.slice(3));
+      if (pos?.type === 'bool') {
+        values[pos.name] = false;
+        continue;
+      }
+    }
+    if (!spec1) throw new ConfigError(`unknown flag --${name} (see --help)`);
+    if (spec1.type === 'bool') {
+      values[name] = inline === undefined ? true : convert(spec1, inline, `--${name}`);
+      continue;
+    }
+    const raw = inline ?? argv[++i];
+    if (raw === undefined) throw new ConfigError(`--${name} needs a value`);
+    if (spec1.type === 'list') {
+      if (!seenLists.has(name)) {
+        values[name] = [];
+        seenLists.add(name);
+      }
+      (values[name] as string[]).push(raw);
+    } else {
+      values[name] = convert(spec1, raw, `--${name}`);
+    }
+    spec1 = undefined;
+  }
+  for (const f of spec.flags) {
+    if (values[f.name] === undefined && f.default !== undefined) {
+      values[f.name] =
+        f.type === 'duration' && typeof f.default === 'string' ? parseDuration(f.default) : f.default;
+    }
+    if (!help && f.required && values[f.name] === undefined) {
+      throw new ConfigError(`--${f.name} is required (or set ${envName(f.name)})`);
+    }
+  }
+  const want = spec.positionals?.length ?? 0;
+  if (!help && positionals.length !== want) {
+    throw new ConfigError(
+      want === 0
+        ? `unexpected argument "${positionals[0]}"`
+        : `expected ${want} argument(s): ${spec.positionals?.join(' ')}`,
+    );
+  }
+  return { values, positionals, help };
+}
+
+export function formatHelp(spec: CommandSpec): string {
+  const lines = [`Usage: ${spec.usage}`, '', spec.summary, '', 'Flags:'];
+  for (const f of spec.flags) {
+    const meta = f.type === 'bool' ? '' : ` ${f.metavar ?? f.type.toUpperCase()}`;
+    const def =
+      f.default === undefined || f.default === false
+        ? ''
+        : ` (default ${Array.isArray(f.default) ? f.default.join(',') : String(f.default)})`;
+    const rep = f.type === 'list' ? ' (repeatable)' : '';
+    lines.push(`  --${f.name}${meta}`);
+    lines.push(`      ${f.help}${rep}${def} [env ${envName(f.name)}]`);
+  }
+  lines.push('  --help', '      Show this help.');
+  return lines.join('\n');
+}
+
+/** Parses `k=v` label flags into a record. */
+export function parseLabels(list: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--label wants key=value, got "${item}"`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}

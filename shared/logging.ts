@@ -1,0 +1,32 @@
+/**
+ * pino logging: context object first, message second, errors under `err`.
+ * Key names live here so logs stay greppable across components.
+ */
+import { pino, type Logger } from 'pino';
+
+export const LogKeys = {
+  component: 'component',
+  node: 'node',
+  peer: 'peer',
+  check: 'check',
+  netns: 'netns',
+  subject: 'subject',
+  reason: 'reason',
+  durationMs: 'durationMs',
+  path: 'path',
+} as const;
+
+export type { Logger };
+
+export function createLogger(opts: { level?: string; name?: string } = {}): Logger {
+  return pino({
+    name: opts.name ?? 'vxdoctor',
+    level: opts.level ?? process.env.VXDOCTOR_LOG_LEVEL ?? 'info',
+    base: undefined,
+  });
+}
+
+/** A logger that drops everything (unit tests, one-shot commands). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
