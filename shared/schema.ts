@@ -473,3 +473,93 @@ export interface DiagnosisResponse {
   generatedAt: string;
   rootCauses: RootCause[];
 }
+
+// ---------------------------------------------------------------------------------------------
+// Collector HTTP API views (besides DiagnosisResponse)
+// ---------------------------------------------------------------------------------------------
+
+/** One element of `GET /api/v1/nodes`. */
+export interface NodeView {
+  name: string;
+  labels: Record<string, string>;
+  /** ISO time of the last message or presence update from the node. */
+  lastSeen: string;
+  version: string | null;
+  /** `up`: presence fresh; `expired`: presence TTL passed (agent down). */
+  state: 'up' | 'expired';
+  underlay: string[];
+  /** Counts of active findings by severity. */
+  findings: Record<Severity, number>;
+}
+
+/** `GET /api/v1/nodes/:name`: the node plus its latest findings and overlay chains. */
+export interface NodeDetail extends NodeView {
+  findingList: Finding[];
+  chains: OverlayChain[];
+  vteps: VtepSummary[];
+  host: HostFacts | null;
+}
+
+/**
+ * One directed pair on one path over the collector's sliding window.
+ * `loss` = 1 - answered/sent; null when nothing was sent yet ("not probed").
+ */
+export interface PairView {
+  src: string;
+  dst: string;
+  path: ProbePath;
+  sent: number;
+  answered: number;
+  loss: number | null;
+  rttSeconds: number | null;
+  /** Human hop fate of the latest probe, e.g. `left n1, not seen at n3`, `ok`. */
+  fate: string;
+  /** The latest probe's per-hop record. */
+  last: Pick<
+    ProbeResult,
+    'sent' | 'leftSrc' | 'arrivedDst' | 'answered' | 'replySeen' | 'icmp' | 'pmtu'
+  > | null;
+  lastAt: number | null;
+}
+
+/** `GET /api/v1/pairs?path=vxlan[&group=rack]`; with `aggregate=group`, `groups` replaces `pairs`. */
+export interface PairsResponse {
+  generatedAt: string;
+  path: ProbePath;
+  /** Topology label used for grouping (default `rack`). */
+  groupLabel: string;
+  pairs: PairView[];
+  /** Group x group aggregation (when requested): mean loss over the pairs probed. */
+  groups?: Array<{ from: string; to: string; pairs: number; probed: number; loss: number | null }>;
+}
+
+/** `GET /api/v1/findings`: active node findings plus cluster-check findings. */
+export interface FindingsResponse {
+  generatedAt: string;
+  findings: Finding[];
+}
+
+/** Server-sent event on `GET /api/v1/events` (`event: state`), emitted on change and every 5 s. */
+export interface StateEvent {
+  generation: number;
+  generatedAt: string;
+  natsConnected: boolean;
+  nodes: number;
+  rootCauses: number;
+}
+
+/** `POST /api/v1/trace` body, and the NATS request sent to `vxdoctor.v1.<src>.trace`. */
+export interface TraceRequest {
+  src: string;
+  dst: string;
+}
+
+/** The agent's reply to a trace request, and the HTTP response body. */
+export interface TraceReply {
+  src: string;
+  dst: string;
+  results: ProbeResult[];
+  /** One line per path, e.g. `vxlan: left n1, never reached n3 (filtered between them)`. */
+  verdict: string[];
+  error?: string;
+}
