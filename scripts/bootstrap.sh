@@ -12,6 +12,7 @@ APT_PACKAGES=(
   nats-server prometheus prometheus-alertmanager   # real servers for integration tests and demo
   chromium                                         # headless browser tests of the web page
   python3 make g++                                 # node-gyp for the pcap addon
+  curl util-linux                                  # demo health polling; nsenter
 )
 
 missing=()
