@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import {
+  parseEthtoolDriver,
+  parseEthtoolFeatures,
+  parseOsRelease,
+  parsePrivileged,
+  parseSysctl,
+} from '../../../agent/inventory/parse-host.js';
+
+const fx = (f: string) =>
+  readFileSync(new URL(`../../fixtures/inventory/lab-node/${f}`, import.meta.url), 'utf8');
+
+test('ethtool -i: driver', () => {
+  assert.equal(parseEthtoolDriver(fx('ethtool-i.eth0.txt')), 'veth');
+  assert.equal(parseEthtoolDriver('driver: virtio_net\nversion: 1.0.0\n'), 'virtio_net');
+  assert.equal(parseEthtoolDriver(''), null);
+});
+
+test('ethtool -k: kept offloads with [fixed]', () => {
+  const f = parseEthtoolFeatures(fx('ethtool-k.eth0.txt'));
+  assert.equal(f['tx-checksumming'], 'on');
+  assert.equal(f['generic-segmentation-offload'], 'on');
+  assert.equal(f['large-receive-offload'], 'off [fixed]');
+  assert.equal(f['tx-udp_tnl-segmentation'], 'on');
+  assert.equal(f['tx-udp_tnl-csum-segmentation'], 'on');
+  assert.equal(f['highdma'], undefined, 'not an overlay-relevant feature');
+  assert.equal(parseEthtoolFeatures('\tudp-fragmentation-offload: on\n')['udp-fragmentation-offload'], 'on');
+});
+
+test('sysctl -e output', () => {
+  const s = parseSysctl(fx('sysctl.txt'));
+  assert.equal(s['net.bridge.bridge-nf-call-iptables'], '1');
+  assert.equal(s['net.ipv4.conf.eth0.rp_filter'], '0');
+  assert.equal(s['net.ipv4.conf.nosuch.rp_filter'], undefined);
+  assert.equal(Object.keys(s).length, 6);
+});
+
+test('privileged: root, CAP_NET_ADMIN only, nobody', () => {
+  assert.equal(parsePrivileged(fx('root-status.txt')), true);
+  assert.equal(parsePrivileged(fx('notroot-status.txt')), false);
+  assert.equal(parsePrivileged('Uid:\t1000\t1000\t1000\t1000\nCapEff:\t0000000000001000\n'), true);
+  assert.equal(parsePrivileged('Uid:\t1000\t1000\t1000\t1000\nCapEff:\t0000000000000800\n'), false);
+});
+
+test('os-release', () => {
+  assert.equal(
+    parseOsRelease('NAME="Debian"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'),
+    'Debian GNU/Linux 12 (bookworm)',
+  );
+  assert.equal(parseOsRelease('NAME="CentOS Linux"\nVERSION="7 (Core)"\n'), 'CentOS Linux 7 (Core)');
+  assert.equal(parseOsRelease(''), null);
+});
