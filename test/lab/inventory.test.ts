@@ -189,10 +189,6 @@ describe('a namespace deleted while the read is under way', () => {
       JSON.stringify(s.unknowns),
     );
     assert.ok(!s.namespaces.some((n) => n.name === `${P}-b`));
-    assert.ok(
-      s.namespaces.some(
-        (n) => n.name === `${P}-c` && n.links.some((l) => l.kind === 'bridge'),
-      ),
-    );
+    assert.ok(s.namespaces.some((n) => n.name === `${P}-c` && n.links.some((l) => l.kind === 'bridge')));
   });
 });
