@@ -385,10 +385,16 @@ async function readFirewall(
   limit: Limit,
   unknowns: Unknown[],
   timeoutMs: number,
+  procRoot: string,
 ): Promise<FirewallFacts | null> {
-  const [nft, ver] = await Promise.all([
+  const [nft, ver, legacyTables] = await Promise.all([
     limit(() => deps.runner('nft', ['-j', 'list', 'ruleset'], { timeoutMs, maxBytes: 64 * 1024 * 1024 })),
     limit(() => deps.runner('iptables', ['-V'], { timeoutMs })),
+    // Tables of the legacy x_tables backend in this namespace (empty when only nf_tables is used).
+    readFile(join(procRoot, 'net/ip_tables_names'), 'utf8').then(
+      (t) => t.trim() !== '',
+      () => false,
+    ),
   ]);
   let facts: FirewallFacts | null = null;
   let opaque = 0;
@@ -406,21 +412,34 @@ async function readFirewall(
       reason: /Operation not permitted/i.test(nft.stderr) ? `nft: ${NOT_ROOT}` : describeFailure('nft', nft),
     });
   }
-  const legacy = ver.failure === null && /legacy/.test(ver.stdout);
-  if (ver.failure === null && (legacy || opaque > 0)) {
-    // Legacy rules are invisible to nft; iptables-nft extension matches (multiport) show as opaque xt.
+  const add = (
+    p: { rules: FirewallFacts['rules']; policies: FirewallFacts['policies'] },
+    withPolicies: boolean,
+  ) => {
+    facts = {
+      rules: [...(facts?.rules ?? []), ...p.rules],
+      policies: { ...(facts?.policies ?? {}), ...(withPolicies ? p.policies : {}) },
+    };
+  };
+  const defaultIsLegacy = ver.failure === null && /legacy/.test(ver.stdout);
+  // Legacy rules are invisible to nft: read them with whichever tool speaks the legacy backend.
+  if (defaultIsLegacy || legacyTables) {
+    const tool = defaultIsLegacy ? 'iptables-save' : 'iptables-legacy-save';
+    const save = await limit(() => deps.runner(tool, [], { timeoutMs, maxBytes: 64 * 1024 * 1024 }));
+    if (save.failure === null && save.code === 0) add(parseIptablesSave(save.stdout), true);
+    else unknowns.push({ what: 'iptables-legacy', reason: describeFailure(tool, save) });
+  }
+  if (!defaultIsLegacy && opaque > 0 && ver.failure === null) {
+    // iptables-nft extension matches (multiport) show in nft only as opaque `xt` expressions.
     const save = await limit(() =>
       deps.runner('iptables-save', [], { timeoutMs, maxBytes: 64 * 1024 * 1024 }),
     );
     if (save.failure === null && save.code === 0) {
-      const p = parseIptablesSave(save.stdout, legacy ? undefined : (line) => / -m multiport /.test(line));
-      facts = {
-        rules: [...(facts?.rules ?? []), ...p.rules],
-        policies: { ...(facts?.policies ?? {}), ...(legacy ? p.policies : {}) },
-      };
-    } else {
-      unknowns.push({ what: 'iptables', reason: describeFailure('iptables-save', save) });
-    }
+      add(
+        parseIptablesSave(save.stdout, (line) => / -m multiport /.test(line)),
+        false,
+      );
+    } else unknowns.push({ what: 'iptables', reason: describeFailure('iptables-save', save) });
   }
   return facts;
 }
@@ -466,7 +485,7 @@ export async function collectSnapshot(opts: InventoryOptions, deps: InventoryDep
   }
   const hostSnap = namespaces[0];
 
-  const firewallP = readFirewall(deps, limit, unknowns, timeoutMs);
+  const firewallP = readFirewall(deps, limit, unknowns, timeoutMs, procRoot);
   const results = await Promise.all(
     found.others.map(async (f) => {
       if (ipMissing)

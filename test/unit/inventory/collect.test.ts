@@ -175,6 +175,27 @@ test('nft and ethtool missing', async () => {
   assert.equal(s.chains.length, 2, 'the rest of the inventory is intact');
 });
 
+test('legacy iptables tables present (/proc/net/ip_tables_names): iptables-legacy-save read too', async () => {
+  const { w, opts } = setup();
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  mkdirSync(join(w.procRoot, 'net'), { recursive: true });
+  writeFileSync(join(w.procRoot, 'net/ip_tables_names'), 'filter\n');
+  const { s, calls } = await run(opts);
+  assert.ok(calls.some((c) => c.cmd === 'iptables-legacy-save'));
+  const legacy = s.firewall?.rules.filter((r) => r.source === 'iptables' && r.text.includes('REJECT'));
+  assert.deepEqual(
+    legacy?.map((r) => r.dports),
+    [[2377, 7946]],
+  );
+  assert.equal(s.firewall?.policies['ip filter FORWARD'], 'drop');
+});
+
+test('without legacy tables no iptables-legacy-save runs', async () => {
+  const { opts } = setup();
+  const { calls } = await run(opts);
+  assert.ok(!calls.some((c) => c.cmd === 'iptables-legacy-save'));
+});
+
 test('netns dir missing', async () => {
   const { w, opts } = setup();
   const { s } = await run({ ...opts, netnsDirs: [...opts.netnsDirs, join(w.root, 'nope')] });

@@ -106,6 +106,7 @@ export function fakeRunner(override?: (c: Call) => RunResult | Promise<RunResult
     if (tool === 'nft') return ok(fx('nft-ruleset.json'));
     if (tool === 'iptables') return ok(fx('iptables-V.txt'));
     if (tool === 'iptables-save') return ok(fx('iptables-save-nft.txt'));
+    if (tool === 'iptables-legacy-save') return ok(fx('iptables-legacy-save.txt'));
     return fail(`unexpected command ${cmd} ${args.join(' ')}`, 127);
   };
   return { runner, calls };
