@@ -99,7 +99,7 @@ function inSubnet(addr: string, cidr: string): boolean {
 export interface Underlay {
   dev: string;
   mtu: number;
-  /** Addresses without prefix length. */
+  /** Addresses without prefix length, IPv6 link-local left out. */
   addresses: string[];
 }
 
@@ -115,7 +115,9 @@ export function detectUnderlay(
   const mk = (l: Link): Underlay => ({
     dev: l.name,
     mtu: l.mtu,
-    addresses: l.addresses.map((a) => a.split('/')[0] ?? a),
+    addresses: l.addresses
+      .map((a) => a.split('/')[0] ?? a)
+      .filter((a) => !a.toLowerCase().startsWith('fe80:')),
   });
   const byName = (n: string | null | undefined) => (n ? host.links.find((l) => l.name === n) : undefined);
   if (underlayIf !== undefined) {

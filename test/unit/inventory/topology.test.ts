@@ -127,6 +127,16 @@ test('detectUnderlay: explicit, default route, VTEP lower device, VTEP local add
   assert.equal(detectUnderlay(bare, [bare]).underlay, null);
 });
 
+test('detectUnderlay: IPv6 link-local is not an underlay address', () => {
+  const v6 = {
+    ...host,
+    links: host.links.map((l) =>
+      l.name === 'eth0' ? { ...l, addresses: [...l.addresses, 'fd00::2/64', 'fe80::1/64'] } : l,
+    ),
+  };
+  assert.deepEqual(detectUnderlay(v6, [v6], 'eth0').underlay?.addresses, ['10.200.1.11', 'fd00::2']);
+});
+
 test('networkOf', () => {
   assert.equal(networkOf('10.0.1.1/24'), '10.0.1.0/24');
   assert.equal(networkOf('172.18.0.1/16'), '172.18.0.0/16');
