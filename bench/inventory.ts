@@ -4,7 +4,8 @@
  * under /run/vxi-b/netns like Docker's netns dir), then times collectSnapshot run inside the host
  * namespace (median of 5) against the physical limit: one `ip -b` batch process per namespace
  * reading the same data plus the one `bridge fdb` read, at the same concurrency.
- * Prints one JSON document: {bench, concurrency, results: [{namespaces, medianMs, perNamespaceMs, limitMs, ratio}]}.
+ * Prints one JSON document: {bench, concurrency, results: [{namespaces, medianMs, perNamespaceMs, limitMs, ratio,
+ * snapshotBytes}]} (snapshotBytes: the snapshot's JSON size, which NATS' 1 MiB default max_payload bounds).
  * Needs root. Cleans up in finally.  Usage: node --import tsx bench/inventory.ts [sizes...]
  */
 import { spawnSync } from 'node:child_process';
@@ -21,8 +22,13 @@ const FDB_ENTRIES = 5000;
 const RUNS = 5;
 const CONCURRENCY = Number(process.env.VXI_BENCH_CONCURRENCY ?? 4);
 
-function sh(cmd: string, args: string[], input?: string): string {
-  const r = spawnSync(cmd, args, { input, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+function sh(cmd: string, args: string[], input?: string, passStderr = false): string {
+  const r = spawnSync(cmd, args, {
+    input,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    stdio: ['pipe', 'pipe', passStderr ? 'inherit' : 'pipe'],
+  });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
@@ -94,6 +100,19 @@ async function measure(n: number): Promise<void> {
     );
   const fdb = snap.namespaces[0]?.fdb.filter((e) => e.dst !== null).length;
   if (fdb !== FDB_ENTRIES) throw new Error(`expected ${FDB_ENTRIES} FDB entries, got ${fdb}`);
+  if (process.env.VXI_BENCH_TRACE) {
+    const t0 = performance.now();
+    const traced: typeof execRunner = async (cmd, args, o) => {
+      const s = performance.now() - t0;
+      const r = await execRunner(cmd, args, o);
+      process.stderr.write(
+        `${s.toFixed(1)}+${r.durationMs.toFixed(1)} ${cmd} ${args.slice(0, 3).join(' ')}\n`,
+      );
+      return r;
+    };
+    await collectSnapshot(opts, { ...deps, runner: traced });
+    process.stderr.write(`total ${(performance.now() - t0).toFixed(1)}\n`);
+  }
   const times: number[] = [];
   for (let r = 0; r < RUNS; r++) {
     const t = performance.now();
@@ -125,7 +144,7 @@ async function measure(n: number): Promise<void> {
   const limitMs = median(limits);
   const round = (x: number) => Math.round(x * 10) / 10;
   process.stdout.write(
-    `${JSON.stringify({ namespaces: n, medianMs: round(medianMs), perNamespaceMs: round(medianMs / n), limitMs: round(limitMs), ratio: round(medianMs / limitMs) })}\n`,
+    `${JSON.stringify({ namespaces: n, medianMs: round(medianMs), perNamespaceMs: round(medianMs / n), limitMs: round(limitMs), ratio: round(medianMs / limitMs), snapshotBytes: Buffer.byteLength(JSON.stringify(snap)) })}\n`,
   );
 }
 
@@ -144,17 +163,22 @@ async function main(): Promise<void> {
   try {
     for (const n of sizes.length ? sizes : [10, 100, 300]) {
       setup(n);
-      const out = sh('ip', [
-        'netns',
-        'exec',
-        HOST,
-        process.execPath,
-        '--import',
-        'tsx',
-        new URL(import.meta.url).pathname,
-        '--measure',
-        String(n),
-      ]);
+      const out = sh(
+        'ip',
+        [
+          'netns',
+          'exec',
+          HOST,
+          process.execPath,
+          '--import',
+          'tsx',
+          new URL(import.meta.url).pathname,
+          '--measure',
+          String(n),
+        ],
+        undefined,
+        true,
+      );
       results.push(JSON.parse(out.trim()));
     }
   } finally {

@@ -235,6 +235,7 @@ async function readNamespace(
   limit: Limit,
   procRoot: string,
   underlayDevs: () => string[],
+  afterBatch?: (r: RunResult) => void,
 ): Promise<{ read: NsRead } | { vanished: true; reason: string } | { failed: Unknown }> {
   const ipDirs = opts.ipNetnsDirs ?? ['/var/run/netns', '/run/netns'];
   const timeoutMs = opts.timeoutMs ?? 5000;
@@ -247,6 +248,7 @@ async function readNamespace(
       timeoutMs,
     }),
   );
+  afterBatch?.(r);
   const batch = splitBatch(r.stdout, r.stderr, NETNS_BATCH.length);
   const [addrs, routes, neigh, ids] = batch.results;
   if (r.failure !== null || !addrs) {
@@ -468,31 +470,54 @@ export async function collectSnapshot(opts: InventoryOptions, deps: InventoryDep
   ]);
   const privileged = parsePrivileged(statusText);
 
-  // Host first (the underlay device names its sysctls), the rest at once under the limit.
-  const hostRes = await readNamespace(found.host, opts, deps, limit, procRoot, () =>
-    opts.underlayIf ? [opts.underlayIf] : [],
-  );
-  const namespaces: NetnsSnapshot[] = [];
-  const names = new Map<string, Array<{ nsid: number; name: string | null }>>();
+  // The host's ip batch runs first, alone: when ip is missing, no namespace is tried. Everything
+  // else (host FDB, other namespaces, firewall) then runs at once under the limit.
   let ipMissing = false;
-  if ('read' in hostRes) {
-    namespaces.push(hostRes.read.snap);
-    names.set('host', hostRes.read.names);
-  } else {
-    const u = 'failed' in hostRes ? hostRes.failed : { what: 'netns:host', reason: hostRes.reason };
-    unknowns.push(u);
-    ipMissing = u.reason === 'ip not installed';
-  }
-  const hostSnap = namespaces[0];
-
-  const firewallP = readFirewall(deps, limit, unknowns, timeoutMs, procRoot);
-  const results = await Promise.all(
+  let hostBatchDone: () => void = () => {};
+  const hostBatch = new Promise<void>((resolve) => {
+    hostBatchDone = resolve;
+  });
+  const hostP = readNamespace(
+    found.host,
+    opts,
+    deps,
+    limit,
+    procRoot,
+    () => (opts.underlayIf ? [opts.underlayIf] : []),
+    (r) => {
+      ipMissing = r.failure === 'not-found';
+      hostBatchDone();
+    },
+  );
+  const othersP = Promise.all(
     found.others.map(async (f) => {
+      await hostBatch;
       if (ipMissing)
         return { f, res: { failed: { what: `netns:${f.path}`, reason: 'ip not installed' } } as const };
       return { f, res: await readNamespace(f, opts, deps, limit, procRoot, () => []) };
     }),
   );
+  await hostBatch;
+  const firewallP = readFirewall(deps, limit, unknowns, timeoutMs, procRoot);
+  const hostRes = await hostP;
+  const namespaces: NetnsSnapshot[] = [];
+  const names = new Map<string, Array<{ nsid: number; name: string | null }>>();
+  if ('read' in hostRes) {
+    namespaces.push(hostRes.read.snap);
+    names.set('host', hostRes.read.names);
+  } else {
+    unknowns.push('failed' in hostRes ? hostRes.failed : { what: 'netns:host', reason: hostRes.reason });
+  }
+  const hostSnap = namespaces[0];
+
+  // NICs: the underlay device plus physical NICs of the host namespace. Started now, from the
+  // host alone; a device only the other namespaces reveal (VTEP local address) is added later.
+  const nicDevs = new Set<string>();
+  const early = hostSnap ? detectUnderlay(hostSnap, [hostSnap], opts.underlayIf).underlay : null;
+  if (early) nicDevs.add(early.dev);
+  for (const l of hostSnap?.links ?? []) if (l.kind === 'device') nicDevs.add(l.name);
+  const nicsP = hostSnap ? readNics([...nicDevs], deps, limit, unknowns, timeoutMs) : Promise.resolve([]);
+  const results = await othersP;
   for (const { f, res } of results) {
     if ('read' in res) {
       namespaces.push(res.read.snap);
@@ -555,14 +580,10 @@ export async function collectSnapshot(opts: InventoryOptions, deps: InventoryDep
   }
   const topo = buildTopology(namespaces, nsids, underlay);
 
-  // NICs: the underlay device plus physical NICs of the host namespace.
-  const nicDevs = new Set<string>();
-  if (underlay) nicDevs.add(underlay.dev);
-  for (const l of hostSnap?.links ?? []) if (l.kind === 'device') nicDevs.add(l.name);
-  const [nics, firewall] = await Promise.all([
-    hostSnap ? readNics([...nicDevs], deps, limit, unknowns, timeoutMs) : Promise.resolve([]),
-    firewallP,
-  ]);
+  const [nics, firewall] = await Promise.all([nicsP, firewallP]);
+  if (underlay && !nicDevs.has(underlay.dev) && !unknowns.some((u) => u.what === 'ethtool')) {
+    nics.push(...(await readNics([underlay.dev], deps, limit, unknowns, timeoutMs)));
+  }
   for (const nic of nics) {
     const l = hostSnap?.links.find((x) => x.name === nic.name);
     if (l) l.driver = nic.driver;
