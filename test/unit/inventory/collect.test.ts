@@ -258,3 +258,29 @@ test('proc discovery: de-duplicated by inode, unique process namespaces added', 
     { what: `netns:${join(w.procRoot, '42/ns/net')}`, reason: 'namespace vanished during read' },
   ]);
 });
+
+test('replaying the captured outputs gives the snapshot the real run produced (snapshot-healthy.json)', async () => {
+  const real = JSON.parse(fx('snapshot-healthy.json')) as NodeSnapshot;
+  const { opts } = setup();
+  // the fixture outputs were captured after the firewall rules went in: compare without them
+  const { s } = await run(opts);
+  const base = (p: string) => p.replace(/.*\//, '');
+  const view = (x: NodeSnapshot) => ({
+    namespaces: x.namespaces.map((n) => ({
+      name: n.name,
+      role: n.role,
+      links: n.links.map((l) => ({ ...l, mac: l.kind === 'veth' ? null : l.mac })),
+      routes: n.routes,
+      neighbors: n.neighbors,
+    })),
+    chains: x.chains.map((c) => ({
+      ...c,
+      hops: c.hops.map((h) => ({ ...h, netns: base(h.netns) })),
+      vtep: c.vtep && { ...c.vtep, netns: base(c.vtep.netns) },
+    })),
+    vteps: x.vteps.map((v) => ({ ...v, netns: base(v.netns) })),
+    underlay: x.underlay,
+    docker: x.docker,
+  });
+  assert.deepEqual(view(s), view(real));
+});
