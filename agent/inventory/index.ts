@@ -7,6 +7,12 @@
  * `nsenter --net=PATH ip ...`), `bridge -j fdb show` only where bridges/VTEPs exist, and at most
  * `concurrency` processes run at once. Never throws for missing tools, dirs or namespaces: those
  * become `unknowns`.
+ *
+ * Measured (iproute2 6.1): `ip -n` takes only a NAME (it prepends /var/run/netns; a path fails
+ * with `Cannot open network namespace`), hence nsenter for Docker's and /proc paths. Under
+ * `-force` a failing batch command prints nothing on stdout, only `Command failed -:N` on
+ * stderr (see splitBatch). `addr show -d` carries every `link show -d` field, so no separate
+ * `link show` is needed.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { hostname, release, type as osType } from 'node:os';
