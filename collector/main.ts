@@ -1,8 +1,91 @@
-import type { CommandSpec, Parsed } from '../shared/config.js';
+/**
+ * `vxdoctor collector --nats URL [--listen 127.0.0.1:9700]`: consumes every agent's reports
+ * from JetStream, correlates them into root causes and serves the HTTP API, web page and
+ * /metrics. Runs until SIGINT/SIGTERM.
+ */
+import { type CommandSpec, ConfigError, type Parsed } from '../shared/config.js';
+import { createLogger } from '../shared/logging.js';
+import type { CheckRun, Finding, NodeSnapshot } from '../shared/schema.js';
+import { PRESENCE_TTL_MS, startCollector } from './runtime.js';
 
-// Placeholder until this subcommand lands; replaced by its owner.
-export const command: CommandSpec = { name: 'main', usage: 'vxdoctor main', summary: 'main', flags: [] };
-export async function run(_parsed: Parsed): Promise<number> {
-  process.stderr.write('vxdoctor main: not available in this build\n');
-  return 2;
+export const command: CommandSpec = {
+  name: 'collector',
+  usage: 'vxdoctor collector --nats URL [--listen 127.0.0.1:9700] [flags]',
+  summary:
+    'Correlate what every agent saw into root causes; serve the HTTP API, the web page and Prometheus /metrics.',
+  flags: [
+    { name: 'nats', type: 'list', required: true, metavar: 'URL', help: 'NATS server URL (comma-separated or repeated)' },
+    { name: 'listen', type: 'string', default: '127.0.0.1:9700', metavar: 'HOST:PORT', help: 'HTTP listen address' },
+    { name: 'nats-creds', type: 'string', metavar: 'FILE', help: 'NATS credentials file (JWT + nkey seed)' },
+    { name: 'nats-user', type: 'string', metavar: 'USER', help: 'NATS user name' },
+    { name: 'nats-password', type: 'string', metavar: 'PASSWORD', help: 'NATS password' },
+    { name: 'nats-token', type: 'string', metavar: 'TOKEN', help: 'NATS token' },
+    { name: 'nats-tls-ca', type: 'string', metavar: 'FILE', help: 'CA bundle to verify the NATS server' },
+    { name: 'nats-tls-cert', type: 'string', metavar: 'FILE', help: 'client certificate for NATS mutual TLS' },
+    { name: 'nats-tls-key', type: 'string', metavar: 'FILE', help: 'client key for NATS mutual TLS' },
+    { name: 'group-label', type: 'string', default: 'rack', metavar: 'KEY', help: 'node label that names topology groups (segments are between its values)' },
+    { name: 'window', type: 'duration', default: '2m', metavar: 'DURATION', help: 'sliding window for pair statistics and state rebuild on restart' },
+    { name: 'presence-ttl', type: 'duration', default: '30s', metavar: 'DURATION', help: 'a node whose presence is older than this counts as agent-down' },
+    { name: 'durable', type: 'string', default: 'vxdoctor-collector', metavar: 'NAME', help: 'JetStream durable consumer name' },
+    { name: 'log-level', type: 'string', default: 'info', metavar: 'LEVEL', help: 'pino log level (trace, debug, info, warn, error)' },
+  ],
+};
+
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new ConfigError(`--listen: want HOST:PORT, got "${text}"`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+type ClusterChecksFn = (s: NodeSnapshot[]) => { findings: Finding[]; checkRuns: CheckRun[] };
+
+/** Loads the cross-node checks when this build has them (shared/crosschecks). */
+async function loadClusterChecks(): Promise<ClusterChecksFn | undefined> {
+  const spec = '../shared/crosschecks/index.js';
+  try {
+    const mod = (await import(spec)) as { runClusterChecks?: (s: NodeSnapshot[]) => ReturnType<ClusterChecksFn> };
+    return mod.runClusterChecks ? (s) => (mod.runClusterChecks as ClusterChecksFn)(s) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function run(parsed: Parsed): Promise<number> {
+  const v = parsed.values;
+  const log = createLogger({ level: v['log-level'] as string, name: 'vxdoctor-collector' });
+  const { host, port } = parseListen(v.listen as string);
+  const nats = (v.nats as string[]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const clusterChecks = await loadClusterChecks();
+  if (!clusterChecks) log.warn({}, 'cross-node checks not available in this build');
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const running = await startCollector({
+    nats,
+    auth: {
+      creds: str('nats-creds'),
+      user: str('nats-user'),
+      password: str('nats-password'),
+      token: str('nats-token'),
+      tlsCa: str('nats-tls-ca'),
+      tlsCert: str('nats-tls-cert'),
+      tlsKey: str('nats-tls-key'),
+    },
+    listenHost: host,
+    listenPort: port,
+    groupLabel: v['group-label'] as string,
+    windowMs: v.window as number,
+    presenceTtlMs: (v['presence-ttl'] as number) ?? PRESENCE_TTL_MS,
+    durable: v.durable as string,
+    defaultMetrics: true,
+    ...(clusterChecks ? { clusterChecks } : {}),
+    log,
+  });
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  log.info({}, 'stopping');
+  await running.stop();
+  return 0;
 }

@@ -1,0 +1,184 @@
+/**
+ * The collector's HTTP application (fastify), separate from `listen` so tests use
+ * `app.inject()`. Route groups are encapsulated plugins: probes (/healthz, /readyz), metrics,
+ * the JSON API (/api/v1/*), server-sent events, and the web page (collector/ui).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../shared/logging.js';
+import {
+  type DiagnosisResponse,
+  type FindingsResponse,
+  PROBE_PATHS,
+  type PairsResponse,
+  type ProbePath,
+  type StateEvent,
+  type TraceReply,
+  type TraceRequest,
+} from '../shared/schema.js';
+import { NODE_NAME_RE } from '../shared/subjects.js';
+import { Diagnoser } from './diagnosis/index.js';
+import { type ClusterState, stripTracking } from './state/index.js';
+
+/** Thrown by a trace function when the agent did not answer in time (HTTP 504). */
+export class TraceTimeoutError extends Error {
+  override name = 'TraceTimeoutError';
+}
+
+export interface AppOptions {
+  state: ClusterState;
+  registry: Registry;
+  log: Logger;
+  trace?: (r: TraceRequest) => Promise<TraceReply>;
+  natsConnected: () => boolean;
+  /** Current diagnosis (main evaluates every 2 s); default: evaluate state on demand. */
+  diagnosis?: () => DiagnosisResponse;
+  /** Ready = NATS connected and the consumer attached; default natsConnected. */
+  ready?: () => boolean;
+  /** Server-sent events heartbeat period (ms), default 5000; change polling 1000. */
+  eventsIntervalMs?: number;
+  eventsPollMs?: number;
+}
+
+const probes =
+  (o: AppOptions): FastifyPluginAsync =>
+  async (app) => {
+    app.get('/healthz', async () => ({ ok: true }));
+    app.get('/readyz', async (_req, reply) => {
+      const nats = o.natsConnected();
+      const ready = (o.ready ?? o.natsConnected)();
+      return reply.code(ready ? 200 : 503).send({ ready, natsConnected: nats });
+    });
+  };
+
+const metrics =
+  (o: AppOptions): FastifyPluginAsync =>
+  async (app) => {
+    app.get('/metrics', async (_req, reply) => {
+      const text = await o.registry.metrics();
+      return reply.header('content-type', o.registry.contentType).send(text);
+    });
+  };
+
+function isPath(p: unknown): p is ProbePath {
+  return PROBE_PATHS.includes(p as ProbePath);
+}
+
+const api =
+  (o: AppOptions, diagnosis: () => DiagnosisResponse): FastifyPluginAsync =>
+  async (app) => {
+    const { state } = o;
+    app.get('/nodes', async () => state.nodes());
+    app.get<{ Params: { name: string } }>('/nodes/:name', async (req, reply) => {
+      const d = state.nodeDetail(req.params.name);
+      if (!d) return reply.code(404).send({ error: `unknown node ${req.params.name}` });
+      return d;
+    });
+    app.get<{ Querystring: { path?: string; aggregate?: string } }>('/pairs', async (req, reply) => {
+      const path = req.query.path ?? 'vxlan';
+      if (!isPath(path)) return reply.code(400).send({ error: `path must be one of ${PROBE_PATHS.join(', ')}` });
+      const agg = req.query.aggregate;
+      if (agg !== undefined && agg !== 'group') return reply.code(400).send({ error: 'aggregate must be "group"' });
+      const body: PairsResponse = {
+        generatedAt: new Date(state.clock()).toISOString(),
+        path,
+        groupLabel: state.groupLabel,
+        pairs: agg === 'group' ? [] : state.pairs(path),
+      };
+      if (agg === 'group') body.groups = state.groupPairs(path);
+      return body;
+    });
+    app.get('/findings', async (): Promise<FindingsResponse> => ({
+      generatedAt: new Date(state.clock()).toISOString(),
+      findings: state.activeFindings().map(stripTracking),
+    }));
+    app.get('/diagnosis', async () => diagnosis());
+    app.post('/trace', async (req, reply) => {
+      const b = req.body as Partial<TraceRequest> | undefined;
+      if (
+        !b ||
+        typeof b !== 'object' ||
+        typeof b.src !== 'string' ||
+        typeof b.dst !== 'string' ||
+        !NODE_NAME_RE.test(b.src) ||
+        !NODE_NAME_RE.test(b.dst) ||
+        b.src === b.dst
+      ) {
+        return reply.code(400).send({ error: 'body must be {"src": NODE, "dst": NODE} with two different node names' });
+      }
+      for (const n of [b.src, b.dst]) {
+        if (!state.hasNode(n)) return reply.code(404).send({ error: `unknown node ${n}` });
+      }
+      if (!o.trace) return reply.code(503).send({ error: 'trace unavailable (no NATS connection)' });
+      try {
+        return await o.trace({ src: b.src, dst: b.dst });
+      } catch (err) {
+        if (err instanceof TraceTimeoutError) {
+          return reply.code(504).send({ error: `agent on ${b.src} did not answer: ${err.message}` });
+        }
+        o.log.warn({ err, src: b.src, dst: b.dst }, 'trace failed');
+        return reply.code(502).send({ error: `trace failed: ${(err as Error).message}` });
+      }
+    });
+    app.get('/events', (req, reply) => {
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
+      let lastKey = '';
+      let lastSent = 0;
+      const send = (force: boolean): void => {
+        const d = diagnosis();
+        const ev: StateEvent = {
+          generation: state.generation,
+          generatedAt: new Date(state.clock()).toISOString(),
+          natsConnected: o.natsConnected(),
+          nodes: state.nodeNames().length,
+          rootCauses: d.rootCauses.length,
+        };
+        const key = `${ev.generation}|${ev.natsConnected}|${ev.nodes}|${d.rootCauses.map((r) => r.id).join(',')}`;
+        const now = Date.now();
+        if (!force && key === lastKey && now - lastSent < (o.eventsIntervalMs ?? 5000)) return;
+        lastKey = key;
+        lastSent = now;
+        raw.write(`event: state\ndata: ${JSON.stringify(ev)}\n\n`);
+      };
+      send(true);
+      const timer = setInterval(() => send(false), o.eventsPollMs ?? 1000);
+      req.raw.on('close', () => clearInterval(timer));
+    });
+  };
+
+/** Loads the web page plugin when it exists in this build (collector/ui/index.ts). */
+async function loadUi(): Promise<((app: FastifyInstance) => Promise<void>) | null> {
+  for (const ext of ['js', 'ts']) {
+    const url = new URL(`./ui/index.${ext}`, import.meta.url);
+    if (!existsSync(fileURLToPath(url))) continue;
+    const mod = (await import(url.href)) as { uiPlugin?: (app: FastifyInstance) => Promise<void> };
+    return mod.uiPlugin ?? null;
+  }
+  return null;
+}
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: opts.log, disableRequestLogging: true, bodyLimit: 64 * 1024 });
+  let diagnosis = opts.diagnosis;
+  if (!diagnosis) {
+    const d = new Diagnoser();
+    diagnosis = () => {
+      d.evaluate(opts.state.diagnosisInput());
+      return d.current();
+    };
+  }
+  await app.register(probes(opts));
+  await app.register(metrics(opts));
+  await app.register(api(opts, diagnosis), { prefix: '/api/v1' });
+  const ui = await loadUi();
+  if (ui) await app.register(ui);
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,374 @@
+/**
+ * The collector's I/O shell: NATS (JetStream durable consumer, KV presence watch, trace
+ * requests), the 2 s evaluation loop and the HTTP listener. Everything it decides is done by the
+ * pure parts (ingest, state, diagnosis); this file only moves bytes and keeps connections alive.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  AckPolicy,
+  type Consumer,
+  DeliverPolicy,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type JsMsg,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Logger } from '../shared/logging.js';
+import type { NodeSnapshot, NodePresence, TraceReply, TraceRequest, Finding, CheckRun } from '../shared/schema.js';
+import { SCHEMA_VERSION } from '../shared/schema.js';
+import { KV_NODES, NODE_NAME_RE, STREAM_NAME, STREAM_SUBJECTS, SUBJECT_PREFIX, traceSubject } from '../shared/subjects.js';
+import { buildApp, TraceTimeoutError } from './app.js';
+import { Diagnoser } from './diagnosis/index.js';
+import { IngestCounters, validateMessage } from './ingest/index.js';
+import { registerCollectorMetrics } from './metrics/index.js';
+import { ClusterState } from './state/index.js';
+
+export interface NatsAuth {
+  creds?: string;
+  user?: string;
+  password?: string;
+  token?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+export interface CollectorOptions {
+  nats: string[];
+  auth?: NatsAuth;
+  listenHost: string;
+  listenPort: number;
+  groupLabel: string;
+  windowMs: number;
+  presenceTtlMs: number;
+  durable: string;
+  maxMessageBytes?: number;
+  evaluateEveryMs?: number;
+  traceTimeoutMs?: number;
+  /** Register process/default metrics (off in tests for a stable /metrics). */
+  defaultMetrics?: boolean;
+  /** Cross-node checks (shared/crosschecks runClusterChecks), when available. */
+  clusterChecks?: (s: NodeSnapshot[]) => { findings: Finding[]; checkRuns: CheckRun[] };
+  log: Logger;
+  clock?: () => number;
+}
+
+export interface RunningCollector {
+  app: FastifyInstance;
+  state: ClusterState;
+  ingest: IngestCounters;
+  diagnoser: Diagnoser;
+  /** Bound HTTP address, e.g. http://127.0.0.1:9700 */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Stream configuration, identical to what the agent creates when the stream is missing. */
+export const STREAM_CONFIG = {
+  name: STREAM_NAME,
+  subjects: STREAM_SUBJECTS,
+  retention: RetentionPolicy.Limits,
+  storage: StorageType.File,
+  max_age: 60 * 60 * 1e9, // 1 h (nanoseconds)
+  max_bytes: 1024 * 1024 * 1024,
+  max_msg_size: 8 * 1024 * 1024,
+  duplicate_window: 120 * 1e9,
+};
+
+export const PRESENCE_TTL_MS = 30_000;
+
+function connectOptions(o: CollectorOptions): NodeConnectionOptions {
+  const a = o.auth ?? {};
+  const opts: NodeConnectionOptions = {
+    servers: o.nats,
+    name: 'vxdoctor-collector',
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1000,
+    pingInterval: 10_000,
+    maxPingOut: 3,
+    timeout: 5000,
+  };
+  if (a.creds) opts.authenticator = credsAuthenticator(readFileSync(a.creds));
+  if (a.user) {
+    opts.user = a.user;
+    opts.pass = a.password ?? '';
+  }
+  if (a.token) opts.token = a.token;
+  if (a.tlsCa || a.tlsCert || a.tlsKey) {
+    opts.tls = {
+      ...(a.tlsCa ? { caFile: a.tlsCa } : {}),
+      ...(a.tlsCert ? { certFile: a.tlsCert } : {}),
+      ...(a.tlsKey ? { keyFile: a.tlsKey } : {}),
+    };
+  }
+  return opts;
+}
+
+function parsePresence(key: string, value: Uint8Array): NodePresence | null {
+  try {
+    const p = JSON.parse(new TextDecoder().decode(value)) as NodePresence;
+    if (!p || typeof p !== 'object' || p.schemaVersion !== SCHEMA_VERSION || p.node !== key) return null;
+    if (!NODE_NAME_RE.test(p.node) || typeof p.at !== 'number') return null;
+    return {
+      ...p,
+      labels: p.labels && typeof p.labels === 'object' ? p.labels : {},
+      underlay: Array.isArray(p.underlay) ? p.underlay.filter((x) => typeof x === 'string') : [],
+      version: typeof p.version === 'string' ? p.version : 'unknown',
+    };
+  } catch {
+    return null;
+  }
+}
+
+async function ensureStream(jsm: JetStreamManager, log: Logger): Promise<void> {
+  try {
+    await jsm.streams.info(STREAM_NAME);
+  } catch {
+    try {
+      await jsm.streams.add(STREAM_CONFIG);
+      log.info({ stream: STREAM_NAME }, 'created stream');
+    } catch (err) {
+      // Another process (an agent) may have created it in between.
+      await jsm.streams.info(STREAM_NAME).catch(() => {
+        throw err;
+      });
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startCollector(o: CollectorOptions): Promise<RunningCollector> {
+  const log = o.log.child({ component: 'collector' });
+  const clock = o.clock ?? Date.now;
+  const state = new ClusterState({
+    clock,
+    windowMs: o.windowMs,
+    presenceTtlMs: o.presenceTtlMs,
+    groupLabel: o.groupLabel,
+    ...(o.clusterChecks ? { clusterChecks: o.clusterChecks } : {}),
+  });
+  const ingest = new IngestCounters();
+  const diagnoser = new Diagnoser();
+  const registry = new Registry();
+  if (o.defaultMetrics) collectDefaultMetrics({ register: registry });
+  let nc: NatsConnection | null = null;
+  let connected = false;
+  let consumerAttached = false;
+  let stopping = false;
+  registerCollectorMetrics(registry, {
+    state,
+    ingest,
+    rootCauses: () => diagnoser.current().rootCauses,
+    natsConnected: () => connected,
+  });
+
+  const handle = (subject: string, data: Uint8Array): void => {
+    const parts = subject.split('.');
+    // Trace requests share the stream's subject space; they are not agent reports.
+    if (parts.length === 4 && `${parts[0]}.${parts[1]}` === SUBJECT_PREFIX && parts[3] === 'trace') return;
+    const r = validateMessage(subject, data, o.maxMessageBytes ? { maxBytes: o.maxMessageBytes } : {});
+    ingest.count(r);
+    if (!r.ok) {
+      log.debug({ subject: subject.slice(0, 200), reason: r.reason, detail: r.detail }, 'message rejected');
+      return;
+    }
+    if (!state.apply(r.msg)) ingest.duplicates++;
+  };
+  const applyJs = (m: JsMsg): void => {
+    try {
+      handle(m.subject, m.data);
+    } catch (err) {
+      log.error({ err, subject: m.subject }, 'message handler failed');
+    }
+    m.ack();
+  };
+
+  const trace = async (req: TraceRequest): Promise<TraceReply> => {
+    if (!nc || !connected) throw new Error('not connected to NATS');
+    const timeout = o.traceTimeoutMs ?? 15_000;
+    const it = await nc.requestMany(traceSubject(req.src), JSON.stringify(req), {
+      strategy: 'timer',
+      maxWait: timeout,
+    });
+    // The stream may capture the request subject and answer with a JetStream ack first.
+    for await (const m of it) {
+      try {
+        const body = JSON.parse(new TextDecoder().decode(m.data)) as TraceReply;
+        if (body && Array.isArray(body.results) && Array.isArray(body.verdict)) return body;
+      } catch {
+        // not the agent's reply
+      }
+    }
+    throw new TraceTimeoutError(`no reply within ${timeout} ms`);
+  };
+
+  const app = await buildApp({
+    state,
+    registry,
+    log,
+    trace,
+    natsConnected: () => connected,
+    ready: () => connected && consumerAttached,
+    diagnosis: () => diagnoser.current(),
+  });
+
+  const evaluate = (): void => {
+    try {
+      state.tick();
+      diagnoser.evaluate(state.diagnosisInput());
+    } catch (err) {
+      log.error({ err }, 'evaluation failed');
+    }
+  };
+  evaluate();
+  const evalTimer = setInterval(evaluate, o.evaluateEveryMs ?? 2000);
+
+  const tasks: Promise<void>[] = [];
+  let kvWatch: { stop(): void } | null = null;
+  let consumerMsgs: { stop(): void } | null = null;
+
+  const runConsumer = async (): Promise<void> => {
+    while (!stopping) {
+      try {
+        if (!nc) throw new Error('no connection');
+        const jsm = await jetstreamManager(nc, { timeout: 5000 });
+        await ensureStream(jsm, log);
+        const js = jetstream(nc);
+        const startTime = new Date(clock() - o.windowMs).toISOString();
+        // Rebuild recent state from the stream (a restarted collector has acked all of it).
+        const oc = await js.consumers.get(STREAM_NAME, {
+          deliver_policy: DeliverPolicy.StartTime,
+          opt_start_time: startTime,
+        });
+        for (;;) {
+          const batch = await oc.fetch({ max_messages: 1000, expires: 1000 });
+          let n = 0;
+          let pending = 0;
+          for await (const m of batch) {
+            n++;
+            pending = m.info.pending;
+            try {
+              handle(m.subject, m.data);
+            } catch (err) {
+              log.error({ err }, 'replay handler failed');
+            }
+          }
+          if (n === 0 || pending === 0 || stopping) break;
+        }
+        await oc.delete().catch(() => undefined);
+        // Durable consumer: delivers what it had not acked; created once from the window start.
+        let consumer: Consumer;
+        try {
+          await jsm.consumers.info(STREAM_NAME, o.durable);
+        } catch {
+          await jsm.consumers.add(STREAM_NAME, {
+            durable_name: o.durable,
+            ack_policy: AckPolicy.Explicit,
+            deliver_policy: DeliverPolicy.StartTime,
+            opt_start_time: startTime,
+            ack_wait: 30 * 1e9,
+            max_ack_pending: 10_000,
+          });
+        }
+        consumer = await js.consumers.get(STREAM_NAME, o.durable);
+        const msgs = await consumer.consume({ max_messages: 512, expires: 5000 });
+        consumerMsgs = msgs;
+        consumerAttached = true;
+        state.generation++;
+        log.info({ durable: o.durable }, 'consumer attached');
+        for await (const m of msgs) applyJs(m);
+        consumerAttached = false;
+      } catch (err) {
+        consumerAttached = false;
+        if (!stopping) log.warn({ err }, 'consumer failed, retrying');
+      }
+      if (!stopping) await sleep(1000);
+    }
+  };
+
+  const runKv = async (): Promise<void> => {
+    while (!stopping) {
+      try {
+        if (!nc) throw new Error('no connection');
+        const kvm = new Kvm(nc);
+        let kv: KV;
+        try {
+          kv = await kvm.open(KV_NODES);
+          await kv.status();
+        } catch {
+          kv = await kvm.create(KV_NODES, { ttl: PRESENCE_TTL_MS * 2, history: 1 });
+        }
+        const w = await kv.watch();
+        kvWatch = w;
+        for await (const e of w) {
+          if (e.operation === 'PUT') {
+            const p = parsePresence(e.key, e.value);
+            // Presence age is measured on the server's clock (entry time), not the agent's.
+            if (p) state.applyPresence({ ...p, at: Math.min(p.at, e.created.getTime()) });
+            else log.debug({ key: e.key }, 'presence rejected');
+          } else if (NODE_NAME_RE.test(e.key)) {
+            state.removePresence(e.key);
+          }
+        }
+      } catch (err) {
+        if (!stopping) log.warn({ err }, 'presence watch failed, retrying');
+      }
+      if (!stopping) await sleep(1000);
+    }
+  };
+
+  const runNats = async (): Promise<void> => {
+    while (!stopping && !nc) {
+      try {
+        nc = await connect(connectOptions(o));
+      } catch (err) {
+        log.warn({ err, servers: o.nats }, 'NATS connect failed, retrying');
+        await sleep(2000);
+      }
+    }
+    if (!nc || stopping) return;
+    connected = true;
+    log.info({ server: nc.getServer() }, 'connected to NATS');
+    const conn = nc;
+    void (async () => {
+      for await (const s of conn.status()) {
+        if (s.type === 'disconnect') connected = false;
+        else if (s.type === 'reconnect') connected = true;
+        log.info({ status: s.type }, 'NATS status');
+      }
+    })();
+    tasks.push(runConsumer(), runKv());
+  };
+  const natsTask = runNats();
+
+  await app.listen({ host: o.listenHost, port: o.listenPort });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : o.listenPort;
+  const url = `http://${o.listenHost.includes(':') ? `[${o.listenHost}]` : o.listenHost}:${port}`;
+  log.info({ url }, 'collector listening');
+
+  return {
+    app,
+    state,
+    ingest,
+    diagnoser,
+    url,
+    async stop() {
+      stopping = true;
+      clearInterval(evalTimer);
+      consumerMsgs?.stop();
+      kvWatch?.stop();
+      await app.close();
+      await natsTask;
+      if (nc) await nc.drain().catch(() => nc?.close());
+      await Promise.race([Promise.allSettled(tasks), sleep(3000)]);
+    },
+  };
+}

@@ -1,0 +1,619 @@
+/**
+ * Cluster state: what the collector knows about every node, built only from validated
+ * messages and presence records. Pure (no I/O, no timers): the clock is injected, memory is
+ * bounded (sliding window per pair, capped sample count, capped id memory), and applying the
+ * same message twice changes nothing (idempotent by message id).
+ */
+import type {
+  ArrivalReport,
+  CheckRun,
+  Finding,
+  HostFacts,
+  NodeDetail,
+  NodePresence,
+  NodeSnapshot,
+  NodeView,
+  PairsResponse,
+  PairView,
+  ProbePath,
+  ProbeResult,
+  Severity,
+  VxdoctorMessage,
+} from '../../shared/schema.js';
+import { PROBE_PATHS } from '../../shared/schema.js';
+
+export interface StateOptions {
+  /** Epoch ms now. */
+  clock?: () => number;
+  /** Sliding window of pair statistics (ms). */
+  windowMs?: number;
+  /** Presence is expired when its `at` is older than this (ms). */
+  presenceTtlMs?: number;
+  /** A node's findings expire when its last findings message is older than this (ms). */
+  findingTtlMs?: number;
+  /** A pair's latest probe older than this counts as "not probed lately" (ms). */
+  staleMs?: number;
+  /** Topology label grouping nodes (default `rack`). */
+  groupLabel?: string;
+  /** Max samples kept per pair, ids remembered for de-duplication, pairs tracked. */
+  maxSamplesPerPair?: number;
+  maxIds?: number;
+  maxPairs?: number;
+  /** Tolerated clock difference between nodes when matching arrivals to probes (ms). */
+  skewMs?: number;
+  /** A destination report this long after a probe, without it, means the probe never arrived (ms). */
+  arrivalGraceMs?: number;
+  /** Cross-node checks over the latest snapshots (shared/crosschecks runClusterChecks). */
+  clusterChecks?: (s: NodeSnapshot[]) => { findings: Finding[]; checkRuns: CheckRun[] };
+}
+
+/** RTT histogram buckets (seconds) for vxdoctor_probe_rtt_seconds. */
+export const RTT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export interface RttHistogram {
+  /** Cumulative-not: count per bucket index (last = +Inf overflow). */
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/** An active finding with when it was first seen in the current streak (message time). */
+export interface TrackedFinding extends Finding {
+  firstSeen: number;
+  lastSeen: number;
+  /** Number of findings messages that carried it in a row. */
+  observations: number;
+  /** `node` for an agent check, `cluster` for a collector cross-node check. */
+  origin: 'node' | 'cluster';
+}
+
+interface Sample {
+  at: number;
+  round: number;
+  result: ProbeResult;
+}
+
+interface PairRec {
+  src: string;
+  dst: string;
+  path: ProbePath;
+  port: number | null;
+  samples: Sample[];
+}
+
+interface NodeRec {
+  name: string;
+  labels: Record<string, string>;
+  version: string | null;
+  underlay: string[];
+  /** Last message or presence time (epoch ms, collector clock for presence, sender for messages). */
+  lastSeen: number;
+  presenceAt: number | null;
+  presenceDeleted: boolean;
+  snapshot: NodeSnapshot | null;
+  snapshotAt: number;
+  findingsAt: number;
+  findings: Map<string, TrackedFinding>;
+  /** Latest probes message time and whether the node's capture works (it reports hops). */
+  probesAt: number;
+  captureAvailable: boolean;
+  arrivals: Map<string, ArrivalReport & { reportedAt: number }>;
+}
+
+/** A pair's current status on one path (and port, for control TCP ports). */
+export interface PairStatus {
+  src: string;
+  dst: string;
+  path: ProbePath;
+  port: number | null;
+  /** pass/fail from the latest probe; unknown when stale or not sent. */
+  status: 'pass' | 'fail' | 'unknown';
+  /** Consecutive failing probes ending with the latest, and when that streak began. */
+  failStreak: number;
+  failSince: number | null;
+  last: ProbeResult & { arrivedDst: boolean | null };
+  sent: number;
+  answered: number;
+}
+
+export interface NodeStatus {
+  name: string;
+  labels: Record<string, string>;
+  state: 'up' | 'expired';
+  lastSeen: number;
+  /** When presence expired (epoch ms), null while up. */
+  expiredAt: number | null;
+}
+
+export interface DiagnosisInput {
+  now: number;
+  groupLabel: string;
+  nodes: NodeStatus[];
+  pairs: PairStatus[];
+  findings: TrackedFinding[];
+}
+
+function findingKey(f: Finding): string {
+  return `${f.node}|${f.check}|${f.subject}|${f.kind ?? ''}`;
+}
+
+export function probeOk(r: ProbeResult): boolean {
+  if (!r.sent || !r.answered) return false;
+  if (r.path === 'pmtu' && r.pmtu) {
+    return r.pmtu.largestPassing !== null && r.pmtu.largestPassing >= r.pmtu.required;
+  }
+  return true;
+}
+
+/** Human hop fate of one probe. */
+export function describeFate(r: ProbeResult & { arrivedDst: boolean | null }): string {
+  if (!r.sent) return `not sent from ${r.src}${r.note ? ` (${r.note})` : ''}`;
+  if (r.path === 'pmtu' && r.pmtu && r.answered && !probeOk(r)) {
+    const p = r.pmtu;
+    return `largest passing ${p.largestPassing ?? 'none'} < required ${p.required}${
+      p.fragNeededMtu ? ` (ICMP frag-needed mtu ${p.fragNeededMtu})` : ' (no ICMP: silent drop)'
+    }`;
+  }
+  if (r.answered) return r.replySeen === false ? `ok (reply not captured at ${r.src})` : 'ok';
+  const parts: string[] = [];
+  if (r.leftSrc === false) parts.push(`never left ${r.src}`);
+  else if (r.leftSrc === true) parts.push(`left ${r.src}`);
+  else parts.push(`sent from ${r.src}`);
+  if (r.arrivedDst === false) parts.push(`never reached ${r.dst}`);
+  else if (r.arrivedDst === true) parts.push(`reached ${r.dst}'s NIC, no answer`);
+  else parts.push(`no answer from ${r.dst} (arrival unknown)`);
+  let s = parts.join(', ');
+  if (r.icmp.length) s += ` [${r.icmp.join('; ')}]`;
+  if (r.path === 'pmtu' && r.pmtu) s += ` (largest passing ${r.pmtu.largestPassing ?? 'none'}, required ${r.pmtu.required})`;
+  if (r.note) s += ` (${r.note})`;
+  return s;
+}
+
+export class ClusterState {
+  readonly clock: () => number;
+  readonly windowMs: number;
+  readonly presenceTtlMs: number;
+  readonly findingTtlMs: number;
+  readonly staleMs: number;
+  readonly groupLabel: string;
+  private readonly maxSamples: number;
+  private readonly maxIds: number;
+  private readonly maxPairs: number;
+  private readonly skewMs: number;
+  private readonly arrivalGraceMs: number;
+  private readonly clusterChecksFn: StateOptions['clusterChecks'];
+
+  private readonly nodesMap = new Map<string, NodeRec>();
+  private readonly pairsMap = new Map<string, PairRec>();
+  private readonly ids = new Set<string>();
+  private readonly idQueue: string[] = [];
+  private idHead = 0;
+  readonly rtt: Record<ProbePath, RttHistogram>;
+  private clusterFindingsList: TrackedFinding[] = [];
+  private clusterRuns: CheckRun[] = [];
+  private clusterChecksGen = -1;
+  private snapshotGen = 0;
+  /** Bumped on every change that is visible through the API. */
+  generation = 0;
+
+  constructor(opts: StateOptions = {}) {
+    this.clock = opts.clock ?? Date.now;
+    this.windowMs = opts.windowMs ?? 120_000;
+    this.presenceTtlMs = opts.presenceTtlMs ?? 30_000;
+    this.findingTtlMs = opts.findingTtlMs ?? 120_000;
+    this.staleMs = opts.staleMs ?? 30_000;
+    this.groupLabel = opts.groupLabel ?? 'rack';
+    this.maxSamples = opts.maxSamplesPerPair ?? 64;
+    this.maxIds = opts.maxIds ?? 100_000;
+    this.maxPairs = opts.maxPairs ?? 50_000;
+    this.skewMs = opts.skewMs ?? 2_000;
+    this.arrivalGraceMs = opts.arrivalGraceMs ?? 500;
+    this.clusterChecksFn = opts.clusterChecks;
+    this.rtt = Object.fromEntries(
+      PROBE_PATHS.map((p) => [p, { buckets: new Array(RTT_BUCKETS.length + 1).fill(0), sum: 0, count: 0 }]),
+    ) as unknown as Record<ProbePath, RttHistogram>;
+  }
+
+  private node(name: string): NodeRec {
+    let n = this.nodesMap.get(name);
+    if (!n) {
+      n = {
+        name,
+        labels: {},
+        version: null,
+        underlay: [],
+        lastSeen: 0,
+        presenceAt: null,
+        presenceDeleted: false,
+        snapshot: null,
+        snapshotAt: 0,
+        findingsAt: 0,
+        findings: new Map(),
+        probesAt: 0,
+        captureAvailable: false,
+        arrivals: new Map(),
+      };
+      this.nodesMap.set(name, n);
+    }
+    return n;
+  }
+
+  private remember(id: string): boolean {
+    if (this.ids.has(id)) return false;
+    this.ids.add(id);
+    this.idQueue.push(id);
+    if (this.idQueue.length - this.idHead > this.maxIds) {
+      const old = this.idQueue[this.idHead++] as string;
+      this.ids.delete(old);
+      if (this.idHead > 4096) {
+        this.idQueue.splice(0, this.idHead);
+        this.idHead = 0;
+      }
+    }
+    return true;
+  }
+
+  /** Applies one validated message. Returns false when it was already applied (same id). */
+  apply(msg: VxdoctorMessage): boolean {
+    if (!this.remember(`${msg.node}/${msg.id}`)) return false;
+    const n = this.node(msg.node);
+    n.lastSeen = Math.max(n.lastSeen, msg.at);
+    if (msg.type === 'snapshot') {
+      if (msg.at >= n.snapshotAt) {
+        n.snapshot = msg.snapshot;
+        n.snapshotAt = msg.at;
+        if (Object.keys(msg.snapshot.labels).length) n.labels = { ...msg.snapshot.labels };
+        if (msg.snapshot.underlay) n.underlay = [...msg.snapshot.underlay.addresses];
+        this.snapshotGen++;
+      }
+    } else if (msg.type === 'findings') {
+      if (msg.at >= n.findingsAt) {
+        const next = new Map<string, TrackedFinding>();
+        for (const f of msg.findings) {
+          const k = findingKey(f);
+          const prev = n.findings.get(k);
+          next.set(k, {
+            ...f,
+            origin: 'node',
+            firstSeen: prev ? prev.firstSeen : msg.at,
+            lastSeen: msg.at,
+            observations: (prev?.observations ?? 0) + 1,
+          });
+        }
+        n.findings = next;
+        n.findingsAt = msg.at;
+      }
+    } else {
+      for (const r of msg.results) this.addSample(r, msg.round);
+      if (msg.at >= n.probesAt) {
+        n.probesAt = msg.at;
+        n.captureAvailable = msg.results.some((r) => r.leftSrc !== null);
+        for (const a of msg.arrivals) {
+          const k = `${a.from}|${a.path}`;
+          const prev = n.arrivals.get(k);
+          if (!prev || a.lastAt >= prev.lastAt) n.arrivals.set(k, { ...a, reportedAt: msg.at });
+          else prev.reportedAt = msg.at;
+        }
+        // Peers that reported nothing this round: keep their last arrival but mark the report time.
+        for (const a of n.arrivals.values()) a.reportedAt = msg.at;
+      }
+    }
+    this.generation++;
+    return true;
+  }
+
+  private addSample(r: ProbeResult, round: number): void {
+    const key = `${r.src}|${r.dst}|${r.path}|${r.port ?? ''}`;
+    let p = this.pairsMap.get(key);
+    if (!p) {
+      if (this.pairsMap.size >= this.maxPairs) return;
+      p = { src: r.src, dst: r.dst, path: r.path, port: r.port, samples: [] };
+      this.pairsMap.set(key, p);
+    }
+    const s: Sample = { at: r.at, round, result: r };
+    // Keep samples ordered by time (replays and redeliveries may arrive late).
+    let i = p.samples.length;
+    while (i > 0 && (p.samples[i - 1] as Sample).at > s.at) i--;
+    p.samples.splice(i, 0, s);
+    if (p.samples.length > this.maxSamples) p.samples.shift();
+    if (r.answered && r.rttSeconds !== null && r.rttSeconds >= 0) {
+      const h = this.rtt[r.path];
+      let b = RTT_BUCKETS.findIndex((le) => r.rttSeconds! <= le);
+      if (b < 0) b = RTT_BUCKETS.length;
+      h.buckets[b] = (h.buckets[b] ?? 0) + 1;
+      h.sum += r.rttSeconds;
+      h.count++;
+    }
+  }
+
+  /** A presence record from KV `vxdoctor_nodes` (put). */
+  applyPresence(p: NodePresence): void {
+    const n = this.node(p.node);
+    n.presenceAt = Math.max(n.presenceAt ?? 0, p.at);
+    n.presenceDeleted = false;
+    n.labels = { ...p.labels };
+    n.version = p.version;
+    n.underlay = [...p.underlay];
+    n.lastSeen = Math.max(n.lastSeen, p.at);
+    this.generation++;
+  }
+
+  /** Presence key deleted or purged (agent stopped cleanly, or TTL marker). */
+  removePresence(node: string): void {
+    const n = this.nodesMap.get(node);
+    if (!n) return;
+    n.presenceDeleted = true;
+    this.generation++;
+  }
+
+  /** Drops samples outside the window and pairs with none left; runs cluster checks if needed. */
+  tick(): void {
+    const cutoff = this.clock() - this.windowMs;
+    for (const [k, p] of this.pairsMap) {
+      while (p.samples.length && (p.samples[0] as Sample).at < cutoff) p.samples.shift();
+      if (!p.samples.length) {
+        this.pairsMap.delete(k);
+        this.generation++;
+      }
+    }
+    if (this.clusterChecksFn && this.clusterChecksGen !== this.snapshotGen) {
+      this.clusterChecksGen = this.snapshotGen;
+      const now = this.clock();
+      try {
+        const res = this.clusterChecksFn(this.snapshots());
+        const prev = new Map(this.clusterFindingsList.map((f) => [findingKey(f), f]));
+        this.clusterFindingsList = res.findings.map((f) => {
+          const p = prev.get(findingKey(f));
+          return {
+            ...f,
+            origin: 'cluster' as const,
+            firstSeen: p ? p.firstSeen : now,
+            lastSeen: now,
+            observations: (p?.observations ?? 0) + 1,
+          };
+        });
+        this.clusterRuns = res.checkRuns;
+      } catch (err) {
+        this.clusterRuns = [{ check: 'cluster-checks', ok: false, durationSeconds: 0, error: String(err) }];
+      }
+      this.generation++;
+    }
+  }
+
+  private nodeState(n: NodeRec, now: number): { state: 'up' | 'expired'; expiredAt: number | null } {
+    const ref = n.presenceAt ?? n.lastSeen;
+    const expiry = ref + this.presenceTtlMs;
+    if (n.presenceDeleted) return { state: 'expired', expiredAt: Math.min(expiry, now) };
+    if (now > expiry) return { state: 'expired', expiredAt: expiry };
+    return { state: 'up', expiredAt: null };
+  }
+
+  nodeNames(): string[] {
+    return [...this.nodesMap.keys()].sort();
+  }
+
+  hasNode(name: string): boolean {
+    return this.nodesMap.has(name);
+  }
+
+  nodeStatuses(): NodeStatus[] {
+    const now = this.clock();
+    return this.nodeNames().map((name) => {
+      const n = this.nodesMap.get(name) as NodeRec;
+      return { name, labels: n.labels, lastSeen: n.lastSeen, ...this.nodeState(n, now) };
+    });
+  }
+
+  /** Active node findings (not expired) plus cluster-check findings. */
+  activeFindings(): TrackedFinding[] {
+    const now = this.clock();
+    const out: TrackedFinding[] = [];
+    for (const name of this.nodeNames()) {
+      const n = this.nodesMap.get(name) as NodeRec;
+      if (now - n.findingsAt > this.findingTtlMs) continue;
+      out.push(...n.findings.values());
+    }
+    out.push(...this.clusterFindingsList);
+    return out;
+  }
+
+  clusterCheckRuns(): CheckRun[] {
+    return this.clusterRuns;
+  }
+
+  snapshots(): NodeSnapshot[] {
+    const out: NodeSnapshot[] = [];
+    for (const name of this.nodeNames()) {
+      const s = this.nodesMap.get(name)?.snapshot;
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  private findingCounts(name: string, all: TrackedFinding[]): Record<Severity, number> {
+    const c: Record<Severity, number> = { critical: 0, warning: 0, info: 0 };
+    for (const f of all) if (f.node === name && f.status === 'problem') c[f.severity]++;
+    return c;
+  }
+
+  nodes(): NodeView[] {
+    const now = this.clock();
+    const all = this.activeFindings();
+    return this.nodeNames().map((name) => this.view(this.nodesMap.get(name) as NodeRec, now, all));
+  }
+
+  private view(n: NodeRec, now: number, all: TrackedFinding[]): NodeView {
+    return {
+      name: n.name,
+      labels: n.labels,
+      lastSeen: new Date(n.lastSeen).toISOString(),
+      version: n.version,
+      state: this.nodeState(n, now).state,
+      underlay: n.underlay,
+      findings: this.findingCounts(n.name, all),
+    };
+  }
+
+  nodeDetail(name: string): NodeDetail | null {
+    const n = this.nodesMap.get(name);
+    if (!n) return null;
+    const all = this.activeFindings();
+    const host: HostFacts | null = n.snapshot?.host ?? null;
+    return {
+      ...this.view(n, this.clock(), all),
+      findingList: all.filter((f) => f.node === name).map(stripTracking),
+      chains: n.snapshot?.chains ?? [],
+      vteps: n.snapshot?.vteps ?? [],
+      host,
+    };
+  }
+
+  /** Fills a probe's unknown "arrived at dst" from the destination's own arrival reports. */
+  effectiveArrived(r: ProbeResult): boolean | null {
+    if (r.arrivedDst !== null) return r.arrivedDst;
+    const dst = this.nodesMap.get(r.dst);
+    if (!dst) return null;
+    const a = dst.arrivals.get(`${r.src}|${r.path}`);
+    if (a && a.count > 0 && a.lastAt >= r.at - this.skewMs) return true;
+    // The destination reported after this probe and did not see it: left A, never reached B.
+    if (dst.captureAvailable && dst.probesAt >= r.at + this.arrivalGraceMs) return false;
+    return null;
+  }
+
+  pairStatuses(): PairStatus[] {
+    const now = this.clock();
+    const out: PairStatus[] = [];
+    for (const p of this.pairsMap.values()) {
+      const lastS = p.samples[p.samples.length - 1];
+      if (!lastS) continue;
+      const last = { ...lastS.result, arrivedDst: this.effectiveArrived(lastS.result) };
+      let streak = 0;
+      let since: number | null = null;
+      for (let i = p.samples.length - 1; i >= 0; i--) {
+        const s = p.samples[i] as Sample;
+        if (probeOk(s.result)) break;
+        streak++;
+        since = s.at;
+      }
+      const sent = p.samples.filter((s) => s.result.sent).length;
+      const answered = p.samples.filter((s) => s.result.sent && s.result.answered).length;
+      let status: PairStatus['status'];
+      if (now - lastS.at > this.staleMs || !last.sent) status = 'unknown';
+      else status = probeOk(last) ? 'pass' : 'fail';
+      out.push({
+        src: p.src,
+        dst: p.dst,
+        path: p.path,
+        port: p.port,
+        status,
+        failStreak: streak,
+        failSince: since,
+        last,
+        sent,
+        answered,
+      });
+    }
+    out.sort((a, b) =>
+      a.src === b.src
+        ? a.dst === b.dst
+          ? a.path === b.path
+            ? (a.port ?? 0) - (b.port ?? 0)
+            : a.path.localeCompare(b.path)
+          : a.dst.localeCompare(b.dst)
+        : a.src.localeCompare(b.src),
+    );
+    return out;
+  }
+
+  /** Directed pairs on one path (ports merged), for the API. */
+  pairs(path: ProbePath): PairView[] {
+    const byPair = new Map<string, PairStatus[]>();
+    for (const s of this.pairStatuses()) {
+      if (s.path !== path) continue;
+      const k = `${s.src}|${s.dst}`;
+      const l = byPair.get(k);
+      if (l) l.push(s);
+      else byPair.set(k, [s]);
+    }
+    const out: PairView[] = [];
+    for (const list of byPair.values()) {
+      const first = list[0] as PairStatus;
+      const sent = list.reduce((a, s) => a + s.sent, 0);
+      const answered = list.reduce((a, s) => a + s.answered, 0);
+      // The latest failing sub-probe (e.g. one TCP port) is the most telling.
+      const latest = list.reduce((a, s) => (s.last.at > a.last.at ? s : a), first);
+      const shown = list.find((s) => s.status === 'fail') ?? latest;
+      const rtts = list.map((s) => s.last.rttSeconds).filter((x): x is number => x !== null);
+      const l = shown.last;
+      out.push({
+        src: first.src,
+        dst: first.dst,
+        path,
+        sent,
+        answered,
+        loss: sent === 0 ? null : 1 - answered / sent,
+        rttSeconds: rtts.length ? Math.min(...rtts) : null,
+        fate: (list.length > 1 && shown.port !== null ? `port ${shown.port}: ` : '') + describeFate(l),
+        last: {
+          sent: l.sent,
+          leftSrc: l.leftSrc,
+          arrivedDst: l.arrivedDst,
+          answered: l.answered,
+          replySeen: l.replySeen,
+          icmp: l.icmp,
+          ...(l.pmtu ? { pmtu: l.pmtu } : {}),
+        },
+        lastAt: latest.last.at,
+      });
+    }
+    return out;
+  }
+
+  groupOf(name: string): string {
+    return this.nodesMap.get(name)?.labels[this.groupLabel] ?? '';
+  }
+
+  /** Group x group loss on one path (mean loss over probed pairs). */
+  groupPairs(path: ProbePath): NonNullable<PairsResponse['groups']> {
+    const acc = new Map<string, { from: string; to: string; pairs: number; probed: number; lossSum: number }>();
+    for (const p of this.pairs(path)) {
+      const from = this.groupOf(p.src);
+      const to = this.groupOf(p.dst);
+      const k = `${from}|${to}`;
+      let a = acc.get(k);
+      if (!a) {
+        a = { from, to, pairs: 0, probed: 0, lossSum: 0 };
+        acc.set(k, a);
+      }
+      a.pairs++;
+      if (p.loss !== null) {
+        a.probed++;
+        a.lossSum += p.loss;
+      }
+    }
+    return [...acc.values()]
+      .sort((a, b) => (a.from === b.from ? a.to.localeCompare(b.to) : a.from.localeCompare(b.from)))
+      .map((a) => ({
+        from: a.from,
+        to: a.to,
+        pairs: a.pairs,
+        probed: a.probed,
+        loss: a.probed ? a.lossSum / a.probed : null,
+      }));
+  }
+
+  diagnosisInput(): DiagnosisInput {
+    return {
+      now: this.clock(),
+      groupLabel: this.groupLabel,
+      nodes: this.nodeStatuses(),
+      pairs: this.pairStatuses(),
+      findings: this.activeFindings(),
+    };
+  }
+}
+
+export function stripTracking(f: TrackedFinding): Finding {
+  const { firstSeen: _a, lastSeen: _b, observations: _c, origin: _d, ...rest } = f;
+  return rest;
+}
