@@ -78,9 +78,11 @@ const api =
     });
     app.get<{ Querystring: { path?: string; aggregate?: string } }>('/pairs', async (req, reply) => {
       const path = req.query.path ?? 'vxlan';
-      if (!isPath(path)) return reply.code(400).send({ error: `path must be one of ${PROBE_PATHS.join(', ')}` });
+      if (!isPath(path))
+        return reply.code(400).send({ error: `path must be one of ${PROBE_PATHS.join(', ')}` });
       const agg = req.query.aggregate;
-      if (agg !== undefined && agg !== 'group') return reply.code(400).send({ error: 'aggregate must be "group"' });
+      if (agg !== undefined && agg !== 'group')
+        return reply.code(400).send({ error: 'aggregate must be "group"' });
       const body: PairsResponse = {
         generatedAt: new Date(state.clock()).toISOString(),
         path,
@@ -90,10 +92,13 @@ const api =
       if (agg === 'group') body.groups = state.groupPairs(path);
       return body;
     });
-    app.get('/findings', async (): Promise<FindingsResponse> => ({
-      generatedAt: new Date(state.clock()).toISOString(),
-      findings: state.activeFindings().map(stripTracking),
-    }));
+    app.get(
+      '/findings',
+      async (): Promise<FindingsResponse> => ({
+        generatedAt: new Date(state.clock()).toISOString(),
+        findings: state.activeFindings().map(stripTracking),
+      }),
+    );
     app.get('/diagnosis', async () => diagnosis());
     app.post('/trace', async (req, reply) => {
       const b = req.body as Partial<TraceRequest> | undefined;
@@ -106,7 +111,9 @@ const api =
         !NODE_NAME_RE.test(b.dst) ||
         b.src === b.dst
       ) {
-        return reply.code(400).send({ error: 'body must be {"src": NODE, "dst": NODE} with two different node names' });
+        return reply
+          .code(400)
+          .send({ error: 'body must be {"src": NODE, "dst": NODE} with two different node names' });
       }
       for (const n of [b.src, b.dst]) {
         if (!state.hasNode(n)) return reply.code(404).send({ error: `unknown node ${n}` });

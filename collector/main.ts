@@ -14,20 +14,67 @@ export const command: CommandSpec = {
   summary:
     'Correlate what every agent saw into root causes; serve the HTTP API, the web page and Prometheus /metrics.',
   flags: [
-    { name: 'nats', type: 'list', required: true, metavar: 'URL', help: 'NATS server URL (comma-separated or repeated)' },
-    { name: 'listen', type: 'string', default: '127.0.0.1:9700', metavar: 'HOST:PORT', help: 'HTTP listen address' },
+    {
+      name: 'nats',
+      type: 'list',
+      required: true,
+      metavar: 'URL',
+      help: 'NATS server URL (comma-separated or repeated)',
+    },
+    {
+      name: 'listen',
+      type: 'string',
+      default: '127.0.0.1:9700',
+      metavar: 'HOST:PORT',
+      help: 'HTTP listen address',
+    },
     { name: 'nats-creds', type: 'string', metavar: 'FILE', help: 'NATS credentials file (JWT + nkey seed)' },
     { name: 'nats-user', type: 'string', metavar: 'USER', help: 'NATS user name' },
     { name: 'nats-password', type: 'string', metavar: 'PASSWORD', help: 'NATS password' },
     { name: 'nats-token', type: 'string', metavar: 'TOKEN', help: 'NATS token' },
     { name: 'nats-tls-ca', type: 'string', metavar: 'FILE', help: 'CA bundle to verify the NATS server' },
-    { name: 'nats-tls-cert', type: 'string', metavar: 'FILE', help: 'client certificate for NATS mutual TLS' },
+    {
+      name: 'nats-tls-cert',
+      type: 'string',
+      metavar: 'FILE',
+      help: 'client certificate for NATS mutual TLS',
+    },
     { name: 'nats-tls-key', type: 'string', metavar: 'FILE', help: 'client key for NATS mutual TLS' },
-    { name: 'group-label', type: 'string', default: 'rack', metavar: 'KEY', help: 'node label that names topology groups (segments are between its values)' },
-    { name: 'window', type: 'duration', default: '2m', metavar: 'DURATION', help: 'sliding window for pair statistics and state rebuild on restart' },
-    { name: 'presence-ttl', type: 'duration', default: '30s', metavar: 'DURATION', help: 'a node whose presence is older than this counts as agent-down' },
-    { name: 'durable', type: 'string', default: 'vxdoctor-collector', metavar: 'NAME', help: 'JetStream durable consumer name' },
-    { name: 'log-level', type: 'string', default: 'info', metavar: 'LEVEL', help: 'pino log level (trace, debug, info, warn, error)' },
+    {
+      name: 'group-label',
+      type: 'string',
+      default: 'rack',
+      metavar: 'KEY',
+      help: 'node label that names topology groups (segments are between its values)',
+    },
+    {
+      name: 'window',
+      type: 'duration',
+      default: '2m',
+      metavar: 'DURATION',
+      help: 'sliding window for pair statistics and state rebuild on restart',
+    },
+    {
+      name: 'presence-ttl',
+      type: 'duration',
+      default: '30s',
+      metavar: 'DURATION',
+      help: 'a node whose presence is older than this counts as agent-down',
+    },
+    {
+      name: 'durable',
+      type: 'string',
+      default: 'vxdoctor-collector',
+      metavar: 'NAME',
+      help: 'JetStream durable consumer name',
+    },
+    {
+      name: 'log-level',
+      type: 'string',
+      default: 'info',
+      metavar: 'LEVEL',
+      help: 'pino log level (trace, debug, info, warn, error)',
+    },
   ],
 };
 
@@ -44,7 +91,9 @@ type ClusterChecksFn = (s: NodeSnapshot[]) => { findings: Finding[]; checkRuns: 
 async function loadClusterChecks(): Promise<ClusterChecksFn | undefined> {
   const spec = '../shared/crosschecks/index.js';
   try {
-    const mod = (await import(spec)) as { runClusterChecks?: (s: NodeSnapshot[]) => ReturnType<ClusterChecksFn> };
+    const mod = (await import(spec)) as {
+      runClusterChecks?: (s: NodeSnapshot[]) => ReturnType<ClusterChecksFn>;
+    };
     return mod.runClusterChecks ? (s) => (mod.runClusterChecks as ClusterChecksFn)(s) : undefined;
   } catch {
     return undefined;
@@ -55,7 +104,10 @@ export async function run(parsed: Parsed): Promise<number> {
   const v = parsed.values;
   const log = createLogger({ level: v['log-level'] as string, name: 'vxdoctor-collector' });
   const { host, port } = parseListen(v.listen as string);
-  const nats = (v.nats as string[]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const nats = (v.nats as string[])
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
   const clusterChecks = await loadClusterChecks();
   if (!clusterChecks) log.warn({}, 'cross-node checks not available in this build');
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);

@@ -16,13 +16,32 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import {
+  connect,
+  credsAuthenticator,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../shared/logging.js';
-import type { NodeSnapshot, NodePresence, TraceReply, TraceRequest, Finding, CheckRun } from '../shared/schema.js';
+import type {
+  NodeSnapshot,
+  NodePresence,
+  TraceReply,
+  TraceRequest,
+  Finding,
+  CheckRun,
+} from '../shared/schema.js';
 import { SCHEMA_VERSION } from '../shared/schema.js';
-import { KV_NODES, NODE_NAME_RE, STREAM_NAME, STREAM_SUBJECTS, SUBJECT_PREFIX, traceSubject } from '../shared/subjects.js';
+import {
+  KV_NODES,
+  NODE_NAME_RE,
+  STREAM_NAME,
+  STREAM_SUBJECTS,
+  SUBJECT_PREFIX,
+  traceSubject,
+} from '../shared/subjects.js';
 import { buildApp, TraceTimeoutError } from './app.js';
 import { Diagnoser } from './diagnosis/index.js';
 import { IngestCounters, validateMessage } from './ingest/index.js';
@@ -264,7 +283,6 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
         }
         await oc.delete().catch(() => undefined);
         // Durable consumer: delivers what it had not acked; created once from the window start.
-        let consumer: Consumer;
         try {
           await jsm.consumers.info(STREAM_NAME, o.durable);
         } catch {
@@ -277,7 +295,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
             max_ack_pending: 10_000,
           });
         }
-        consumer = await js.consumers.get(STREAM_NAME, o.durable);
+        const consumer: Consumer = await js.consumers.get(STREAM_NAME, o.durable);
         const msgs = await consumer.consume({ max_messages: 512, expires: 5000 });
         consumerMsgs = msgs;
         consumerAttached = true;

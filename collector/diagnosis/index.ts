@@ -53,7 +53,7 @@ export const DEFAULT_REMEDIATION: Record<RootCauseKind, string> = {
   'underlay-vxlan-filtered':
     'Allow UDP 4789 (Docker overlay) and UDP 8472 (flannel) on every hop of the underlay path: switch port modes and ACLs (Huawei CE ToR ports: `interface <port>` then `port nvo3 mode access`), routers and firewalls in between. Verify with `vxdoctor trace SRC DST`.',
   'host-firewall-vxlan':
-    'Allow VXLAN in the node\'s own firewall, e.g. `nft insert rule inet filter input udp dport { 4789, 8472 } accept` or `iptables -I INPUT -p udp -m multiport --dports 4789,8472 -j ACCEPT`, and persist it.',
+    "Allow VXLAN in the node's own firewall, e.g. `nft insert rule inet filter input udp dport { 4789, 8472 } accept` or `iptables -I INPUT -p udp -m multiport --dports 4789,8472 -j ACCEPT`, and persist it.",
   'underlay-mtu':
     'Raise the underlay MTU on every hop (NIC, switch ports) to at least overlay MTU + 50, or lower the overlay MTU (Docker: `-o com.docker.network.driver.mtu=N`; flannel: `--iface-mtu`/net-conf MTU).',
   'fdb-wrong-destination':
@@ -63,23 +63,22 @@ export const DEFAULT_REMEDIATION: Record<RootCauseKind, string> = {
   'missing-gwbridge':
     'Recreate docker_gwbridge: `docker network create --subnet 172.18.0.0/16 --gateway 172.18.0.1 -o com.docker.network.bridge.enable_icc=false -o com.docker.network.bridge.name=docker_gwbridge docker_gwbridge`, then restart the service tasks.',
   'vni-mismatch':
-    'Nodes disagree on the overlay VNI: recreate the overlay network (or the node\'s VTEP) so every node uses the same VNI; on Docker, leave and rejoin the overlay network on the odd node.',
+    "Nodes disagree on the overlay VNI: recreate the overlay network (or the node's VTEP) so every node uses the same VNI; on Docker, leave and rejoin the overlay network on the odd node.",
   'dstport-mismatch':
     'Nodes disagree on the VXLAN destination port: use the same port everywhere (Docker `--data-path-port`, flannel backend Port), then recreate the VTEP on the odd node.',
   'neighbor-missing':
-    'The remote endpoint\'s neighbor entry is missing on the VTEP: restart the overlay agent (Docker daemon / flannel) on the node, or re-add the PERMANENT entry with `ip neigh replace`.',
+    "The remote endpoint's neighbor entry is missing on the VTEP: restart the overlay agent (Docker daemon / flannel) on the node, or re-add the PERMANENT entry with `ip neigh replace`.",
   'control-ports-blocked':
     'Open the Swarm control ports between the nodes: TCP 2377 (management), TCP and UDP 7946 (gossip), plus UDP 4789 (data), in switches, routers and firewalls.',
   'vtep-down':
     'Bring the VTEP back up (`ip link set <vtep> up` in its namespace) and check why it went down (overlay driver logs).',
   'node-unreachable':
-    'Every probe path to the node fails while its agent still reports: check the node\'s underlay link, switch port and routes (`ip link`, `ip route`, switch port state).',
+    "Every probe path to the node fails while its agent still reports: check the node's underlay link, switch port and routes (`ip link`, `ip route`, switch port state).",
   'agent-down':
     'The agent stopped reporting (presence expired): check the agent process/pod on the node (`kubectl -n vxdoctor get pods -o wide`, `docker service ps vxdoctor_agent`) and its NATS connectivity.',
   'kernel-unsupported':
     'Upgrade the kernel: Docker overlay needs >= 3.16 (3.10 may assign overlapping subnets); UFO + virtio needs >= 3.13 / 3.10.0-229.',
-  'offload-risk':
-    'Disable the risky offload (`ethtool -K <nic> ufo off`) or upgrade the kernel/driver.',
+  'offload-risk': 'Disable the risky offload (`ethtool -K <nic> ufo off`) or upgrade the kernel/driver.',
   'subnet-overlap':
     'An overlay subnet overlaps a host route or address: recreate the overlay network with a non-overlapping `--subnet`, or remove the conflicting route.',
   'duplicate-vtep-mac':
@@ -114,7 +113,8 @@ function pairKey(p: PairStatus): string {
 }
 
 function pairLine(p: PairStatus): string {
-  const port = p.port !== null ? ` ${p.path === 'control' && SWARM_PORTS.has(p.port) ? 'TCP' : 'UDP'} ${p.port}` : '';
+  const port =
+    p.port !== null ? ` ${p.path === 'control' && SWARM_PORTS.has(p.port) ? 'TCP' : 'UDP'} ${p.port}` : '';
   return `${p.src} -> ${p.dst} ${p.path}${port}: ${describeFate(p.last)}${p.failStreak > 1 ? ` (${p.failStreak} rounds)` : ''}`;
 }
 
@@ -124,8 +124,14 @@ function capEvidence(lines: string[]): string[] {
   return [...uniq.slice(0, MAX_EVIDENCE - 1), `... and ${uniq.length - MAX_EVIDENCE + 1} more`];
 }
 
-export function rootCauseId(kind: string, nodes: string[], segment?: { label: string; from: string; to: string }): string {
-  return segment ? `${kind}:${segment.label}:${segment.from}:${segment.to}` : `${kind}:${[...nodes].sort().join(',')}`;
+export function rootCauseId(
+  kind: string,
+  nodes: string[],
+  segment?: { label: string; from: string; to: string },
+): string {
+  return segment
+    ? `${kind}:${segment.label}:${segment.from}:${segment.to}`
+    : `${kind}:${[...nodes].sort().join(',')}`;
 }
 
 function isControlUdp(p: PairStatus): boolean {
@@ -230,13 +236,17 @@ export function diagnose(
     const kind = (list[0] as TrackedFinding).kind as RootCauseKind;
     const nodes = new Set(list.map((f) => f.node));
     const sorted = [...nodes].sort();
-    const severity = list.reduce<Severity>((s, f) => (SEV_RANK[f.severity] < SEV_RANK[s] ? f.severity : s), 'info');
+    const severity = list.reduce<Severity>(
+      (s, f) => (SEV_RANK[f.severity] < SEV_RANK[s] ? f.severity : s),
+      'info',
+    );
     const first = list[0] as TrackedFinding;
     const c = add(rootCauseId(kind, sorted), {
       kind,
       severity,
       nodes,
-      summary: list.length === 1 ? `${first.node}: ${first.summary}` : `${sorted.join(', ')}: ${first.summary}`,
+      summary:
+        list.length === 1 ? `${first.node}: ${first.summary}` : `${sorted.join(', ')}: ${first.summary}`,
       evidence: list.flatMap((f) => [
         `${f.origin === 'cluster' ? 'cluster check' : 'check'} ${f.check} on ${f.node} (${f.subject}): ${f.summary}`,
         ...f.evidence.map((e) => `  ${e}`),
@@ -353,13 +363,23 @@ export function diagnose(
       onset: input.now,
     });
     attach(c, vx);
-    attach(c, touching(unexplained(), new Set([n.name]), new Set(['overlay', 'pmtu'])).filter((p) => p.dst === n.name));
+    attach(
+      c,
+      touching(unexplained(), new Set([n.name]), new Set(['overlay', 'pmtu'])).filter(
+        (p) => p.dst === n.name,
+      ),
+    );
   }
 
   // 4c. Swarm control ports blocked to single nodes.
   for (const n of input.nodes) {
     const tcp = known.filter(
-      (p) => p.path === 'control' && p.port !== null && SWARM_PORTS.has(p.port) && p.dst === n.name && !explained.has(pairKey(p)),
+      (p) =>
+        p.path === 'control' &&
+        p.port !== null &&
+        SWARM_PORTS.has(p.port) &&
+        p.dst === n.name &&
+        !explained.has(pairKey(p)),
     );
     if (!tcp.some((p) => p.status === 'fail')) continue;
     const c = add(rootCauseId('control-ports-blocked', [n.name]), {
@@ -373,7 +393,10 @@ export function diagnose(
       repeated: false,
       onset: input.now,
     });
-    attach(c, tcp.filter((p) => p.status === 'fail'));
+    attach(
+      c,
+      tcp.filter((p) => p.status === 'fail'),
+    );
   }
 
   // 4d. Underlay MTU from PMTU probes.
@@ -393,7 +416,9 @@ export function diagnose(
     else if (common.length === 2 && mtuFails.length <= 2) nodes = common;
     else nodes = [...involved.keys()].sort();
     const required = Math.max(...mtuFails.map((p) => p.last.pmtu?.required ?? 0));
-    const passing = mtuFails.map((p) => p.last.pmtu?.largestPassing).filter((x): x is number => typeof x === 'number');
+    const passing = mtuFails
+      .map((p) => p.last.pmtu?.largestPassing)
+      .filter((x): x is number => typeof x === 'number');
     const largest = passing.length ? Math.min(...passing) : null;
     const frag = mtuFails.map((p) => p.last.pmtu?.fragNeededMtu).find((x) => typeof x === 'number');
     const where = nodes.length === 1 ? `the path to ${nodes[0]}` : `paths between ${nodes.join(', ')}`;

@@ -150,9 +150,7 @@ function finding(v: unknown, where: string): Finding {
     status,
     severity: severity as Finding['severity'],
     // A kind this collector does not know (newer agent) maps to no root cause.
-    kind: (ROOT_CAUSE_KINDS as readonly string[]).includes(kind as string)
-      ? (kind as Finding['kind'])
-      : null,
+    kind: (ROOT_CAUSE_KINDS as readonly string[]).includes(kind as string) ? (kind as Finding['kind']) : null,
     incident,
     node: nodeName(v, 'node', where),
     subject: str(v, 'subject', where),

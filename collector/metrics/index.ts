@@ -36,7 +36,8 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
       this.reset();
       for (const kind of ROOT_CAUSE_KINDS)
         for (const severity of SEVERITIES) for (const scope of SCOPES) this.set({ kind, severity, scope }, 0);
-      for (const rc of src.rootCauses()) this.inc({ kind: rc.kind, severity: rc.severity, scope: scopeOf(rc) });
+      for (const rc of src.rootCauses())
+        this.inc({ kind: rc.kind, severity: rc.severity, scope: scopeOf(rc) });
     },
   });
   new Gauge({
@@ -92,7 +93,8 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
     type: 'histogram',
     aggregator: 'sum',
     get: async () => {
-      const values: Array<{ value: number; labels: Record<string, string | number>; metricName: string }> = [];
+      const values: Array<{ value: number; labels: Record<string, string | number>; metricName: string }> =
+        [];
       for (const path of PROBE_PATHS) {
         const h = src.state.rtt[path];
         let cum = 0;
@@ -100,11 +102,21 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
           cum += h.buckets[i] ?? 0;
           values.push({ value: cum, labels: { le, path }, metricName: 'vxdoctor_probe_rtt_seconds_bucket' });
         });
-        values.push({ value: h.count, labels: { le: '+Inf', path }, metricName: 'vxdoctor_probe_rtt_seconds_bucket' });
+        values.push({
+          value: h.count,
+          labels: { le: '+Inf', path },
+          metricName: 'vxdoctor_probe_rtt_seconds_bucket',
+        });
         values.push({ value: h.sum, labels: { path }, metricName: 'vxdoctor_probe_rtt_seconds_sum' });
         values.push({ value: h.count, labels: { path }, metricName: 'vxdoctor_probe_rtt_seconds_count' });
       }
-      return { name: 'vxdoctor_probe_rtt_seconds', help: 'Round-trip time of answered probes, per path.', type: 'histogram', values, aggregator: 'sum' };
+      return {
+        name: 'vxdoctor_probe_rtt_seconds',
+        help: 'Round-trip time of answered probes, per path.',
+        type: 'histogram',
+        values,
+        aggregator: 'sum',
+      };
     },
     reset: () => {},
   } as never);

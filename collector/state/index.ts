@@ -164,7 +164,8 @@ export function describeFate(r: ProbeResult & { arrivedDst: boolean | null }): s
   else parts.push(`no answer from ${r.dst} (arrival unknown)`);
   let s = parts.join(', ');
   if (r.icmp.length) s += ` [${r.icmp.join('; ')}]`;
-  if (r.path === 'pmtu' && r.pmtu) s += ` (largest passing ${r.pmtu.largestPassing ?? 'none'}, required ${r.pmtu.required})`;
+  if (r.path === 'pmtu' && r.pmtu)
+    s += ` (largest passing ${r.pmtu.largestPassing ?? 'none'}, required ${r.pmtu.required})`;
   if (r.note) s += ` (${r.note})`;
   return s;
 }
@@ -575,7 +576,10 @@ export class ClusterState {
 
   /** Group x group loss on one path (mean loss over probed pairs). */
   groupPairs(path: ProbePath): NonNullable<PairsResponse['groups']> {
-    const acc = new Map<string, { from: string; to: string; pairs: number; probed: number; lossSum: number }>();
+    const acc = new Map<
+      string,
+      { from: string; to: string; pairs: number; probed: number; lossSum: number }
+    >();
     for (const p of this.pairs(path)) {
       const from = this.groupOf(p.src);
       const to = this.groupOf(p.dst);

@@ -117,7 +117,11 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'MTU black hole at n4 (silent L2 drop)',
-    fault: on((a, b, p) => touches('n4')(a, b) && p === 'pmtu', { kind: 'mtu', largestPassing: 1454, frag: null }),
+    fault: on((a, b, p) => touches('n4')(a, b) && p === 'pmtu', {
+      kind: 'mtu',
+      largestPassing: 1454,
+      frag: null,
+    }),
     expect: [
       {
         id: 'underlay-mtu:n4',
@@ -128,13 +132,19 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'MTU with ICMP frag-needed at n4',
-    fault: on((a, b, p) => touches('n4')(a, b) && p === 'pmtu', { kind: 'mtu', largestPassing: 1454, frag: 1454 }),
+    fault: on((a, b, p) => touches('n4')(a, b) && p === 'pmtu', {
+      kind: 'mtu',
+      largestPassing: 1454,
+      frag: 1454,
+    }),
     expect: [{ id: 'underlay-mtu:n4', summary: /frag-needed says mtu 1454/ }],
   },
   {
     name: 'n4 isolated: every path fails, presence fresh => node-unreachable',
     fault: on((a, b) => touches('n4')(a, b), { kind: 'lost-in-path' }),
-    expect: [{ id: 'node-unreachable:n4', evidence: [/presence of n4 is fresh/, /n1 -> n4 control UDP 7999/] }],
+    expect: [
+      { id: 'node-unreachable:n4', evidence: [/presence of n4 is fresh/, /n1 -> n4 control UDP 7999/] },
+    ],
   },
   {
     name: 'agent on n4 down: presence expired => agent-down, not node-unreachable',
@@ -146,7 +156,9 @@ const SCENARIOS: Scenario[] = [
     name: 'VNI mismatch on n4 (cluster check) breaks overlay with n4: vni-mismatch only',
     fault: on((a, b, p) => touches('n4')(a, b) && p === 'overlay', { kind: 'dropped-at-dst' }),
     clusterFindings: [finding('n4', 'vni-mismatch', 'vtep-consistency')],
-    expect: [{ id: 'vni-mismatch:n4', evidence: [/cluster check vtep-consistency on n4/, /n1 -> n4 overlay/] }],
+    expect: [
+      { id: 'vni-mismatch:n4', evidence: [/cluster check vtep-consistency on n4/, /n1 -> n4 overlay/] },
+    ],
   },
   {
     name: 'dstport mismatch on n4',
@@ -156,7 +168,9 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'Swarm control ports blocked between racks (incident 2)',
-    fault: on((a, b, p, port) => crossRack(a, b) && p === 'control' && port !== 7999, { kind: 'lost-in-path' }),
+    fault: on((a, b, p, port) => crossRack(a, b) && p === 'control' && port !== 7999, {
+      kind: 'lost-in-path',
+    }),
     expect: [
       {
         id: 'control-ports-blocked:rack:A:B',
@@ -204,12 +218,15 @@ const SCENARIOS: Scenario[] = [
     fault: healthy,
     findings: {
       n1: [finding('n1', 'subnet-overlap', 'overlay-subnet')],
-      n2: [finding('n2', 'kernel-unsupported', 'kernel', 'warning'), finding('n2', 'offload-risk', 'ufo', 'warning')],
+      n2: [
+        finding('n2', 'kernel-unsupported', 'kernel', 'warning'),
+        finding('n2', 'offload-risk', 'ufo', 'warning'),
+      ],
     },
     expect: [{ id: 'subnet-overlap:n1' }, { id: 'kernel-unsupported:n2' }, { id: 'offload-risk:n2' }],
   },
   {
-    name: "unknown findings (could not look) raise nothing",
+    name: 'unknown findings (could not look) raise nothing',
     fault: healthy,
     findings: { n1: [finding('n1', 'vtep-down', 'vtep-state', 'warning', { status: 'unknown' })] },
     expect: [],
@@ -231,7 +248,11 @@ describe('diagnosis: one fault, one root cause', () => {
         assert.ok(rc.evidence.length > 0, `${e.id} has evidence`);
         if (e.segment) assert.deepEqual(rc.segment, e.segment);
         else assert.equal(rc.segment, undefined);
-        for (const re of e.evidence ?? []) assert.ok(rc.evidence.some((l) => re.test(l)), `${e.id} evidence ${re}: ${rc.evidence.join('\n')}`);
+        for (const re of e.evidence ?? [])
+          assert.ok(
+            rc.evidence.some((l) => re.test(l)),
+            `${e.id} evidence ${re}: ${rc.evidence.join('\n')}`,
+          );
         if (e.summary) assert.match(rc.summary, e.summary);
         if (e.remediation) assert.match(rc.remediation, e.remediation);
       }
@@ -246,7 +267,10 @@ describe('diagnosis: raising, since, clearing', () => {
       2,
     );
     assert.deepEqual(history[0], []);
-    assert.deepEqual(history[1]?.map((r) => r.id), ['missing-gwbridge:n2']);
+    assert.deepEqual(
+      history[1]?.map((r) => r.id),
+      ['missing-gwbridge:n2'],
+    );
   });
 
   it('a segment fault seen by two observers is raised at once, since = first failing probe', () => {
@@ -258,7 +282,10 @@ describe('diagnosis: raising, since, clearing', () => {
       },
       3,
     );
-    assert.deepEqual(history[0]?.map((r) => r.id), ['underlay-vxlan-filtered:rack:A:B']);
+    assert.deepEqual(
+      history[0]?.map((r) => r.id),
+      ['underlay-vxlan-filtered:rack:A:B'],
+    );
     const sinces = history.map((h) => h[0]?.since);
     assert.deepEqual(sinces, Array(3).fill(new Date(T0).toISOString()));
   });

@@ -86,7 +86,11 @@ export function probe(
 }
 
 /** One heartbeat round of every node (skipping `silent` nodes), under a fault. */
-export function round(n: number, fault: Fault, opts: { silent?: string[]; nodes?: string[] } = {}): ProbesMessage[] {
+export function round(
+  n: number,
+  fault: Fault,
+  opts: { silent?: string[]; nodes?: string[] } = {},
+): ProbesMessage[] {
   const nodes = opts.nodes ?? NODES;
   const at = T0 + n * ROUND_MS;
   const out: ProbesMessage[] = [];
@@ -95,7 +99,8 @@ export function round(n: number, fault: Fault, opts: { silent?: string[]; nodes?
     const results: ProbeResult[] = [];
     for (const dst of nodes) {
       if (dst === src) continue;
-      for (const s of SLOTS) results.push(probe(src, dst, s.path, s.port, n, at, fault(src, dst, s.path, s.port)));
+      for (const s of SLOTS)
+        results.push(probe(src, dst, s.path, s.port, n, at, fault(src, dst, s.path, s.port)));
     }
     const arrivals: ArrivalReport[] = [];
     for (const from of nodes) {

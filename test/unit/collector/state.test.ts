@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ClusterState } from '../../../collector/state/index.js';
+import {
+  type Fault,
+  finding,
+  findingsMsg,
+  healthy,
+  NODES,
+  presence,
+  ROUND_MS,
+  round,
+  snapshotMsg,
+  T0,
+} from './synth.js';
+
+describe('cluster state', () => {
+  it('is idempotent by message id: a redelivered message changes nothing', () => {
+    const now = T0 + 2000;
+    const s = new ClusterState({ clock: () => now });
+    const msgs = round(0, healthy);
+    for (const m of msgs) assert.equal(s.apply(m), true);
+    const pairs = JSON.stringify(s.pairs('vxlan'));
+    const rtt = JSON.stringify(s.rtt);
+    const gen = s.generation;
+    for (const m of msgs) assert.equal(s.apply(structuredClone(m)), false);
+    assert.equal(JSON.stringify(s.pairs('vxlan')), pairs);
+    assert.equal(JSON.stringify(s.rtt), rtt);
+    assert.equal(s.generation, gen);
+    assert.equal(s.pairs('vxlan').find((p) => p.src === 'n1' && p.dst === 'n3')?.sent, 1);
+  });
+
+  it('keeps a sliding window per pair and forgets pairs that stop being probed', () => {
+    let now = T0;
+    const s = new ClusterState({ clock: () => now, windowMs: 20_000, maxSamplesPerPair: 3 });
+    for (let n = 0; n < 6; n++) for (const m of round(n, healthy)) s.apply(m);
+    now = T0 + 6 * ROUND_MS;
+    s.tick();
+    const p = s.pairs('vxlan').find((x) => x.src === 'n1' && x.dst === 'n2');
+    assert.equal(p?.sent, 3, 'capped at maxSamplesPerPair');
+    now = T0 + 60_000;
+    s.tick();
+    assert.deepEqual(s.pairs('vxlan'), []);
+  });
+
+  it('fills arrivedDst from the destination arrival reports: left A, never reached B', () => {
+    const now = T0 + 2000;
+    const s = new ClusterState({ clock: () => now });
+    const fault: Fault = (a, b, p) =>
+      a === 'n1' && b === 'n3' && p === 'vxlan' ? { kind: 'no-capture-loss' } : { kind: 'ok' };
+    for (const m of round(0, fault)) s.apply(m);
+    const p = s.pairs('vxlan').find((x) => x.src === 'n1' && x.dst === 'n3');
+    assert.equal(p?.last?.arrivedDst, false);
+    assert.equal(p?.loss, 1);
+    assert.match(p?.fate ?? '', /never reached n3/);
+    // Without the destination's report it stays unknown.
+    const s2 = new ClusterState({ clock: () => now });
+    for (const m of round(0, fault).filter((m) => m.node !== 'n3')) s2.apply(m);
+    assert.equal(s2.pairs('vxlan').find((x) => x.src === 'n1' && x.dst === 'n3')?.last?.arrivedDst, null);
+  });
+
+  it('expires presence (agent down) and node findings', () => {
+    let now = T0;
+    const s = new ClusterState({ clock: () => now, presenceTtlMs: 30_000, findingTtlMs: 60_000 });
+    for (const n of NODES) s.applyPresence(presence(n, T0));
+    s.apply(findingsMsg('n2', 0, [finding('n2', 'missing-gwbridge')]));
+    assert.deepEqual(
+      s.nodes().map((n) => n.state),
+      ['up', 'up', 'up', 'up'],
+    );
+    assert.equal(s.nodes()[1]?.findings.critical, 1);
+    now = T0 + 31_000;
+    s.applyPresence(presence('n1', now));
+    assert.deepEqual(
+      s.nodes().map((n) => n.state),
+      ['up', 'expired', 'expired', 'expired'],
+    );
+    s.removePresence('n1');
+    assert.equal(s.nodes()[0]?.state, 'expired');
+    now = T0 + 61_000;
+    assert.equal(s.activeFindings().length, 0);
+  });
+
+  it('keeps a finding first-seen time while it persists, resets it after it cleared', () => {
+    const s = new ClusterState({ clock: () => T0 });
+    s.apply(findingsMsg('n1', 0, [finding('n1', 'vtep-down')]));
+    s.apply(findingsMsg('n1', 1, [finding('n1', 'vtep-down')]));
+    assert.equal(s.activeFindings()[0]?.firstSeen, T0 + 500);
+    assert.equal(s.activeFindings()[0]?.observations, 2);
+    s.apply(findingsMsg('n1', 2, []));
+    s.apply(findingsMsg('n1', 3, [finding('n1', 'vtep-down')]));
+    assert.equal(s.activeFindings()[0]?.firstSeen, T0 + 3 * ROUND_MS + 500);
+    // An older findings message (late redelivery) does not overwrite a newer one.
+    s.apply({ ...findingsMsg('n1', 1, []), id: 'late' });
+    assert.equal(s.activeFindings().length, 1);
+  });
+
+  it('node detail carries the latest snapshot facts; group aggregation by label', () => {
+    const s = new ClusterState({ clock: () => T0 + 2000 });
+    for (const n of NODES) s.apply(snapshotMsg(n, 0));
+    for (const m of round(0, (a, b, p) =>
+      a === 'n1' && b === 'n3' && p === 'vxlan' ? { kind: 'lost-in-path' } : { kind: 'ok' },
+    ))
+      s.apply(m);
+    const d = s.nodeDetail('n1');
+    assert.equal(d?.host?.kernel, '6.1.0-18-amd64');
+    assert.equal(d?.vteps[0]?.dev, 'flannel.1');
+    assert.equal(s.nodeDetail('nope'), null);
+    const g = s.groupPairs('vxlan');
+    assert.deepEqual(
+      g.map((x) => [x.from, x.to, x.pairs, x.loss]),
+      [
+        ['A', 'A', 2, 0],
+        ['A', 'B', 4, 0.25],
+        ['B', 'A', 4, 0],
+        ['B', 'B', 2, 0],
+      ],
+    );
+  });
+});
