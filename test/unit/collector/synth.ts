@@ -129,7 +129,7 @@ export function round(
 export function finding(
   node: string,
   kind: RootCauseKind,
-  check = kind,
+  check: string = kind,
   severity: Severity = 'critical',
   extra: Partial<Finding> = {},
 ): Finding {
