@@ -173,7 +173,11 @@ async function loadUi(): Promise<((app: FastifyInstance) => Promise<void>) | nul
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: opts.log, disableRequestLogging: true, bodyLimit: 64 * 1024 });
+  // Request logs are info level: keep the HTTP logger at warn so scrapes do not flood the log.
+  const app = Fastify({
+    loggerInstance: opts.log.child({ component: 'http' }, { level: 'warn' }),
+    bodyLimit: 64 * 1024,
+  });
   let diagnosis = opts.diagnosis;
   if (!diagnosis) {
     const d = new Diagnoser();

@@ -89,10 +89,10 @@ export function probe(
 export function round(
   n: number,
   fault: Fault,
-  opts: { silent?: string[]; nodes?: string[] } = {},
+  opts: { silent?: string[]; nodes?: string[]; t0?: number } = {},
 ): ProbesMessage[] {
   const nodes = opts.nodes ?? NODES;
-  const at = T0 + n * ROUND_MS;
+  const at = (opts.t0 ?? T0) + n * ROUND_MS;
   const out: ProbesMessage[] = [];
   for (const src of nodes) {
     if (opts.silent?.includes(src)) continue;

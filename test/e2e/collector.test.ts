@@ -1,0 +1,210 @@
+/**
+ * The collector against a real nats-server (JetStream on a temp dir, 127.0.0.1, random port):
+ * synthetic agent reports published through NATS become a root cause on /api/v1/diagnosis;
+ * 10,000 malformed messages are rejected, counted by reason and acked while /metrics keeps
+ * answering; a restarted collector rebuilds its state from the stream with the same `since`.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { type RunningCollector, startCollector } from '../../collector/runtime.js';
+import { silentLogger } from '../../shared/logging.js';
+import type { DiagnosisResponse, NodeView } from '../../shared/schema.js';
+import { KV_NODES } from '../../shared/subjects.js';
+import { crossRack, type Fault, NODES, presence, ROUND_MS, round } from '../unit/collector/synth.js';
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+const MAX_BYTES = 16 * 1024;
+
+describe('collector with a real NATS JetStream', () => {
+  let dir = '';
+  let server: ChildProcess | null = null;
+  let natsUrl = '';
+  let nc: NatsConnection;
+  let collector: RunningCollector | null = null;
+
+  const start = () =>
+    startCollector({
+      nats: [natsUrl],
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      groupLabel: 'rack',
+      windowMs: 120_000,
+      presenceTtlMs: 60_000,
+      durable: 'vxdoctor-collector-e2e',
+      maxMessageBytes: MAX_BYTES,
+      evaluateEveryMs: 200,
+      log: silentLogger(),
+    });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vxd-collector-e2e-'));
+    const port = await freePort();
+    server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], {
+      stdio: 'ignore',
+    });
+    natsUrl = `nats://127.0.0.1:${port}`;
+    nc = await until('nats-server', async () => connect({ servers: natsUrl, timeout: 1000 }));
+  });
+
+  after(async () => {
+    await collector?.stop().catch(() => undefined);
+    await nc?.close().catch(() => undefined);
+    if (server?.pid) process.kill(server.pid, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const get = async <T>(path: string): Promise<T> => {
+    const r = await fetch(`${collector?.url}${path}`, { signal: AbortSignal.timeout(2000) });
+    if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+    return (await r.json()) as T;
+  };
+  const metrics = async (): Promise<string> => {
+    const r = await fetch(`${collector?.url}/metrics`, { signal: AbortSignal.timeout(2000) });
+    assert.equal(r.status, 200);
+    return r.text();
+  };
+  const rejected = (text: string, reason: string): number =>
+    Number(new RegExp(`vxdoctor_ingest_rejected_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? -1);
+
+  let since = '';
+
+  it('ingests agent reports from JetStream and raises the segment root cause', async () => {
+    collector = await start();
+    await until('ready', async () => ((await fetch(`${collector?.url}/readyz`)).ok ? true : undefined));
+    const kv = await new Kvm(nc).open(KV_NODES);
+    for (const n of NODES) await kv.put(n, JSON.stringify(presence(n, Date.now())));
+    const js = jetstream(nc);
+    const fault: Fault = (a, b, p) =>
+      crossRack(a, b) && p !== 'control' ? { kind: 'lost-in-path' } : { kind: 'ok' };
+    const t0 = Date.now() - 3 * ROUND_MS;
+    for (let n = 0; n < 3; n++) {
+      for (const m of round(n, fault, { t0 })) {
+        await js.publish(`vxdoctor.v1.${m.node}.probes`, JSON.stringify(m), { msgID: m.id });
+      }
+    }
+    const d = await until('diagnosis', async () => {
+      const r = await get<DiagnosisResponse>('/api/v1/diagnosis');
+      return r.rootCauses.length ? r : undefined;
+    });
+    assert.deepEqual(
+      d.rootCauses.map((r) => r.id),
+      ['underlay-vxlan-filtered:rack:A:B'],
+    );
+    assert.deepEqual(d.rootCauses[0]?.segment, { label: 'rack', from: 'A', to: 'B' });
+    since = d.rootCauses[0]?.since as string;
+    assert.equal(since, new Date(t0).toISOString());
+    const nodes = await get<NodeView[]>('/api/v1/nodes');
+    assert.deepEqual(
+      nodes.map((n) => [n.name, n.state, n.labels.rack]),
+      NODES.map((n) => [n, 'up', n === 'n1' || n === 'n2' ? 'A' : 'B']),
+    );
+    // A redelivered copy (same id, published without de-duplication) changes nothing.
+    const again = round(2, fault, { t0 })[0];
+    nc.publish(`vxdoctor.v1.${again?.node}.probes`, JSON.stringify(again));
+    await nc.flush();
+    await until('duplicate counted', async () =>
+      (collector?.ingest.duplicates ?? 0) >= 1 ? true : undefined,
+    );
+    assert.equal(
+      (
+        await get<{ pairs: { src: string; dst: string; sent: number }[] }>('/api/v1/pairs?path=vxlan')
+      ).pairs.find((p) => p.src === 'n1' && p.dst === 'n3')?.sent,
+      3,
+    );
+  });
+
+  it('survives 10,000 malformed messages, counting each by reason, /metrics keeps answering', async () => {
+    const good = JSON.stringify(round(0, () => ({ kind: 'ok' }), { t0: Date.now() })[0]);
+    const goodObj = JSON.parse(good);
+    const big = JSON.stringify({ ...goodObj, pad: 'x'.repeat(MAX_BYTES) });
+    const kinds: Array<[string, string, string]> = [
+      ['malformed-json', 'vxdoctor.v1.n1.probes', '{"schemaVersion":1,"type":'],
+      ['unknown-version', 'vxdoctor.v1.n1.probes', JSON.stringify({ ...goodObj, schemaVersion: 99 })],
+      ['node-mismatch', 'vxdoctor.v1.n2.probes', good],
+      ['too-large', 'vxdoctor.v1.n1.probes', big],
+      ['bad-subject', 'vxdoctor.v1.n1.bogus', good],
+    ];
+    const before = await metrics();
+    const base = Object.fromEntries(kinds.map(([r]) => [r, rejected(before, r)]));
+    const slowest: number[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const [, subject, body] = kinds[i % kinds.length] as [string, string, string];
+      nc.publish(subject, body);
+      if (i % 1000 === 999) {
+        await nc.flush();
+        const t = Date.now();
+        await metrics();
+        slowest.push(Date.now() - t);
+      }
+    }
+    await nc.flush();
+    const after = await until(
+      'all 10,000 rejected',
+      async () => {
+        const m = await metrics();
+        return kinds.every(([r]) => rejected(m, r) - (base[r] ?? 0) === 2000) ? m : undefined;
+      },
+      60_000,
+    );
+    for (const [r] of kinds) assert.equal(rejected(after, r) - (base[r] ?? 0), 2000, r);
+    assert.ok(
+      Math.max(...slowest) < 2000,
+      `/metrics answered during the flood (max ${Math.max(...slowest)} ms)`,
+    );
+    const d = await get<DiagnosisResponse>('/api/v1/diagnosis');
+    assert.deepEqual(
+      d.rootCauses.map((r) => r.id),
+      ['underlay-vxlan-filtered:rack:A:B'],
+    );
+  });
+
+  it('a restarted collector rebuilds state from the stream; since unchanged', async () => {
+    await collector?.stop();
+    collector = null;
+    collector = await start();
+    const d = await until('diagnosis after restart', async () => {
+      const r = await get<DiagnosisResponse>('/api/v1/diagnosis');
+      return r.rootCauses.length ? r : undefined;
+    });
+    assert.deepEqual(
+      d.rootCauses.map((r) => [r.id, r.since]),
+      [['underlay-vxlan-filtered:rack:A:B', since]],
+    );
+    const nodes = await get<NodeView[]>('/api/v1/nodes');
+    assert.equal(nodes.length, 4);
+    // Nothing is left unacked on the durable consumer.
+    const m = await metrics();
+    assert.match(m, /vxdoctor_nats_connected 1/);
+  });
+});
