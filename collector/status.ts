@@ -1,13 +1,177 @@
-import type { CommandSpec, Parsed } from '../shared/config.js';
+/**
+ * `vxdoctor status [--collector URL] [--output json]`: a `cilium status`-like cluster summary
+ * from the collector's API. Exit 0 healthy, 1 a critical root cause, 3 warnings only,
+ * 2 usage error or collector unreachable.
+ */
+import { type CommandSpec, ConfigError, type Parsed } from '../shared/config.js';
+import {
+  type DiagnosisResponse,
+  type NodeView,
+  PROBE_PATHS,
+  type PairsResponse,
+  type ProbePath,
+  type RootCause,
+} from '../shared/schema.js';
 
-// Placeholder until this subcommand lands; replaced by its owner.
 export const command: CommandSpec = {
   name: 'status',
-  usage: 'vxdoctor status',
-  summary: 'status',
-  flags: [],
+  usage: 'vxdoctor status [--collector URL] [--output json|-o json]',
+  summary: 'Cluster summary from the collector: nodes, root causes with place and fix, pair health per path.',
+  flags: [
+    {
+      name: 'collector',
+      type: 'string',
+      default: 'http://127.0.0.1:9700',
+      metavar: 'URL',
+      help: 'collector base URL',
+    },
+    { name: 'output', type: 'string', default: 'text', metavar: 'FORMAT', help: 'text or json (-o json)' },
+    {
+      name: 'timeout',
+      type: 'duration',
+      default: '10s',
+      metavar: 'DURATION',
+      help: 'HTTP timeout per request',
+    },
+  ],
 };
-export async function run(_parsed: Parsed): Promise<number> {
-  process.stderr.write('vxdoctor status: not available in this build\n');
-  return 2;
+
+/** Maps `-o X` / `-oX` to `--output X` (shared/config.ts parses only long flags). */
+export function normalizeArgs(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '-o') out.push('--output', argv[++i] ?? '');
+    else if (a.startsWith('-o') && !a.startsWith('--')) out.push('--output', a.slice(2));
+    else out.push(a);
+  }
+  return out;
+}
+
+export interface PathHealth {
+  path: ProbePath;
+  pairs: number;
+  ok: number;
+  failing: number;
+  unprobed: number;
+  groups: NonNullable<PairsResponse['groups']>;
+}
+
+export interface StatusReport {
+  collector: string;
+  generatedAt: string;
+  nodes: NodeView[];
+  rootCauses: RootCause[];
+  paths: PathHealth[];
+  exitCode: 0 | 1 | 3;
+}
+
+export function exitCodeFor(rcs: RootCause[]): 0 | 1 | 3 {
+  if (rcs.some((r) => r.severity === 'critical')) return 1;
+  if (rcs.some((r) => r.severity === 'warning')) return 3;
+  return 0;
+}
+
+export function pathHealth(path: ProbePath, pairs: PairsResponse, groups: PairsResponse): PathHealth {
+  return {
+    path,
+    pairs: pairs.pairs.length,
+    ok: pairs.pairs.filter((p) => p.loss === 0).length,
+    failing: pairs.pairs.filter((p) => p.loss !== null && p.loss > 0).length,
+    unprobed: pairs.pairs.filter((p) => p.loss === null).length,
+    groups: groups.groups ?? [],
+  };
+}
+
+function place(r: RootCause): string {
+  if (r.segment) return `${r.segment.label} ${r.segment.from} <-> ${r.segment.to}`;
+  return r.nodes.join(', ') || 'cluster';
+}
+
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+
+export function formatStatus(s: StatusReport): string {
+  const up = s.nodes.filter((n) => n.state === 'up');
+  const expired = s.nodes.filter((n) => n.state === 'expired');
+  const bySev = (sev: string) => s.rootCauses.filter((r) => r.severity === sev).length;
+  const lines: string[] = [];
+  lines.push(`Collector:    ${s.collector} (diagnosis at ${s.generatedAt})`);
+  lines.push(
+    `Nodes:        ${up.length}/${s.nodes.length} up${expired.length ? `, ${expired.length} expired (${expired.map((n) => n.name).join(', ')})` : ''}`,
+  );
+  if (!s.rootCauses.length) lines.push('Root causes:  none');
+  else {
+    lines.push(
+      `Root causes:  ${bySev('critical')} critical, ${bySev('warning')} warning, ${bySev('info')} info`,
+    );
+    for (const r of s.rootCauses) {
+      lines.push(`  [${r.severity}] ${r.kind} at ${place(r)} (since ${r.since})`);
+      lines.push(`      ${r.summary}`);
+      lines.push(`      fix: ${r.remediation}`);
+    }
+  }
+  lines.push('Pairs:');
+  for (const p of s.paths) {
+    const bad = p.groups
+      .filter((g) => g.loss !== null && g.loss > 0)
+      .map((g) => `${g.from}->${g.to} loss ${pct(g.loss as number)}`);
+    const state =
+      p.pairs === 0 ? 'not probed' : `${p.ok}/${p.pairs} ok${p.failing ? `, ${p.failing} failing` : ''}`;
+    lines.push(
+      `  ${p.path.padEnd(8)} ${state}${p.unprobed ? `, ${p.unprobed} not probed` : ''}${bad.length ? `  (${bad.join('; ')})` : ''}`,
+    );
+  }
+  const verdict = s.exitCode === 0 ? 'OK' : s.exitCode === 1 ? 'CRITICAL' : 'WARNING';
+  lines.push(`Status:       ${verdict}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function fetchStatus(base: string, timeoutMs: number): Promise<StatusReport> {
+  const url = base.replace(/\/+$/, '');
+  const get = async <T>(path: string): Promise<T> => {
+    const r = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+    return (await r.json()) as T;
+  };
+  const [nodes, diag, ...pairs] = await Promise.all([
+    get<NodeView[]>('/api/v1/nodes'),
+    get<DiagnosisResponse>('/api/v1/diagnosis'),
+    ...PROBE_PATHS.flatMap((p) => [
+      get<PairsResponse>(`/api/v1/pairs?path=${p}`),
+      get<PairsResponse>(`/api/v1/pairs?path=${p}&aggregate=group`),
+    ]),
+  ]);
+  const paths = PROBE_PATHS.map((p, i) =>
+    pathHealth(p, pairs[2 * i] as PairsResponse, pairs[2 * i + 1] as PairsResponse),
+  );
+  return {
+    collector: url,
+    generatedAt: diag.generatedAt,
+    nodes,
+    rootCauses: diag.rootCauses,
+    paths,
+    exitCode: exitCodeFor(diag.rootCauses),
+  };
+}
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+const STDIO: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+export async function run(parsed: Parsed, io: Io = STDIO): Promise<number> {
+  const v = parsed.values;
+  const output = v.output as string;
+  if (output !== 'text' && output !== 'json')
+    throw new ConfigError(`--output: text or json, got "${output}"`);
+  let s: StatusReport;
+  try {
+    s = await fetchStatus(v.collector as string, v.timeout as number);
+  } catch (err) {
+    io.err(`vxdoctor status: cannot read the collector at ${v.collector}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  io.out(output === 'json' ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
+  return s.exitCode;
 }

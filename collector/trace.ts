@@ -1,8 +1,100 @@
-import type { CommandSpec, Parsed } from '../shared/config.js';
+/**
+ * `vxdoctor trace SRC DST [--collector URL]`: asks the collector to have SRC's agent probe DST
+ * on every path now, and prints each probe's hop-by-hop chain with the verdict.
+ * Exit 0 every path passed, 1 a path failed, 2 usage/HTTP error, 4 the agent did not answer.
+ */
+import { describeFate, probeOk } from './state/index.js';
+import { type CommandSpec, ConfigError, type Parsed } from '../shared/config.js';
+import type { ProbeResult, Seen, TraceReply } from '../shared/schema.js';
+import { normalizeArgs } from './status.js';
 
-// Placeholder until this subcommand lands; replaced by its owner.
-export const command: CommandSpec = { name: 'trace', usage: 'vxdoctor trace', summary: 'trace', flags: [] };
-export async function run(_parsed: Parsed): Promise<number> {
-  process.stderr.write('vxdoctor trace: not available in this build\n');
-  return 2;
+export { normalizeArgs };
+
+export const command: CommandSpec = {
+  name: 'trace',
+  usage: 'vxdoctor trace SRC DST [--collector URL] [--output json]',
+  summary:
+    "On-demand hop-by-hop probe from SRC's agent to DST on every path (vxlan, control, pmtu, overlay).",
+  positionals: ['SRC', 'DST'],
+  flags: [
+    {
+      name: 'collector',
+      type: 'string',
+      default: 'http://127.0.0.1:9700',
+      metavar: 'URL',
+      help: 'collector base URL',
+    },
+    { name: 'output', type: 'string', default: 'text', metavar: 'FORMAT', help: 'text or json (-o json)' },
+    { name: 'timeout', type: 'duration', default: '30s', metavar: 'DURATION', help: 'HTTP timeout' },
+  ],
+};
+
+const mark = (s: Seen | boolean): string => (s === true ? 'yes' : s === false ? 'NO' : '?');
+
+export function formatHop(r: ProbeResult): string {
+  const port = r.port !== null ? `:${r.port}` : '';
+  const chain = [
+    `sent ${mark(r.sent)}`,
+    `left ${r.src} ${mark(r.leftSrc)}`,
+    `arrived ${r.dst} ${mark(r.arrivedDst)}`,
+    `answered ${mark(r.answered)}`,
+    `reply seen ${mark(r.replySeen)}`,
+  ].join(' -> ');
+  const rtt = r.rttSeconds !== null ? ` rtt ${(r.rttSeconds * 1000).toFixed(2)} ms` : '';
+  const lines = [`  ${r.path.padEnd(8)} ${r.target}${port}  ${probeOk(r) ? 'OK  ' : 'FAIL'}  ${chain}${rtt}`];
+  if (!probeOk(r)) lines.push(`           ${describeFate(r)}`);
+  if (r.pmtu)
+    lines.push(
+      `           pmtu: required ${r.pmtu.required}, largest passing ${r.pmtu.largestPassing ?? 'none'}${
+        r.pmtu.fragNeededMtu ? `, ICMP frag-needed mtu ${r.pmtu.fragNeededMtu}` : ''
+      }${r.pmtu.learnedPmtu ? `, learned pmtu ${r.pmtu.learnedPmtu}` : ''}`,
+    );
+  for (const i of r.icmp) lines.push(`           icmp: ${i}`);
+  if (r.note) lines.push(`           note: ${r.note}`);
+  return lines.join('\n');
+}
+
+export function formatTrace(t: TraceReply): string {
+  const lines = [`trace ${t.src} -> ${t.dst}`];
+  for (const r of t.results) lines.push(formatHop(r));
+  if (t.verdict.length) {
+    lines.push('verdict:');
+    for (const v of t.verdict) lines.push(`  ${v}`);
+  }
+  if (t.error) lines.push(`error: ${t.error}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+const STDIO: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+export async function run(parsed: Parsed, io: Io = STDIO): Promise<number> {
+  const [src, dst] = parsed.positionals as [string, string];
+  const v = parsed.values;
+  const output = v.output as string;
+  if (output !== 'text' && output !== 'json')
+    throw new ConfigError(`--output: text or json, got "${output}"`);
+  const url = `${(v.collector as string).replace(/\/+$/, '')}/api/v1/trace`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ src, dst }),
+      signal: AbortSignal.timeout(v.timeout as number),
+    });
+  } catch (err) {
+    io.err(`vxdoctor trace: cannot reach the collector at ${v.collector}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const body = (await res.json().catch(() => ({}))) as TraceReply & { error?: string };
+  if (!res.ok) {
+    io.err(`vxdoctor trace: ${body.error ?? `HTTP ${res.status}`}\n`);
+    return res.status === 504 ? 4 : 2;
+  }
+  io.out(output === 'json' ? `${JSON.stringify(body, null, 2)}\n` : formatTrace(body));
+  return body.results.length > 0 && body.results.every(probeOk) && !body.error ? 0 : 1;
 }
