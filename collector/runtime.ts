@@ -212,10 +212,19 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   const trace = async (req: TraceRequest): Promise<TraceReply> => {
     if (!nc || !connected) throw new Error('not connected to NATS');
     const timeout = o.traceTimeoutMs ?? 15_000;
-    const it = await nc.requestMany(traceSubject(req.src), JSON.stringify(req), {
-      strategy: 'timer',
-      maxWait: timeout,
-    });
+    let it: AsyncIterable<{ data: Uint8Array }>;
+    try {
+      it = await nc.requestMany(traceSubject(req.src), JSON.stringify(req), {
+        strategy: 'timer',
+        maxWait: timeout,
+      });
+    } catch (err) {
+      // Nobody subscribed on the agent's trace subject: the agent is not there to answer.
+      if (/no responders/i.test(String((err as Error).message))) {
+        throw new TraceTimeoutError(`no agent answers on ${traceSubject(req.src)}`);
+      }
+      throw err;
+    }
     // The stream may capture the request subject and answer with a JetStream ack first.
     for await (const m of it) {
       try {

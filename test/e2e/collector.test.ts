@@ -63,6 +63,7 @@ describe('collector with a real NATS JetStream', () => {
       durable: 'vxdoctor-collector-e2e',
       maxMessageBytes: MAX_BYTES,
       evaluateEveryMs: 200,
+      traceTimeoutMs: 1500,
       log: silentLogger(),
     });
 
@@ -102,7 +103,11 @@ describe('collector with a real NATS JetStream', () => {
   it('ingests agent reports from JetStream and raises the segment root cause', async () => {
     collector = await start();
     await until('ready', async () => ((await fetch(`${collector?.url}/readyz`)).ok ? true : undefined));
-    const kv = await new Kvm(nc).open(KV_NODES);
+    const kv = await until('presence bucket', async () => {
+      const b = await new Kvm(nc).open(KV_NODES);
+      await b.status();
+      return b;
+    });
     for (const n of NODES) await kv.put(n, JSON.stringify(presence(n, Date.now())));
     const js = jetstream(nc);
     const fault: Fault = (a, b, p) =>
@@ -142,6 +147,42 @@ describe('collector with a real NATS JetStream', () => {
       ).pairs.find((p) => p.src === 'n1' && p.dst === 'n3')?.sent,
       3,
     );
+  });
+
+  it('POST /api/v1/trace asks the agent over NATS request/reply: 200 with its reply, 504 without an agent', async () => {
+    const sub = nc.subscribe('vxdoctor.v1.n1.trace', {
+      callback: (_err, m) => {
+        const req = JSON.parse(new TextDecoder().decode(m.data)) as { src: string; dst: string };
+        m.respond(
+          JSON.stringify({
+            src: req.src,
+            dst: req.dst,
+            results: round(0, () => ({ kind: 'ok' }), { t0: Date.now() })[0]?.results.filter(
+              (r) => r.dst === req.dst,
+            ),
+            verdict: [`vxlan: ok ${req.src} -> ${req.dst}`],
+          }),
+        );
+      },
+    });
+    try {
+      const post = (body: unknown) =>
+        fetch(`${collector?.url}/api/v1/trace`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(5000),
+        });
+      const ok = await post({ src: 'n1', dst: 'n3' });
+      assert.equal(ok.status, 200);
+      const reply = (await ok.json()) as { verdict: string[]; results: unknown[] };
+      assert.deepEqual(reply.verdict, ['vxlan: ok n1 -> n3']);
+      assert.equal(reply.results.length, 6);
+      assert.equal((await post({ src: 'n2', dst: 'n3' })).status, 504);
+      assert.equal((await post({ src: 'n1', dst: 'n7' })).status, 404);
+    } finally {
+      sub.unsubscribe();
+    }
   });
 
   it('survives 10,000 malformed messages, counting each by reason, /metrics keeps answering', async () => {
