@@ -83,6 +83,32 @@ export function parseNftRuleset(json: unknown): FirewallParse {
       }
     }
   }
+  // Regular chains inherit the hook of the base chain that jumps (or goes) to them.
+  const jumps = new Map<string, string[]>();
+  for (const it of items) {
+    if (!isObj(it) || !isObj(it.rule) || !Array.isArray(it.rule.expr)) continue;
+    const r = it.rule;
+    for (const e of r.expr as unknown[]) {
+      const j = isObj(e) ? (e.jump ?? e.goto) : undefined;
+      if (isObj(j) && typeof j.target === 'string') {
+        const from = key(r.family, r.table, r.chain);
+        jumps.set(from, [...(jumps.get(from) ?? []), key(r.family, r.table, j.target)]);
+      }
+    }
+  }
+  const inherited = new Map<string, string>();
+  for (const [k, c] of chains) {
+    if (c.hook === null) continue;
+    const queue = [k];
+    while (queue.length > 0) {
+      const cur = queue.shift() as string;
+      for (const next of jumps.get(cur) ?? []) {
+        if (inherited.has(next) || chains.get(next)?.hook) continue;
+        inherited.set(next, c.hook);
+        queue.push(next);
+      }
+    }
+  }
   const rules: FirewallRule[] = [];
   let opaqueRules = 0;
   for (const it of items) {
@@ -143,7 +169,7 @@ export function parseNftRuleset(json: unknown): FirewallParse {
       family: String(r.family),
       table: String(r.table),
       chain: String(r.chain),
-      hook: chain?.hook ?? null,
+      hook: chain?.hook ?? inherited.get(key(r.family, r.table, r.chain)) ?? null,
       verdict,
       protocol,
       dports,
@@ -172,11 +198,41 @@ function iptPortTest(spec: string): (p: number) => boolean {
   return (p) => parts.some(([lo, hi]) => p >= lo && p <= hi);
 }
 
+/** `table chain` -> hook inherited from the built-in chain that jumps to it (e.g. FORWARD -> DOCKER-USER). */
+function iptablesHooks(text: string): Map<string, string> {
+  const jumps = new Map<string, string[]>();
+  let table = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('*')) table = line.slice(1);
+    const m = /^-A (\S+) .*-[jg] (\S+)/.exec(line);
+    if (m?.[1] && m[2]) {
+      const from = `${table} ${m[1]}`;
+      jumps.set(from, [...(jumps.get(from) ?? []), `${table} ${m[2]}`]);
+    }
+  }
+  const out = new Map<string, string>();
+  for (const [from] of jumps) {
+    const hook = BUILTIN_HOOKS[from.split(' ')[1] ?? ''];
+    if (!hook) continue;
+    const queue = [from];
+    while (queue.length > 0) {
+      for (const next of jumps.get(queue.shift() as string) ?? []) {
+        if (out.has(next) || BUILTIN_HOOKS[next.split(' ')[1] ?? '']) continue;
+        out.set(next, hook);
+        queue.push(next);
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * `iptables-save` output. `onlyIf` keeps just the rules whose line passes it (used to add the
  * multiport rules nft shows as opaque `xt` matches without counting translated rules twice).
  */
 export function parseIptablesSave(text: string, onlyIf?: (line: string) => boolean): FirewallParse {
+  const hooks = iptablesHooks(text);
   let table = '';
   const rules: FirewallRule[] = [];
   const policies: Record<string, string> = {};
@@ -219,7 +275,7 @@ export function parseIptablesSave(text: string, onlyIf?: (line: string) => boole
       family: 'ip',
       table,
       chain,
-      hook: BUILTIN_HOOKS[chain] ?? null,
+      hook: BUILTIN_HOOKS[chain] ?? hooks.get(`${table} ${chain}`) ?? null,
       verdict,
       protocol,
       dports,

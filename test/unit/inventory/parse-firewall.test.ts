@@ -59,6 +59,71 @@ test('nft: negated port match and rules without ports', () => {
   assert.deepEqual(p.policies, { 'ip t c': 'drop' });
 });
 
+test('nft: rules in regular chains get the hook of the base chain that jumps to them', () => {
+  const p = parseNftRuleset({
+    nftables: [
+      {
+        chain: {
+          family: 'inet',
+          table: 'firewalld',
+          name: 'filter_INPUT',
+          hook: 'input',
+          policy: 'accept',
+          type: 'filter',
+        },
+      },
+      { chain: { family: 'inet', table: 'firewalld', name: 'filter_IN_public' } },
+      { chain: { family: 'inet', table: 'firewalld', name: 'filter_IN_public_allow' } },
+      { chain: { family: 'inet', table: 'firewalld', name: 'orphan' } },
+      {
+        rule: {
+          family: 'inet',
+          table: 'firewalld',
+          chain: 'filter_INPUT',
+          expr: [{ jump: { target: 'filter_IN_public' } }],
+        },
+      },
+      {
+        rule: {
+          family: 'inet',
+          table: 'firewalld',
+          chain: 'filter_IN_public',
+          expr: [{ goto: { target: 'filter_IN_public_allow' } }],
+        },
+      },
+      {
+        rule: {
+          family: 'inet',
+          table: 'firewalld',
+          chain: 'filter_IN_public_allow',
+          expr: [
+            { match: { op: '==', left: { payload: { protocol: 'udp', field: 'dport' } }, right: 4789 } },
+            { accept: null },
+          ],
+        },
+      },
+      {
+        rule: {
+          family: 'inet',
+          table: 'firewalld',
+          chain: 'orphan',
+          expr: [
+            { match: { op: '==', left: { payload: { protocol: 'udp', field: 'dport' } }, right: 8472 } },
+            { drop: null },
+          ],
+        },
+      },
+    ],
+  });
+  assert.deepEqual(
+    p.rules.map((r) => [r.chain, r.hook, r.verdict]),
+    [
+      ['filter_IN_public_allow', 'input', 'accept'],
+      ['orphan', null, 'drop'],
+    ],
+  );
+});
+
 test('nft: empty or odd input yields no rules', () => {
   assert.deepEqual(parseNftRuleset({}).rules, []);
   assert.deepEqual(parseNftRuleset(null).rules, []);
@@ -76,6 +141,28 @@ test('iptables-save (legacy): ports, multiport, ranges, policies', () => {
   );
   assert.ok(p.rules.every((r) => r.source === 'iptables'));
   assert.deepEqual(p.policies, { 'ip filter INPUT': 'accept', 'ip filter FORWARD': 'drop' });
+});
+
+test('iptables-save: user chains inherit the hook of the built-in chain jumping to them', () => {
+  const text = [
+    '*filter',
+    ':INPUT ACCEPT [0:0]',
+    ':FORWARD DROP [0:0]',
+    ':DOCKER-USER - [0:0]',
+    ':UNUSED - [0:0]',
+    '-A FORWARD -j DOCKER-USER',
+    '-A DOCKER-USER -p udp -m udp --dport 4789 -j DROP',
+    '-A UNUSED -p tcp -m tcp --dport 2377 -j ACCEPT',
+    'COMMIT',
+  ].join('\n');
+  const p = parseIptablesSave(text);
+  assert.deepEqual(
+    p.rules.map((r) => [r.chain, r.hook, r.dports.join(), r.verdict]),
+    [
+      ['DOCKER-USER', 'forward', '4789', 'drop'],
+      ['UNUSED', null, '2377', 'accept'],
+    ],
+  );
 });
 
 test('iptables-save (nft backend): only multiport lines when asked', () => {
