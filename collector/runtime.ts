@@ -101,6 +101,10 @@ export const STREAM_CONFIG = {
 };
 
 export const PRESENCE_TTL_MS = 30_000;
+/** KV bucket where the collector keeps the `since` of active root causes across restarts. */
+export const KV_ROOTCAUSES = 'vxdoctor_rootcauses';
+
+const rcKey = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 
 function connectOptions(o: CollectorOptions): NodeConnectionOptions {
   const a = o.auth ?? {};
@@ -180,6 +184,10 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   let nc: NatsConnection | null = null;
   let connected = false;
   let consumerAttached = false;
+  /** Evaluation waits until the stream's recent messages were replayed (no premature clears). */
+  let rebuilt = false;
+  let sinceKv: KV | null = null;
+  const persisted = new Map<string, string>();
   let stopping = false;
   registerCollectorMetrics(registry, {
     state,
@@ -243,19 +251,37 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     log,
     trace,
     natsConnected: () => connected,
-    ready: () => connected && consumerAttached,
+    ready: () => connected && consumerAttached && rebuilt,
     diagnosis: () => diagnoser.current(),
   });
 
+  const persistSince = (rcs: { id: string; since: string }[]): void => {
+    const kv = sinceKv;
+    if (!kv) return;
+    const now = new Set<string>();
+    for (const rc of rcs) {
+      now.add(rc.id);
+      if (persisted.get(rc.id) === rc.since) continue;
+      persisted.set(rc.id, rc.since);
+      kv.put(rcKey(rc.id), JSON.stringify({ id: rc.id, since: rc.since })).catch((err) =>
+        log.warn({ err, id: rc.id }, 'persisting root cause since failed'),
+      );
+    }
+    for (const id of [...persisted.keys()]) {
+      if (now.has(id)) continue;
+      persisted.delete(id);
+      kv.delete(rcKey(id)).catch((err) => log.warn({ err, id }, 'clearing root cause since failed'));
+    }
+  };
   const evaluate = (): void => {
+    if (!rebuilt) return;
     try {
       state.tick();
-      diagnoser.evaluate(state.diagnosisInput());
+      persistSince(diagnoser.evaluate(state.diagnosisInput()));
     } catch (err) {
       log.error({ err }, 'evaluation failed');
     }
   };
-  evaluate();
   const evalTimer = setInterval(evaluate, o.evaluateEveryMs ?? 2000);
 
   const tasks: Promise<void>[] = [];
@@ -270,6 +296,34 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
         await ensureStream(jsm, log);
         const js = jetstream(nc);
         const startTime = new Date(clock() - o.windowMs).toISOString();
+        if (!rebuilt) {
+          // Root causes active before a restart keep their `since`.
+          try {
+            const kv = await new Kvm(nc).create(KV_ROOTCAUSES, { history: 1 });
+            const seeds: Array<{ id: string; since: string }> = [];
+            for await (const key of await kv.keys()) {
+              const e = await kv.get(key);
+              if (e?.operation !== 'PUT') continue;
+              try {
+                const v = JSON.parse(new TextDecoder().decode(e.value)) as { id?: unknown; since?: unknown };
+                if (
+                  typeof v.id === 'string' &&
+                  typeof v.since === 'string' &&
+                  !Number.isNaN(Date.parse(v.since))
+                ) {
+                  seeds.push({ id: v.id, since: v.since });
+                  persisted.set(v.id, v.since);
+                }
+              } catch {
+                // ignore a corrupt entry
+              }
+            }
+            diagnoser.seed(seeds);
+            sinceKv = kv;
+          } catch (err) {
+            log.warn({ err }, 'root cause bucket unavailable: since resets on restart');
+          }
+        }
         // Rebuild recent state from the stream (a restarted collector has acked all of it).
         const oc = await js.consumers.get(STREAM_NAME, {
           deliver_policy: DeliverPolicy.StartTime,
@@ -291,6 +345,10 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
           if (n === 0 || pending === 0 || stopping) break;
         }
         await oc.delete().catch(() => undefined);
+        if (!rebuilt) {
+          rebuilt = true;
+          evaluate();
+        }
         // Durable consumer: delivers what it had not acked; created once from the window start.
         try {
           await jsm.consumers.info(STREAM_NAME, o.durable);

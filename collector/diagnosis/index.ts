@@ -472,6 +472,15 @@ export class Diagnoser {
   private last: RootCause[] = [];
   private lastAt = 0;
 
+  /**
+   * Seeds `since` of root causes that were active before a restart (persisted by the caller),
+   * so a root cause that is still active keeps its original `since`. Seeds that are not
+   * confirmed by the next evaluation are dropped.
+   */
+  seed(entries: Array<{ id: string; since: string }>): void {
+    for (const e of entries) this.memory.seen.set(e.id, { consecutive: 1, since: e.since });
+  }
+
   evaluate(input: DiagnosisInput): RootCause[] {
     const r = diagnose(input, this.memory);
     this.memory = r.memory;

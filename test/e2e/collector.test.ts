@@ -44,6 +44,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_
 }
 
 const MAX_BYTES = 16 * 1024;
+const fault: Fault = (a, b, p) =>
+  crossRack(a, b) && p !== 'control' ? { kind: 'lost-in-path' } : { kind: 'ok' };
 
 describe('collector with a real NATS JetStream', () => {
   let dir = '';
@@ -52,13 +54,13 @@ describe('collector with a real NATS JetStream', () => {
   let nc: NatsConnection;
   let collector: RunningCollector | null = null;
 
-  const start = () =>
+  const start = (windowMs = 120_000) =>
     startCollector({
       nats: [natsUrl],
       listenHost: '127.0.0.1',
       listenPort: 0,
       groupLabel: 'rack',
-      windowMs: 120_000,
+      windowMs,
       presenceTtlMs: 60_000,
       durable: 'vxdoctor-collector-e2e',
       maxMessageBytes: MAX_BYTES,
@@ -247,5 +249,34 @@ describe('collector with a real NATS JetStream', () => {
     // Nothing is left unacked on the durable consumer.
     const m = await metrics();
     assert.match(m, /vxdoctor_nats_connected 1/);
+  });
+
+  it('since survives a restart even when the onset has left the replay window (persisted in KV)', async () => {
+    await collector?.stop();
+    collector = null;
+    const js = jetstream(nc);
+    for (const m of round(0, fault, { t0: Date.now() })) {
+      await js.publish(`vxdoctor.v1.${m.node}.probes`, JSON.stringify({ ...m, id: `${m.id}-fresh` }), {
+        msgID: `${m.id}-fresh`,
+      });
+    }
+    // Replay only the last 3 s: the probes that show the onset are outside it.
+    collector = await start(3000);
+    const d = await until('diagnosis after restart', async () => {
+      const r = await get<DiagnosisResponse>('/api/v1/diagnosis');
+      return r.rootCauses.length ? r : undefined;
+    });
+    const pairs = await get<{ pairs: { src: string; dst: string; sent: number }[] }>(
+      '/api/v1/pairs?path=vxlan',
+    );
+    assert.equal(
+      pairs.pairs.find((p) => p.src === 'n1' && p.dst === 'n3')?.sent,
+      1,
+      'only the fresh round was replayed',
+    );
+    assert.deepEqual(
+      d.rootCauses.map((r) => [r.id, r.since]),
+      [['underlay-vxlan-filtered:rack:A:B', since]],
+    );
   });
 });
