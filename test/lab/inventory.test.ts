@@ -109,17 +109,23 @@ describe(`inventory of lab node n1 (${useLab ? 'lab.sh --id vxa' : 'topology.sh 
     const c = snap.chains.find((x) => x.style === 'flannel');
     assert.ok(c, JSON.stringify(snap.chains));
     assert.match(c.hops[0]?.netns ?? '', new RegExp(`^${L.run}/netns/cni-`));
+    // LAB-SPEC fixes cni0 and flannel.1 at 1450 and the underlay at 1500; the pod's own MTU is not fixed.
     assert.deepEqual(
-      c.hops.slice(1).map((h) => [h.netns, h.dev, h.mtu]),
+      c.hops.map((h) => [h.netns === 'host' ? 'host' : 'pod', h.dev, h.kind]),
       [
-        ['host', c.hops[1]?.dev, 1450],
-        ['host', 'cni0', 1450],
-        ['host', 'flannel.1', 1450],
-        ['host', 'eth0', 1500],
+        ['pod', 'eth0', 'veth'],
+        ['host', c.hops[1]?.dev, 'veth'],
+        ['host', 'cni0', 'bridge'],
+        ['host', 'flannel.1', 'vxlan'],
+        ['host', 'eth0', 'veth'],
       ],
     );
-    assert.deepEqual([c.hops[0]?.dev, c.hops[0]?.mtu, c.hops[1]?.kind], ['eth0', 1450, 'veth']);
+    assert.deepEqual(
+      c.hops.slice(2).map((h) => h.mtu),
+      [1450, 1450, 1500],
+    );
     assert.deepEqual([c.vtep?.vni, c.vtep?.port], [1, 8472]);
+    assert.deepEqual(c.underlay, { dev: 'eth0', mtu: 1500, address: '10.200.1.11' });
   });
 
   test('VTEPs, roles, docker facts, sysctls, firewall read for real', (t) => {
