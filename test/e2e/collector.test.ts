@@ -51,6 +51,7 @@ describe('collector with a real NATS JetStream', () => {
   let dir = '';
   let server: ChildProcess | null = null;
   let natsUrl = '';
+  let natsPort = 0;
   let nc: NatsConnection;
   let collector: RunningCollector | null = null;
 
@@ -71,11 +72,11 @@ describe('collector with a real NATS JetStream', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vxd-collector-e2e-'));
-    const port = await freePort();
-    server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], {
+    natsPort = await freePort();
+    server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', dir], {
       stdio: 'ignore',
     });
-    natsUrl = `nats://127.0.0.1:${port}`;
+    natsUrl = `nats://127.0.0.1:${natsPort}`;
     nc = await until('nats-server', async () => connect({ servers: natsUrl, timeout: 1000 }));
   });
 
@@ -277,6 +278,41 @@ describe('collector with a real NATS JetStream', () => {
     assert.deepEqual(
       d.rootCauses.map((r) => [r.id, r.since]),
       [['underlay-vxlan-filtered:rack:A:B', since]],
+    );
+  });
+
+  it('reconnects after the NATS server restarts and keeps consuming', async () => {
+    const old = server as ChildProcess;
+    const exited = new Promise((r) => old.once('exit', r));
+    process.kill(old.pid as number, 'SIGTERM');
+    await exited;
+    await until('collector sees the outage', async () =>
+      (await metrics()).includes('vxdoctor_nats_connected 0') ? true : undefined,
+    );
+    server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', dir], {
+      stdio: 'ignore',
+    });
+    await until('collector reconnected', async () =>
+      (await metrics()).includes('vxdoctor_nats_connected 1') ? true : undefined,
+    );
+    // Publish a healthy round on a new connection: the root cause clears.
+    await nc.close().catch(() => undefined);
+    nc = await until('nats-server back', async () => connect({ servers: natsUrl, timeout: 1000 }));
+    const js = jetstream(nc);
+    const fresh = round(0, () => ({ kind: 'ok' }), { t0: Date.now() });
+    await until('publish after restart', async () => {
+      for (const m of fresh) {
+        await js.publish(`vxdoctor.v1.${m.node}.probes`, JSON.stringify({ ...m, id: `${m.id}-healed` }), {
+          msgID: `${m.id}-healed`,
+        });
+      }
+      return true;
+    });
+    await until(
+      'root cause cleared',
+      async () =>
+        (await get<DiagnosisResponse>('/api/v1/diagnosis')).rootCauses.length === 0 ? true : undefined,
+      30_000,
     );
   });
 });
