@@ -104,7 +104,7 @@ const EXPLAINS: Partial<Record<RootCauseKind, Set<string>>> = {
   'vtep-down': new Set(['overlay']),
   'subnet-overlap': new Set(['overlay']),
   'underlay-mtu': new Set(['pmtu', 'overlay']),
-  'mtu-mismatch': new Set(['pmtu', 'overlay']),
+  'mtu-mismatch': new Set(['overlay']),
   'missing-gwbridge': new Set(['overlay']),
 };
 
@@ -436,6 +436,16 @@ export function diagnose(
       onset: input.now,
     });
     attach(c, mtuFails);
+    // Large overlay packets die on the same hop; a local MTU finding on those nodes is the same fault.
+    attach(c, touching(unexplained(), c.nodes, new Set(['overlay'])));
+    for (const [id, other] of cands) {
+      if (other === c || (other.kind !== 'mtu-mismatch' && other.kind !== 'underlay-mtu')) continue;
+      if (![...other.nodes].every((n) => c.nodes.has(n))) continue;
+      c.evidence.push(`(also explains) ${other.summary}`, ...other.evidence.map((e) => `  ${e}`));
+      c.onset = Math.min(c.onset, other.onset);
+      c.repeated ||= other.repeated;
+      cands.delete(id);
+    }
   }
 
   // Raise: two consecutive evaluations, two rounds of evidence, or two observers.

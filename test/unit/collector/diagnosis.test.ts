@@ -131,6 +131,21 @@ const SCENARIOS: Scenario[] = [
     ],
   },
   {
+    name: 'MTU at n4 with a local MTU finding too: one underlay-mtu root cause with the measured size',
+    fault: on((a, b, p) => touches('n4')(a, b) && (p === 'pmtu' || p === 'overlay'), {
+      kind: 'mtu',
+      largestPassing: 1454,
+      frag: 1454,
+    }),
+    findings: { n4: [finding('n4', 'mtu-mismatch', 'vtep-mtu', 'warning')] },
+    expect: [
+      {
+        id: 'underlay-mtu:n4',
+        evidence: [/also explains/, /largest passing outer size 1454, required 1500/],
+      },
+    ],
+  },
+  {
     name: 'MTU with ICMP frag-needed at n4',
     fault: on((a, b, p) => touches('n4')(a, b) && p === 'pmtu', {
       kind: 'mtu',
