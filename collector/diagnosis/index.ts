@@ -147,6 +147,13 @@ export function diagnose(
   const group = (n: string): string => nodeByName.get(n)?.labels[groupLabel] ?? '';
   const known = input.pairs.filter((p) => p.status !== 'unknown');
   const failing = known.filter((p) => p.status === 'fail');
+  const knownByDst = new Map<string, PairStatus[]>();
+  for (const p of known) {
+    const l = knownByDst.get(p.dst);
+    if (l) l.push(p);
+    else knownByDst.set(p.dst, [p]);
+  }
+  const toNode = (n: string): PairStatus[] => knownByDst.get(n) ?? [];
   const explained = new Set<string>();
   const cands = new Map<string, Candidate>();
 
@@ -203,7 +210,7 @@ export function diagnose(
   // 2. node-unreachable: every incoming path fails, at least one underlay/control probe among them.
   for (const n of input.nodes) {
     if (n.state !== 'up') continue;
-    const incoming = known.filter((p) => p.dst === n.name && !explained.has(pairKey(p)));
+    const incoming = toNode(n.name).filter((p) => !explained.has(pairKey(p)));
     const base = incoming.filter((p) => p.path === 'control' || p.path === 'vxlan');
     if (!base.length || incoming.some((p) => p.status === 'pass')) continue;
     const c = add(rootCauseId('node-unreachable', [n.name]), {
@@ -343,9 +350,9 @@ export function diagnose(
 
   // 4b. Per node: VXLAN failing from every observer while control passes.
   for (const n of input.nodes) {
-    const vx = known.filter((p) => p.path === 'vxlan' && p.dst === n.name && !explained.has(pairKey(p)));
+    const vx = toNode(n.name).filter((p) => p.path === 'vxlan' && !explained.has(pairKey(p)));
     if (!vx.length || vx.some((p) => p.status !== 'fail')) continue;
-    const ctl = known.filter((p) => isControlUdp(p) && p.dst === n.name);
+    const ctl = toNode(n.name).filter(isControlUdp);
     if (ctl.some((p) => p.status === 'fail')) continue;
     const reachedNic = vx.every((p) => p.last.arrivedDst === true);
     const kind: RootCauseKind = reachedNic ? 'host-firewall-vxlan' : 'underlay-vxlan-filtered';
@@ -373,13 +380,8 @@ export function diagnose(
 
   // 4c. Swarm control ports blocked to single nodes.
   for (const n of input.nodes) {
-    const tcp = known.filter(
-      (p) =>
-        p.path === 'control' &&
-        p.port !== null &&
-        SWARM_PORTS.has(p.port) &&
-        p.dst === n.name &&
-        !explained.has(pairKey(p)),
+    const tcp = toNode(n.name).filter(
+      (p) => p.path === 'control' && p.port !== null && SWARM_PORTS.has(p.port) && !explained.has(pairKey(p)),
     );
     if (!tcp.some((p) => p.status === 'fail')) continue;
     const c = add(rootCauseId('control-ports-blocked', [n.name]), {

@@ -206,7 +206,7 @@ export class ClusterState {
     this.groupLabel = opts.groupLabel ?? 'rack';
     this.maxSamples = opts.maxSamplesPerPair ?? 64;
     this.maxIds = opts.maxIds ?? 100_000;
-    this.maxPairs = opts.maxPairs ?? 50_000;
+    this.maxPairs = opts.maxPairs ?? 250_000;
     this.skewMs = opts.skewMs ?? 2_000;
     this.arrivalGraceMs = opts.arrivalGraceMs ?? 500;
     this.clusterChecksFn = opts.clusterChecks;
