@@ -76,22 +76,28 @@ const api =
       if (!d) return reply.code(404).send({ error: `unknown node ${req.params.name}` });
       return d;
     });
-    app.get<{ Querystring: { path?: string; aggregate?: string } }>('/pairs', async (req, reply) => {
-      const path = req.query.path ?? 'vxlan';
-      if (!isPath(path))
-        return reply.code(400).send({ error: `path must be one of ${PROBE_PATHS.join(', ')}` });
-      const agg = req.query.aggregate;
-      if (agg !== undefined && agg !== 'group')
-        return reply.code(400).send({ error: 'aggregate must be "group"' });
-      const body: PairsResponse = {
-        generatedAt: new Date(state.clock()).toISOString(),
-        path,
-        groupLabel: state.groupLabel,
-        pairs: agg === 'group' ? [] : state.pairs(path),
-      };
-      if (agg === 'group') body.groups = state.groupPairs(path);
-      return body;
-    });
+    app.get<{ Querystring: { path?: string; aggregate?: string; group?: string } }>(
+      '/pairs',
+      async (req, reply) => {
+        const path = req.query.path ?? 'vxlan';
+        if (!isPath(path))
+          return reply.code(400).send({ error: `path must be one of ${PROBE_PATHS.join(', ')}` });
+        const agg = req.query.aggregate;
+        if (agg !== undefined && agg !== 'group')
+          return reply.code(400).send({ error: 'aggregate must be "group"' });
+        const label = req.query.group ?? state.groupLabel;
+        if (!/^[A-Za-z0-9_./-]{1,253}$/.test(label))
+          return reply.code(400).send({ error: 'bad group label' });
+        const body: PairsResponse = {
+          generatedAt: new Date(state.clock()).toISOString(),
+          path,
+          groupLabel: label,
+          pairs: agg === 'group' ? [] : state.pairs(path),
+        };
+        if (agg === 'group') body.groups = state.groupPairs(path, label);
+        return body;
+      },
+    );
     app.get(
       '/findings',
       async (): Promise<FindingsResponse> => ({

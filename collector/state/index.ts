@@ -570,19 +570,19 @@ export class ClusterState {
     return out;
   }
 
-  groupOf(name: string): string {
-    return this.nodesMap.get(name)?.labels[this.groupLabel] ?? '';
+  groupOf(name: string, label = this.groupLabel): string {
+    return this.nodesMap.get(name)?.labels[label] ?? '';
   }
 
-  /** Group x group loss on one path (mean loss over probed pairs). */
-  groupPairs(path: ProbePath): NonNullable<PairsResponse['groups']> {
+  /** Group x group loss on one path (mean loss over probed pairs), grouped by `label`. */
+  groupPairs(path: ProbePath, label = this.groupLabel): NonNullable<PairsResponse['groups']> {
     const acc = new Map<
       string,
       { from: string; to: string; pairs: number; probed: number; lossSum: number }
     >();
     for (const p of this.pairs(path)) {
-      const from = this.groupOf(p.src);
-      const to = this.groupOf(p.dst);
+      const from = this.groupOf(p.src, label);
+      const to = this.groupOf(p.dst, label);
       const k = `${from}|${to}`;
       let a = acc.get(k);
       if (!a) {

@@ -92,6 +92,14 @@ describe('collector HTTP API', () => {
     const g = (await app.inject('/api/v1/pairs?path=control&aggregate=group')).json() as PairsResponse;
     assert.deepEqual(g.pairs, []);
     assert.deepEqual(g.groups?.find((x) => x.from === 'A' && x.to === 'B')?.loss, 0);
+    const byZone = (
+      await app.inject('/api/v1/pairs?path=vxlan&aggregate=group&group=zone')
+    ).json() as PairsResponse;
+    assert.equal(byZone.groupLabel, 'zone');
+    assert.deepEqual(
+      byZone.groups?.map((x) => [x.from, x.to, x.pairs]),
+      [['', '', 12]],
+    );
     assert.equal((await app.inject('/api/v1/pairs?path=ipx')).statusCode, 400);
     assert.equal((await app.inject('/api/v1/pairs?aggregate=node')).statusCode, 400);
   });
