@@ -69,6 +69,13 @@ export const command: CommandSpec = {
       help: 'JetStream durable consumer name',
     },
     {
+      name: 'max-message-bytes',
+      type: 'int',
+      default: 4 * 1024 * 1024,
+      metavar: 'BYTES',
+      help: 'larger messages are rejected (reason too-large) and acked',
+    },
+    {
       name: 'log-level',
       type: 'string',
       default: 'info',
@@ -128,6 +135,7 @@ export async function run(parsed: Parsed): Promise<number> {
     windowMs: v.window as number,
     presenceTtlMs: (v['presence-ttl'] as number) ?? PRESENCE_TTL_MS,
     durable: v.durable as string,
+    maxMessageBytes: v['max-message-bytes'] as number,
     defaultMetrics: true,
     ...(clusterChecks ? { clusterChecks } : {}),
     log,

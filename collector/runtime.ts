@@ -252,7 +252,8 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     trace,
     natsConnected: () => connected,
     ready: () => connected && consumerAttached && rebuilt,
-    diagnosis: () => diagnoser.current(),
+    diagnosis: () =>
+      rebuilt ? diagnoser.current() : { generatedAt: new Date(clock()).toISOString(), rootCauses: [] },
   });
 
   const persistSince = (rcs: { id: string; since: string }[]): void => {
