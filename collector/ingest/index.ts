@@ -135,6 +135,7 @@ function arrival(v: unknown, where: string): ArrivalReport {
 }
 
 const SEVERITIES = ['critical', 'warning', 'info'];
+const CHECK_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 function finding(v: unknown, where: string): Finding {
   if (!isObj(v)) fail(`${where}: expected object`);
@@ -145,8 +146,11 @@ function finding(v: unknown, where: string): Finding {
   const kind = v.kind;
   if (kind !== null && kind !== undefined && typeof kind !== 'string') fail(`${where}.kind: string or null`);
   const incident = numOrNull(v, 'incident', where);
+  const check = str(v, 'check', where);
+  // Check ids become a metric label: keep them to a bounded, label-safe vocabulary.
+  if (!CHECK_ID_RE.test(check)) fail(`${where}.check: not a check id`);
   return {
-    check: str(v, 'check', where),
+    check,
     status,
     severity: severity as Finding['severity'],
     // A kind this collector does not know (newer agent) maps to no root cause.

@@ -56,6 +56,12 @@ describe('ingest validation', () => {
       'schema',
     ],
     [
+      'finding with a check id that is not label-safe',
+      'vxdoctor.v1.n1.findings',
+      enc(findingsMsg('n1', 0, [finding('n1', 'vtep-down', 'x'.repeat(65))])),
+      'schema',
+    ],
+    [
       'snapshot without host',
       'vxdoctor.v1.n1.snapshot',
       enc({ ...snapshotMsg('n1', 0), snapshot: { node: 'n1' } }),
