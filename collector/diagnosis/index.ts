@@ -349,6 +349,7 @@ export function diagnose(
   );
 
   // 4b. Per node: VXLAN failing from every observer while control passes.
+  const filteredPerNode: Array<[string, Candidate]> = [];
   for (const n of input.nodes) {
     const vx = toNode(n.name).filter((p) => p.path === 'vxlan' && !explained.has(pairKey(p)));
     if (!vx.length || vx.some((p) => p.status !== 'fail')) continue;
@@ -376,6 +377,24 @@ export function diagnose(
         (p) => p.dst === n.name,
       ),
     );
+    if (kind === 'underlay-vxlan-filtered') filteredPerNode.push([rootCauseId(kind, [n.name]), c]);
+  }
+  // The same filtering in front of several nodes (no topology labels to name a segment): one fault.
+  if (filteredPerNode.length >= 2) {
+    const nodes = filteredPerNode.flatMap(([, c]) => [...c.nodes]).sort();
+    const merged: Candidate = {
+      kind: 'underlay-vxlan-filtered',
+      severity: 'critical',
+      nodes: new Set(nodes),
+      summary: `VXLAN (UDP 4789/8472) is dropped on the underlay between ${nodes.join(', ')}: probes leave and never arrive while control probes pass (set --group-label to localize the segment)`,
+      evidence: filteredPerNode.flatMap(([, c]) => c.evidence),
+      remediation: DEFAULT_REMEDIATION['underlay-vxlan-filtered'],
+      observers: new Set(filteredPerNode.flatMap(([, c]) => [...c.observers])),
+      repeated: filteredPerNode.some(([, c]) => c.repeated),
+      onset: Math.min(...filteredPerNode.map(([, c]) => c.onset)),
+    };
+    for (const [id] of filteredPerNode) cands.delete(id);
+    add(rootCauseId('underlay-vxlan-filtered', nodes), merged);
   }
 
   // 4c. Swarm control ports blocked to single nodes.

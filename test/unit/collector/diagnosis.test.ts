@@ -275,6 +275,34 @@ describe('diagnosis: one fault, one root cause', () => {
   }
 });
 
+describe('diagnosis without topology labels', () => {
+  it('VXLAN dropped between every node: one cluster-scope root cause, not one per node', () => {
+    const now = T0 + 2 * ROUND_MS + 2000;
+    const state = new ClusterState({ clock: () => now });
+    for (const n of NODES) state.applyPresence({ ...presence(n, T0 + ROUND_MS), labels: {} });
+    const fault = on((_a, _b, p) => p === 'vxlan', { kind: 'lost-in-path' });
+    for (const n of [0, 1, 2]) for (const m of round(n, fault)) state.apply(m);
+    const rcs = new Diagnoser().evaluate(state.diagnosisInput());
+    assert.deepEqual(
+      rcs.map((r) => [r.id, r.segment]),
+      [['underlay-vxlan-filtered:n1,n2,n3,n4', undefined]],
+    );
+    assert.match(rcs[0]?.summary ?? '', /--group-label/);
+  });
+
+  it('VXLAN dropped in front of one node only stays a node root cause', () => {
+    const now = T0 + 2 * ROUND_MS + 2000;
+    const state = new ClusterState({ clock: () => now });
+    for (const n of NODES) state.applyPresence({ ...presence(n, T0 + ROUND_MS), labels: {} });
+    const fault = on((_a, b, p) => b === 'n2' && p === 'vxlan', { kind: 'lost-in-path' });
+    for (const n of [0, 1, 2]) for (const m of round(n, fault)) state.apply(m);
+    assert.deepEqual(
+      new Diagnoser().evaluate(state.diagnosisInput()).map((r) => r.id),
+      ['underlay-vxlan-filtered:n2'],
+    );
+  });
+});
+
 describe('diagnosis: raising, since, clearing', () => {
   it('a single-node finding needs two evaluations before it is raised', () => {
     const { history } = runScenario(
