@@ -45,6 +45,12 @@ interface Candidate {
   /** Evidence spans two rounds / two findings messages. */
   repeated: boolean;
   onset: number;
+  /**
+   * Presence expiry and findings may also be confirmed by two consecutive evaluations; probe
+   * patterns only by two probe rounds or two observers (evaluations run faster than rounds,
+   * so two evaluations may see one transient round twice).
+   */
+  byEvaluations?: boolean;
 }
 
 const SEV_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
@@ -200,6 +206,7 @@ export function diagnose(
       observers: new Set(),
       repeated: false,
       onset: n.expiredAt ?? input.now,
+      byEvaluations: true,
     });
     const obs = c.observers.size;
     attach(c, touching(failing, new Set([n.name])));
@@ -260,6 +267,7 @@ export function diagnose(
       ]),
       remediation: list.find((f) => f.remediation)?.remediation || DEFAULT_REMEDIATION[kind],
       observers: new Set(list.filter((f) => f.origin === 'node').map((f) => f.node)),
+      byEvaluations: true,
       repeated: list.some((f) => f.observations >= 2),
       onset: Math.min(...list.map((f) => f.firstSeen)),
     });
@@ -477,7 +485,7 @@ export function diagnose(
     const id = id0.endsWith(':*') ? rootCauseId(c.kind, nodes) : id0;
     const prev = memory.seen.get(id);
     const consecutive = (prev?.consecutive ?? 0) + 1;
-    const raised = consecutive >= 2 || c.repeated || c.observers.size >= 2;
+    const raised = (c.byEvaluations === true && consecutive >= 2) || c.repeated || c.observers.size >= 2;
     const since = prev?.since ?? (raised ? new Date(c.onset).toISOString() : null);
     nextSeen.set(id, { consecutive, since });
     if (!raised || since === null) continue;

@@ -316,6 +316,22 @@ describe('diagnosis: raising, since, clearing', () => {
     );
   });
 
+  it('one transient lost round seen by a single observer is not raised, however often evaluated', () => {
+    let now = T0 + 2000;
+    const state = new ClusterState({ clock: () => now });
+    const d = new Diagnoser();
+    for (const n of ['n1', 'n2']) state.applyPresence(presence(n, T0));
+    const lossTo2 = on((_a, b) => b === 'n2', { kind: 'lost-in-path' });
+    for (const m of round(0, lossTo2, { nodes: ['n1', 'n2'] })) state.apply(m);
+    for (let i = 0; i < 3; i++) assert.deepEqual(d.evaluate(state.diagnosisInput()), []);
+    for (const m of round(1, lossTo2, { nodes: ['n1', 'n2'] })) state.apply(m);
+    now = T0 + ROUND_MS + 2000;
+    assert.deepEqual(
+      d.evaluate(state.diagnosisInput()).map((r) => r.id),
+      ['node-unreachable:n2'],
+    );
+  });
+
   it('a segment fault seen by two observers is raised at once, since = first failing probe', () => {
     const { history } = runScenario(
       {
