@@ -1,8 +1,318 @@
-import type { CommandSpec, Parsed } from '../shared/config.js';
+/**
+ * `vxdoctor agent`: flags, validation (exit 2 naming the flag), wiring of the real modules
+ * (inventory, checks, prober, NATS) into the runtime, graceful SIGTERM/SIGINT.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { type CommandSpec, ConfigError, type Parsed, parseLabels } from '../shared/config.js';
+import { execRunner } from '../shared/exec.js';
+import { createLogger, type Logger } from '../shared/logging.js';
+import type { Finding, CheckRun, NodeSnapshot } from '../shared/schema.js';
+import { NODE_NAME_RE } from '../shared/subjects.js';
+import { collectSnapshot } from './inventory/index.js';
+import { connectNats, NatsPublisher, natsConnectionOptions, type NatsSettings } from './publish/nats.js';
+import { presenceTtlMs } from './publish/presence.js';
+import { type ProbeEngine, startAgent } from './runtime.js';
 
-// Placeholder until this subcommand lands; replaced by its owner.
-export const command: CommandSpec = { name: 'main', usage: 'vxdoctor main', summary: 'main', flags: [] };
-export async function run(_parsed: Parsed): Promise<number> {
-  process.stderr.write('vxdoctor main: not available in this build\n');
-  return 2;
+export const command: CommandSpec = {
+  name: 'agent',
+  usage: 'vxdoctor agent --node NAME --nats URL [flags]',
+  summary:
+    'Runs on every node: inventories namespaces/VTEPs, runs checks, exchanges signed heartbeats with peers and publishes everything to NATS JetStream.',
+  flags: [
+    {
+      name: 'node',
+      type: 'string',
+      required: true,
+      metavar: 'NAME',
+      help: 'Node name ([A-Za-z0-9_-], max 63).',
+    },
+    { name: 'nats', type: 'list', required: true, metavar: 'URL', help: 'NATS server URL.' },
+    {
+      name: 'underlay-if',
+      type: 'string',
+      metavar: 'IF',
+      help: 'Underlay interface (else detected from the default route).',
+    },
+    {
+      name: 'netns-dir',
+      type: 'list',
+      metavar: 'DIR',
+      default: ['/var/run/netns', '/var/run/docker/netns'],
+      help: 'Directory of namespace files.',
+    },
+    {
+      name: 'proc-netns',
+      type: 'bool',
+      default: true,
+      help: 'Discover namespaces from /proc/*/ns/net (--no-proc-netns to disable).',
+    },
+    { name: 'label', type: 'list', metavar: 'K=V', help: 'Node label (topology, e.g. rack=A).' },
+    { name: 'interval', type: 'duration', default: '5s', help: 'Heartbeat round interval.' },
+    { name: 'inventory-interval', type: 'duration', default: '30s', help: 'Inventory + checks interval.' },
+    {
+      name: 'republish-interval',
+      type: 'duration',
+      default: '5m',
+      help: 'Publish snapshot/findings at least this often even when unchanged.',
+    },
+    {
+      name: 'probe-key-file',
+      type: 'string',
+      metavar: 'FILE',
+      help: 'HMAC key shared by all agents (not world-readable). Without it heartbeats are off.',
+    },
+    { name: 'probe-vni', type: 'int', default: 16777000, help: 'Reserved VNI carried by VXLAN-port probes.' },
+    { name: 'probe-port', type: 'int', default: 7999, help: "UDP port of the agent's control probe." },
+    { name: 'group-label', type: 'string', default: 'rack', help: 'Label that names the topology group.' },
+    {
+      name: 'full-mesh-max',
+      type: 'int',
+      default: 64,
+      help: 'Probe every peer up to this many nodes; beyond it, group + rotating sample.',
+    },
+    {
+      name: 'listen',
+      type: 'string',
+      default: '127.0.0.1:9701',
+      metavar: 'HOST:PORT',
+      help: 'Agent HTTP (/healthz, /metrics).',
+    },
+    {
+      name: 'outbox-bytes',
+      type: 'int',
+      default: 8 * 1024 * 1024,
+      help: 'Bound on probe messages kept while NATS is unreachable (bytes).',
+    },
+    { name: 'nats-ca', type: 'string', metavar: 'FILE', help: 'CA bundle for NATS TLS.' },
+    { name: 'nats-cert', type: 'string', metavar: 'FILE', help: 'Client certificate for NATS TLS.' },
+    { name: 'nats-key', type: 'string', metavar: 'FILE', help: 'Client key for NATS TLS.' },
+    { name: 'nats-user', type: 'string', help: 'NATS user.' },
+    { name: 'nats-password', type: 'string', help: 'NATS password.' },
+    { name: 'nats-nkey-seed-file', type: 'string', metavar: 'FILE', help: 'NATS nkey user seed file.' },
+    { name: 'nats-creds-file', type: 'string', metavar: 'FILE', help: 'NATS credentials (.creds) file.' },
+    { name: 'log-level', type: 'string', default: 'info', help: 'trace, debug, info, warn, error.' },
+  ],
+};
+
+/** Reads the probe key; missing, empty or group/world-readable => ConfigError. */
+export function readProbeKey(path: string): Buffer {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    throw new ConfigError(
+      `--probe-key-file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+    );
+  }
+  if (!st.isFile()) throw new ConfigError(`--probe-key-file: ${path} is not a regular file`);
+  if (st.mode & 0o004)
+    throw new ConfigError(`--probe-key-file: ${path} is world-readable (chmod 600 ${path})`);
+  const key = readFileSync(path);
+  const trimmed = Buffer.from(key.toString('utf8').trim(), 'utf8');
+  if (trimmed.length === 0) throw new ConfigError(`--probe-key-file: ${path} is empty`);
+  if (trimmed.length < 16) throw new ConfigError(`--probe-key-file: ${path} holds fewer than 16 bytes`);
+  return trimmed;
+}
+
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(.*):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || !m[1] || port > 65535) throw new ConfigError(`--listen: want HOST:PORT, got "${text}"`);
+  return { host: m[1].replace(/^\[|\]$/g, ''), port };
+}
+
+export interface AgentConfig {
+  node: string;
+  nats: NatsSettings;
+  labels: Record<string, string>;
+  underlayIf?: string;
+  netnsDirs: string[];
+  procNetns: boolean;
+  intervalMs: number;
+  inventoryIntervalMs: number;
+  republishMs: number;
+  probeKey: Buffer | null;
+  probeVni: number;
+  probePort: number;
+  groupLabel: string;
+  fullMeshMax: number;
+  listen: { host: string; port: number };
+  outboxBytes: number;
+  logLevel: string;
+}
+
+export function agentConfig(p: Parsed): AgentConfig {
+  const v = p.values;
+  const node = String(v.node);
+  if (!NODE_NAME_RE.test(node)) throw new ConfigError(`--node: "${node}" must match ${NODE_NAME_RE}`);
+  const servers = (v.nats as string[]).flatMap((s) => s.split(',')).filter(Boolean);
+  for (const s of servers)
+    if (!/^(nats|tls|wss?):\/\/[^\s/]+/.test(s) && !/^[^\s/:]+:\d+$/.test(s))
+      throw new ConfigError(`--nats: not a NATS URL: "${s}"`);
+  const int = (name: string, min: number, max: number): number => {
+    const n = v[name] as number;
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new ConfigError(`--${name}: ${n} is outside ${min}..${max}`);
+    return n;
+  };
+  const dur = (name: string, min: number): number => {
+    const n = v[name] as number;
+    if (n < min) throw new ConfigError(`--${name}: ${n} ms is below ${min} ms`);
+    return n;
+  };
+  const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+  if (!levels.includes(String(v['log-level'])))
+    throw new ConfigError(`--log-level: "${v['log-level']}" is not one of ${levels.join(', ')}`);
+  const nats: NatsSettings = { servers, name: `vxdoctor-agent-${node}` };
+  const str = (n: string) => (typeof v[n] === 'string' && v[n] !== '' ? (v[n] as string) : undefined);
+  const set = <K extends keyof NatsSettings>(k: K, flag: string) => {
+    const x = str(flag);
+    if (x !== undefined) (nats as unknown as Record<string, string>)[k] = x;
+  };
+  set('ca', 'nats-ca');
+  set('cert', 'nats-cert');
+  set('key', 'nats-key');
+  set('user', 'nats-user');
+  set('password', 'nats-password');
+  set('nkeySeedFile', 'nats-nkey-seed-file');
+  set('credsFile', 'nats-creds-file');
+  natsConnectionOptions(nats); // validate files/combinations now (exit 2)
+  const underlayIf = str('underlay-if');
+  return {
+    node,
+    nats,
+    labels: parseLabels(v.label as string[] | undefined),
+    ...(underlayIf ? { underlayIf } : {}),
+    netnsDirs: v['netns-dir'] as string[],
+    procNetns: v['proc-netns'] as boolean,
+    intervalMs: dur('interval', 200),
+    inventoryIntervalMs: dur('inventory-interval', 1000),
+    republishMs: dur('republish-interval', 1000),
+    probeKey: str('probe-key-file') ? readProbeKey(str('probe-key-file') as string) : null,
+    probeVni: int('probe-vni', 0, 16777215),
+    probePort: int('probe-port', 1, 65535),
+    groupLabel: String(v['group-label']),
+    fullMeshMax: int('full-mesh-max', 2, 100000),
+    listen: parseListen(String(v.listen)),
+    outboxBytes: int('outbox-bytes', 64 * 1024, 1024 * 1024 * 1024),
+    logLevel: String(v['log-level']),
+  };
+}
+
+// Modules other helpers own, loaded by path so this file compiles before they land.
+const CHECKS_MODULE = './checks/index.js';
+const PROBER_MODULE = './heartbeat/prober.js';
+const CAPTURE_MODULE = './capture/index.js';
+
+async function loadChecks(
+  log: Logger,
+): Promise<(s: NodeSnapshot) => { findings: Finding[]; checkRuns: CheckRun[] }> {
+  try {
+    const m = (await import(CHECKS_MODULE)) as {
+      runChecks: (s: NodeSnapshot, o?: { log?: Logger }) => { findings: Finding[]; checkRuns: CheckRun[] };
+    };
+    return (s) => m.runChecks(s, { log });
+  } catch (err) {
+    log.error({ err }, 'checks module unavailable: no node checks');
+    return () => ({ findings: [], checkRuns: [] });
+  }
+}
+
+async function loadCapture(log: Logger): Promise<unknown> {
+  try {
+    const m = (await import(CAPTURE_MODULE)) as Record<string, unknown>;
+    for (const name of [
+      'pcapCaptureFactory',
+      'createCaptureFactory',
+      'captureFactory',
+      'defaultCaptureFactory',
+    ]) {
+      const f = m[name];
+      if (typeof f === 'function') return name.startsWith('create') ? await (f as () => unknown)() : f;
+    }
+  } catch (err) {
+    log.warn({ err }, 'capture module unavailable');
+  }
+  return null;
+}
+
+export async function run(parsed: Parsed): Promise<number> {
+  const cfg = agentConfig(parsed);
+  const log = createLogger({ level: cfg.logLevel, name: 'vxdoctor-agent' }).child({ node: cfg.node });
+  const checks = await loadChecks(log);
+  const runner = execRunner;
+  const inventoryOpts = {
+    node: cfg.node,
+    labels: cfg.labels,
+    netnsDirs: cfg.netnsDirs,
+    procNetns: cfg.procNetns,
+    ...(cfg.underlayIf ? { underlayIf: cfg.underlayIf } : {}),
+  };
+  const agent = await startAgent({
+    node: cfg.node,
+    labels: cfg.labels,
+    intervalMs: cfg.intervalMs,
+    inventoryIntervalMs: cfg.inventoryIntervalMs,
+    republishMs: cfg.republishMs,
+    listenHost: cfg.listen.host,
+    listenPort: cfg.listen.port,
+    outboxBytes: cfg.outboxBytes,
+    collect: () => collectSnapshot(inventoryOpts, { runner, log: log.child({ component: 'inventory' }) }),
+    changeSignal: async () => {
+      // Cheap: link names in the host namespace plus the namespace directories' entries.
+      const r = await runner('ip', ['-o', 'link', 'show'], { timeoutMs: 2000 });
+      const names = r.stdout
+        .split('\n')
+        .map((l) => l.split(':')[1]?.trim() ?? '')
+        .join(',');
+      const { readdir } = await import('node:fs/promises');
+      const dirs = await Promise.all(cfg.netnsDirs.map((d) => readdir(d).catch(() => [] as string[])));
+      return `${names}|${dirs.map((d) => d.sort().join(',')).join(';')}`;
+    },
+    checks,
+    prober: async (s) => {
+      if (!cfg.probeKey) throw new Error('no --probe-key-file: heartbeats off');
+      const underlayAddr = s.underlay?.addresses[0]?.split('/')[0];
+      const underlayIf = cfg.underlayIf ?? s.underlay?.dev;
+      if (!underlayAddr || !underlayIf) throw new Error('underlay address unknown: heartbeats off');
+      const m = (await import(PROBER_MODULE)) as { Prober: new (o: unknown) => ProbeEngine };
+      return new m.Prober({
+        node: cfg.node,
+        labels: cfg.labels,
+        key: cfg.probeKey,
+        probeVni: cfg.probeVni,
+        probePort: cfg.probePort,
+        underlayIf,
+        underlayAddr,
+        groupLabel: cfg.groupLabel,
+        fullMeshMax: cfg.fullMeshMax,
+        roundTimeoutMs: Math.min(1000, Math.max(200, Math.floor(cfg.intervalMs / 3))),
+        capture: await loadCapture(log),
+        runner,
+        log: log.child({ component: 'heartbeat' }),
+      });
+    },
+    connect: () => connectNats(cfg.nats, log),
+    publisherFor: (nc) => new NatsPublisher(nc, cfg.node, log.child({ component: 'nats' })),
+    presenceTtlMs: presenceTtlMs(cfg.intervalMs),
+    log,
+  });
+  await new Promise<void>((resolve) => {
+    const onSig = (sig: string) => {
+      log.info({ signal: sig }, 'stopping');
+      resolve();
+    };
+    process.once('SIGTERM', () => onSig('SIGTERM'));
+    process.once('SIGINT', () => onSig('SIGINT'));
+  });
+  const hard = setTimeout(() => {
+    log.error('stop took too long, exiting');
+    process.exit(0);
+  }, 8000);
+  hard.unref();
+  await agent.stop();
+  log.info('stopped');
+  // A pending first NATS connect (server down) would keep the event loop alive.
+  setTimeout(() => process.exit(0), 100).unref();
+  return 0;
 }

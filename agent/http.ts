@@ -1,0 +1,20 @@
+/** Agent HTTP: `/healthz` (200 while the main loop is alive) and `/metrics`. */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+
+export async function buildAgentApp(opts: {
+  registry: Registry;
+  /** True while the loop ran recently. */
+  healthy: () => { ok: boolean; detail: Record<string, unknown> };
+}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false });
+  app.get('/healthz', async (_req, reply) => {
+    const h = opts.healthy();
+    return reply.code(h.ok ? 200 : 503).send({ ok: h.ok, ...h.detail });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const body = await opts.registry.metrics();
+    return reply.header('content-type', opts.registry.contentType).send(body);
+  });
+  return app;
+}

@@ -1,0 +1,135 @@
+/**
+ * Presence: this node's `NodePresence` in KV bucket `vxdoctor_nodes` (key = node name),
+ * refreshed every heartbeat round; the bucket TTL expires agents that stopped. A watch on the
+ * bucket keeps the peer set; deleted/purged/expired keys remove a peer.
+ */
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../../shared/logging.js';
+import { type NodePresence, SCHEMA_VERSION } from '../../shared/schema.js';
+import { KV_NODES, NODE_NAME_RE } from '../../shared/subjects.js';
+
+/** TTL of presence entries: 3 heartbeat intervals, at least 30 s. */
+export function presenceTtlMs(intervalMs: number): number {
+  return Math.max(30_000, 3 * intervalMs);
+}
+
+export function parsePresence(key: string, value: Uint8Array): NodePresence | null {
+  try {
+    const p = JSON.parse(new TextDecoder().decode(value)) as NodePresence;
+    if (!p || typeof p !== 'object' || p.schemaVersion !== SCHEMA_VERSION || p.node !== key) return null;
+    if (!NODE_NAME_RE.test(p.node) || !Array.isArray(p.underlay)) return null;
+    return { ...p, labels: p.labels ?? {}, vteps: p.vteps ?? [], overlayEndpoints: p.overlayEndpoints ?? [] };
+  } catch {
+    return null;
+  }
+}
+
+/** Pure peer-set bookkeeping (unit tested): applies watch entries, reports the diff. */
+export class PeerSet {
+  private peers = new Map<string, NodePresence>();
+  /** Server time of the last PUT per node: a KV TTL expiry produces no watch event. */
+  private seen = new Map<string, number>();
+  constructor(private readonly self: string) {}
+  /** Returns true when the set changed. `at` = entry time (server clock), epoch ms. */
+  put(p: NodePresence, at: number): boolean {
+    if (p.node === this.self) return false;
+    const old = this.peers.get(p.node);
+    this.peers.set(p.node, p);
+    this.seen.set(p.node, at);
+    return !old || JSON.stringify({ ...old, at: 0 }) !== JSON.stringify({ ...p, at: 0 });
+  }
+  remove(node: string): boolean {
+    this.seen.delete(node);
+    return this.peers.delete(node);
+  }
+  /** Drops peers not refreshed within ttlMs; returns true when any was dropped. */
+  prune(now: number, ttlMs: number): boolean {
+    let changed = false;
+    for (const [node, at] of this.seen) if (now - at > ttlMs) changed = this.remove(node) || changed;
+    return changed;
+  }
+  list(): NodePresence[] {
+    return [...this.peers.values()].sort((a, b) => a.node.localeCompare(b.node));
+  }
+}
+
+export interface PresenceOptions {
+  nc: NatsConnection;
+  node: string;
+  ttlMs: number;
+  log: Logger;
+  /** Called with the full peer list whenever it changes. */
+  onPeers(peers: NodePresence[]): void;
+}
+
+export class Presence {
+  private kv: KV | null = null;
+  private stopping = false;
+  private watchTask: Promise<void> | null = null;
+  private stopWatch: (() => void) | null = null;
+  readonly peers: PeerSet;
+
+  constructor(private readonly o: PresenceOptions) {
+    this.peers = new PeerSet(o.node);
+  }
+
+  private async bucket(): Promise<KV> {
+    if (this.kv) return this.kv;
+    const kvm = new Kvm(this.o.nc);
+    let kv: KV;
+    try {
+      kv = await kvm.open(KV_NODES);
+      await kv.status();
+    } catch {
+      kv = await kvm.create(KV_NODES, { ttl: this.o.ttlMs, history: 1 });
+    }
+    this.kv = kv;
+    return kv;
+  }
+
+  /** Writes this node's record (called every round) and expires silent peers. */
+  async put(p: NodePresence): Promise<void> {
+    if (this.peers.prune(Date.now(), this.o.ttlMs)) this.o.onPeers(this.peers.list());
+    try {
+      const kv = await this.bucket();
+      await kv.put(this.o.node, JSON.stringify(p));
+    } catch (err) {
+      this.kv = null; // re-open after a server restart
+      throw err;
+    }
+  }
+
+  /** Watches the bucket until stop(), re-watching after errors. */
+  start(): void {
+    this.watchTask = (async () => {
+      while (!this.stopping) {
+        try {
+          const kv = await this.bucket();
+          const w = await kv.watch();
+          this.stopWatch = () => w.stop();
+          for await (const e of w) {
+            let changed = false;
+            if (e.operation === 'PUT') {
+              const p = parsePresence(e.key, e.value);
+              if (p) changed = this.peers.put(p, Math.min(Date.now(), e.created.getTime()));
+              else this.o.log.debug({ key: e.key }, 'presence rejected');
+            } else changed = this.peers.remove(e.key);
+            if (changed) this.o.onPeers(this.peers.list());
+          }
+        } catch (err) {
+          this.kv = null;
+          if (!this.stopping) this.o.log.warn({ err }, 'presence watch failed, retrying');
+        }
+        if (!this.stopping) await new Promise((r) => setTimeout(r, 1000));
+      }
+    })();
+  }
+
+  async stop(deleteOwn: boolean): Promise<void> {
+    this.stopping = true;
+    this.stopWatch?.();
+    if (deleteOwn && this.kv) await this.kv.delete(this.o.node).catch(() => undefined);
+    await Promise.race([this.watchTask, new Promise((r) => setTimeout(r, 1000))]);
+  }
+}

@@ -1,0 +1,362 @@
+/**
+ * The agent's I/O shell: schedules inventory + checks, heartbeat rounds, publishing through the
+ * outbox, presence, trace replies. Everything runs through narrow ports so a test can drive it
+ * with fakes; main.ts wires the real modules.
+ */
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Registry } from 'prom-client';
+import type { Logger } from '../shared/logging.js';
+import {
+  type ArrivalReport,
+  type CheckRun,
+  type Finding,
+  type NodePresence,
+  type NodeSnapshot,
+  type ProbePath,
+  type ProbeResult,
+  SCHEMA_VERSION,
+  type TraceReply,
+  type TraceRequest,
+  type Unknown,
+  type VxdoctorMessage,
+} from '../shared/schema.js';
+import { traceSubject } from '../shared/subjects.js';
+import { VERSION } from '../shared/version.js';
+import { buildAgentApp } from './http.js';
+import { registerAgentMetrics } from './metrics.js';
+import { Outbox, type Publisher } from './publish/outbox.js';
+import { Presence } from './publish/presence.js';
+
+/** The slice of the heartbeat Prober the runtime uses (agent/heartbeat/prober.ts). */
+export interface ProbeEngine {
+  start(): Promise<void>;
+  updateLocal(s: NodeSnapshot): void;
+  setPeers(peers: NodePresence[]): { added: string[]; removed: string[] };
+  runRound(round: number): Promise<{ results: ProbeResult[]; arrivals: ArrivalReport[] }>;
+  trace(dst: string): Promise<ProbeResult[]>;
+  presenceExtras(): Pick<NodePresence, 'probePort' | 'overlayEndpoints'>;
+  unknowns(): Unknown[];
+  stats(): {
+    sent: Record<ProbePath, number>;
+    received: Record<ProbePath, number>;
+    rejected: Record<string, number>;
+    captureDropped: number;
+  };
+  stop(): Promise<void>;
+}
+
+export type SnapshotSource = () => Promise<NodeSnapshot>;
+export type CheckRunner = (s: NodeSnapshot) => { findings: Finding[]; checkRuns: CheckRun[] };
+
+export interface AgentRuntimeOptions {
+  node: string;
+  labels: Record<string, string>;
+  intervalMs: number;
+  inventoryIntervalMs: number;
+  /** Publish snapshot/findings at least this often even when unchanged. */
+  republishMs: number;
+  listenHost: string;
+  listenPort: number;
+  outboxBytes: number;
+  collect: SnapshotSource;
+  /** Cheap change signal (e.g. link count per namespace); a difference triggers inventory. */
+  changeSignal?: () => Promise<string>;
+  checks: CheckRunner;
+  /** Created once the first snapshot exists (it needs the underlay address). */
+  prober: (s: NodeSnapshot) => Promise<ProbeEngine>;
+  /** Resolves once connected (may take forever while NATS is down). */
+  connect: () => Promise<NatsConnection>;
+  publisherFor: (nc: NatsConnection) => Publisher;
+  presenceTtlMs: number;
+  log: Logger;
+}
+
+export interface RunningAgent {
+  url: string;
+  outbox: Outbox;
+  stop(): Promise<void>;
+}
+
+/** Stable content key: what changed between snapshots, ignoring times. */
+export function snapshotKey(s: NodeSnapshot): string {
+  return JSON.stringify({ ...s, takenAt: '', durationMs: 0 });
+}
+export function findingsKey(f: Finding[]): string {
+  return JSON.stringify(
+    [...f].sort((a, b) => `${a.check}/${a.subject}`.localeCompare(`${b.check}/${b.subject}`)),
+  );
+}
+
+const enc = new TextEncoder();
+
+export function verdictLines(results: ProbeResult[]): string[] {
+  return results.map((r) => {
+    const hop = r.answered
+      ? 'ok'
+      : r.leftSrc === false
+        ? `never left ${r.src}`
+        : r.arrivedDst === false
+          ? `left ${r.src}, never reached ${r.dst}`
+          : r.arrivedDst === true
+            ? `reached ${r.dst}, no answer`
+            : 'no answer';
+    const pm = r.pmtu
+      ? ` (largest passing ${r.pmtu.largestPassing ?? 'none'}, required ${r.pmtu.required})`
+      : '';
+    return `${r.path}: ${hop}${pm}${r.note ? ` — ${r.note}` : ''}`;
+  });
+}
+
+export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> {
+  const log = o.log.child({ component: 'agent', node: o.node });
+  let stopping = false;
+  let publisher: Publisher | null = null;
+  let nc: NatsConnection | null = null;
+  let presence: Presence | null = null;
+  let prober: ProbeEngine | null = null;
+  let snapshot: NodeSnapshot | null = null;
+  let findings: Finding[] = [];
+  let checkRuns: CheckRun[] = [];
+  let lastSnapKey = '';
+  let lastFindKey = '';
+  let lastPublishAt = 0;
+  let lastSignal = '';
+  let lastLoopAt = Date.now();
+  let round = 0;
+  let lastPeers: NodePresence[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const outbox = new Outbox(
+    {
+      publish: (k, id, d) => (publisher ? publisher.publish(k, id, d) : Promise.reject(new Error('no NATS'))),
+      connected: () => publisher?.connected() ?? false,
+    },
+    o.outboxBytes,
+  );
+
+  const put = (m: VxdoctorMessage): void => {
+    outbox.put({ kind: m.type, id: m.id, data: enc.encode(JSON.stringify(m)) });
+  };
+  const base = () => ({ schemaVersion: SCHEMA_VERSION, node: o.node, at: Date.now(), id: randomUUID() });
+  const flush = () =>
+    outbox.flush().catch((err) => {
+      log.warn({ err }, 'flush failed');
+      return 0;
+    });
+
+  const inventory = async (): Promise<void> => {
+    const t0 = performance.now();
+    const s = await o.collect();
+    const r = o.checks(s);
+    const extra: Finding[] = [];
+    for (const u of prober?.unknowns() ?? [])
+      extra.push({
+        check: 'heartbeat-capture',
+        status: 'unknown',
+        severity: 'warning',
+        kind: null,
+        incident: null,
+        node: o.node,
+        subject: u.what,
+        summary: `${u.what}: ${u.reason}`,
+        evidence: [u.reason],
+        remediation: '',
+      });
+    snapshot = s;
+    findings = [...r.findings, ...extra];
+    checkRuns = r.checkRuns;
+    prober?.updateLocal(s);
+    const sk = snapshotKey(s);
+    const fk = findingsKey(findings);
+    const due = Date.now() - lastPublishAt >= o.republishMs;
+    if (sk !== lastSnapKey || due) put({ ...base(), type: 'snapshot', snapshot: s });
+    if (fk !== lastFindKey || due) put({ ...base(), type: 'findings', findings, checkRuns });
+    if (sk !== lastSnapKey || fk !== lastFindKey || due) lastPublishAt = Date.now();
+    lastSnapKey = sk;
+    lastFindKey = fk;
+    log.debug({ durationMs: Math.round(performance.now() - t0), findings: findings.length }, 'inventory');
+    void flush();
+  };
+
+  const presenceRecord = (): NodePresence | null => {
+    if (!snapshot) return null;
+    const extras = prober?.presenceExtras() ?? { probePort: 0, overlayEndpoints: [] };
+    return {
+      schemaVersion: SCHEMA_VERSION,
+      node: o.node,
+      labels: o.labels,
+      version: VERSION,
+      at: Date.now(),
+      underlay: (snapshot.underlay?.addresses ?? []).map((a) => a.split('/')[0] as string),
+      probePort: extras.probePort,
+      vteps: snapshot.vteps.map((v) => ({
+        style: v.style,
+        vni: v.vni,
+        port: v.port,
+        mac: v.mac,
+        local: v.local,
+        dev: v.dev,
+      })),
+      overlayEndpoints: extras.overlayEndpoints,
+    };
+  };
+
+  const heartbeat = async (): Promise<void> => {
+    if (prober) {
+      round++;
+      const r = await prober.runRound(round);
+      put({ ...base(), type: 'probes', round, results: r.results, arrivals: r.arrivals });
+    }
+    const p = presenceRecord();
+    if (p && presence && publisher?.connected())
+      await presence.put(p).catch((err) => log.warn({ err }, 'presence put failed'));
+    void flush();
+  };
+
+  // Serial loops with jitter; one failing iteration is logged, the loop goes on.
+  const loop = (name: string, everyMs: number, firstMs: number, fn: () => Promise<void>) => {
+    const tick = async () => {
+      timers.delete(t);
+      if (stopping) return;
+      try {
+        await fn();
+        lastLoopAt = Date.now();
+      } catch (err) {
+        log.warn({ err, loop: name }, 'loop iteration failed');
+      }
+      if (stopping) return;
+      const jitter = (Math.random() - 0.5) * 0.2 * everyMs;
+      t = setTimeout(tick, Math.max(10, everyMs + jitter));
+      timers.add(t);
+    };
+    let t = setTimeout(tick, firstMs);
+    timers.add(t);
+  };
+
+  // First inventory before anything else (the prober needs the underlay address).
+  await inventory().catch((err) => log.error({ err }, 'first inventory failed'));
+  if (snapshot) {
+    try {
+      prober = await o.prober(snapshot);
+      await prober.start();
+      prober.updateLocal(snapshot);
+      if (prober.unknowns().length) await inventory(); // publish the capture unknowns now
+    } catch (err) {
+      log.error({ err }, 'prober failed to start; heartbeats off');
+      prober = null;
+    }
+  }
+
+  // NATS in the background: the agent keeps inventorying and probing while it is down.
+  void (async () => {
+    try {
+      const conn = await o.connect();
+      if (stopping) {
+        await conn.close();
+        return;
+      }
+      nc = conn;
+      publisher = o.publisherFor(conn);
+      presence = new Presence({
+        nc: conn,
+        node: o.node,
+        ttlMs: o.presenceTtlMs,
+        log,
+        onPeers: (peers) => {
+          lastPeers = peers;
+          const d = prober?.setPeers(peers);
+          log.info({ peers: peers.map((p) => p.node), ...d }, 'peers changed');
+        },
+      });
+      presence.start();
+      conn.subscribe(traceSubject(o.node), {
+        callback: (err, msg) => {
+          if (err) return;
+          void (async () => {
+            let req: TraceRequest | null = null;
+            try {
+              req = JSON.parse(new TextDecoder().decode(msg.data)) as TraceRequest;
+            } catch {
+              /* answered below */
+            }
+            const reply: TraceReply = { src: o.node, dst: req?.dst ?? '', results: [], verdict: [] };
+            if (!req || typeof req.dst !== 'string') reply.error = 'malformed trace request';
+            else if (!prober) reply.error = 'heartbeats unavailable on this node';
+            else if (!lastPeers.some((p) => p.node === req?.dst)) reply.error = `unknown peer ${req.dst}`;
+            else {
+              try {
+                reply.results = await prober.trace(req.dst);
+                reply.verdict = verdictLines(reply.results);
+              } catch (e) {
+                reply.error = (e as Error).message;
+              }
+            }
+            msg.respond(enc.encode(JSON.stringify(reply)));
+          })();
+        },
+      });
+      void (async () => {
+        for await (const s of conn.status()) if (s.type === 'reconnect') void flush();
+      })();
+      await flush();
+    } catch (err) {
+      if (!stopping) log.error({ err }, 'NATS connection gave up');
+    }
+  })();
+
+  const registry = new Registry();
+  registerAgentMetrics(registry, {
+    inventorySeconds: () => (snapshot ? snapshot.durationMs / 1000 : null),
+    probeStats: () => prober?.stats() ?? null,
+    outbox: () => outbox.stats(),
+    checkRuns: () => checkRuns,
+    natsConnected: () => publisher?.connected() ?? false,
+  });
+  const app = await buildAgentApp({
+    registry,
+    healthy: () => {
+      const age = Date.now() - lastLoopAt;
+      return {
+        ok: !stopping && age < 3 * Math.max(o.intervalMs, 1000) + 5000,
+        detail: { loopAgeMs: age, nats: publisher?.connected() ?? false, round, outbox: outbox.stats() },
+      };
+    },
+  });
+  await app.listen({ host: o.listenHost, port: o.listenPort });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : o.listenPort;
+
+  const stagger = Math.floor(Math.random() * Math.min(o.intervalMs, 2000));
+  loop('heartbeat', o.intervalMs, stagger, heartbeat);
+  loop('inventory', o.inventoryIntervalMs, o.inventoryIntervalMs, inventory);
+  if (o.changeSignal) {
+    const sig = o.changeSignal;
+    lastSignal = await sig().catch(() => '');
+    loop('change-signal', Math.max(1000, Math.min(o.intervalMs, 5000)), 1000, async () => {
+      const s = await sig();
+      if (s !== lastSignal) {
+        lastSignal = s;
+        log.info('change signal differs: inventory now');
+        await inventory();
+      }
+    });
+  }
+  log.info({ listen: `${o.listenHost}:${port}` }, 'agent running');
+
+  return {
+    url: `http://${o.listenHost}:${port}`,
+    outbox,
+    async stop() {
+      stopping = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      await prober?.stop().catch((err) => log.warn({ err }, 'prober stop failed'));
+      await Promise.race([flush(), new Promise((r) => setTimeout(r, 2000))]);
+      await presence?.stop(false);
+      if (nc)
+        await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 1500))]);
+      await nc?.close().catch(() => undefined);
+      await app.close();
+    },
+  };
+}
