@@ -278,7 +278,27 @@ EOF
     bind_ns "$ID-$n-p1" "$d/netns/$(pod_id "$n")"
   done
   : >"$RUN/faults"
+  settle
   echo up >"$RUN/state"
+}
+# Carrier changes reach bridges through the kernel's deferred link watch (up to ~1 s): wait until
+# every administratively-up link in the lab has its lower layer up, so nobody reads a half-settled
+# lab (e.g. br0 NO-CARRIER right after up).
+settle() {
+  local ns pending
+  for _ in $(seq 60); do
+    pending=0
+    for ns in $(all_ns); do
+      # carrier without operstate UP yet shows as NO-CARRIER (IFF_RUNNING follows operstate)
+      if ip -n "$ns" -o link show up | awk '!/LOWER_UP/ || /NO-CARRIER|state (DOWN|LOWERLAYERDOWN)/ {n++} END {exit !n}'; then
+        pending=1
+        break
+      fi
+    done
+    [ $pending = 0 ] && return 0
+    sleep 0.05
+  done
+  echo "lab($ID): warning: links still settling after 3 s" >&2
 }
 bind_ns() { # ns target
   touch "$2"
@@ -459,6 +479,7 @@ do_clear() {
   for ns in $(all_ns); do
     printf 'route flush cache\nneigh flush all\n' | ip -n "$ns" -force -b - >/dev/null 2>&1 || true
   done
+  settle
 }
 
 # ---------- main ----------
