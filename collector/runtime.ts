@@ -1,9 +1,3 @@
-/**
- * The collector's I/O shell: NATS (JetStream durable consumer, KV presence watch, trace
- * requests), the 2 s evaluation loop and the HTTP listener. Everything it decides is done by the
- * pure parts (ingest, state, diagnosis); this file only moves bytes and keeps connections alive.
- */
-import { readFileSync } from 'node:fs';
 import {
   AckPolicy,
   type Consumer,
@@ -16,14 +10,10 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import {
-  connect,
-  credsAuthenticator,
-  type NatsConnection,
-  type NodeConnectionOptions,
-} from '@nats-io/transport-node';
+import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { type NatsSettings, natsConnectionOptions } from '../agent/publish/nats.js';
 import type { Logger } from '../shared/logging.js';
 import type {
   NodeSnapshot,
@@ -48,15 +38,8 @@ import { IngestCounters, validateMessage } from './ingest/index.js';
 import { registerCollectorMetrics } from './metrics/index.js';
 import { ClusterState } from './state/index.js';
 
-export interface NatsAuth {
-  creds?: string;
-  user?: string;
-  password?: string;
-  token?: string;
-  tlsCa?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-}
+/** NATS authentication and TLS: the same flags and meaning as the agent's. */
+export type NatsAuth = Omit<NatsSettings, 'servers' | 'name'>;
 
 export interface CollectorOptions {
   nats: string[];
@@ -107,30 +90,7 @@ export const KV_ROOTCAUSES = 'vxdoctor_rootcauses';
 const rcKey = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 
 function connectOptions(o: CollectorOptions): NodeConnectionOptions {
-  const a = o.auth ?? {};
-  const opts: NodeConnectionOptions = {
-    servers: o.nats,
-    name: 'vxdoctor-collector',
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 1000,
-    pingInterval: 10_000,
-    maxPingOut: 3,
-    timeout: 5000,
-  };
-  if (a.creds) opts.authenticator = credsAuthenticator(readFileSync(a.creds));
-  if (a.user) {
-    opts.user = a.user;
-    opts.pass = a.password ?? '';
-  }
-  if (a.token) opts.token = a.token;
-  if (a.tlsCa || a.tlsCert || a.tlsKey) {
-    opts.tls = {
-      ...(a.tlsCa ? { caFile: a.tlsCa } : {}),
-      ...(a.tlsCert ? { certFile: a.tlsCert } : {}),
-      ...(a.tlsKey ? { keyFile: a.tlsKey } : {}),
-    };
-  }
-  return opts;
+  return natsConnectionOptions({ ...(o.auth ?? {}), servers: o.nats, name: 'vxdoctor-collector' });
 }
 
 function parsePresence(key: string, value: Uint8Array): NodePresence | null {
@@ -168,6 +128,8 @@ async function ensureStream(jsm: JetStreamManager, log: Logger): Promise<void> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startCollector(o: CollectorOptions): Promise<RunningCollector> {
+  // Bad TLS/credential files are configuration errors: fail at start-up, naming the flag.
+  const natsOpts = connectOptions(o);
   const log = o.log.child({ component: 'collector' });
   const clock = o.clock ?? Date.now;
   const state = new ClusterState({
@@ -389,7 +351,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
           kv = await kvm.open(KV_NODES);
           await kv.status();
         } catch {
-          kv = await kvm.create(KV_NODES, { ttl: PRESENCE_TTL_MS * 2, history: 1 });
+          kv = await kvm.create(KV_NODES, { ttl: o.presenceTtlMs, history: 1 });
         }
         const w = await kv.watch();
         kvWatch = w;
@@ -413,7 +375,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   const runNats = async (): Promise<void> => {
     while (!stopping && !nc) {
       try {
-        nc = await connect(connectOptions(o));
+        nc = await connect(natsOpts);
       } catch (err) {
         log.warn({ err, servers: o.nats }, 'NATS connect failed, retrying');
         await sleep(2000);
