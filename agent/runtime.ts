@@ -109,7 +109,7 @@ export function verdictLines(results: ProbeResult[]): string[] {
 }
 
 export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> {
-  const log = o.log.child({ component: 'agent', node: o.node });
+  const log = o.log.child({ component: 'agent' });
   let stopping = false;
   let publisher: Publisher | null = null;
   let nc: NatsConnection | null = null;

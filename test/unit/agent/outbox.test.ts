@@ -16,7 +16,8 @@ class FakePublisher implements Publisher {
   async publish(kind: MessageKind, id: string, data: Uint8Array): Promise<void> {
     this.attempts.push(id);
     if (!this.up) throw new Error('disconnected');
-    if (!this.stored.some((m) => m.id === id)) this.stored.push({ kind, id, text: new TextDecoder().decode(data) });
+    if (!this.stored.some((m) => m.id === id))
+      this.stored.push({ kind, id, text: new TextDecoder().decode(data) });
     if (this.loseAck.delete(id)) throw new Error('ack timeout');
   }
 }

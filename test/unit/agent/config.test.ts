@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { agentConfig, command, parseListen, readProbeKey } from '../../../agent/main.js';
+import { ConfigError, parseCommand } from '../../../shared/config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vxd-agent-cfg-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const parse = (argv: string[]) => agentConfig(parseCommand(command, argv, {}));
+const base = ['--node', 'n1', '--nats', 'nats://127.0.0.1:4222'];
+
+test('defaults follow DESIGN.md', () => {
+  const c = parse(base);
+  assert.equal(c.node, 'n1');
+  assert.deepEqual(c.nats.servers, ['nats://127.0.0.1:4222']);
+  assert.deepEqual(c.netnsDirs, ['/var/run/netns', '/var/run/docker/netns']);
+  assert.equal(c.procNetns, true);
+  assert.equal(c.intervalMs, 5000);
+  assert.equal(c.inventoryIntervalMs, 30_000);
+  assert.equal(c.probePort, 7999);
+  assert.equal(c.probeVni, 16777000);
+  assert.equal(c.groupLabel, 'rack');
+  assert.equal(c.fullMeshMax, 64);
+  assert.deepEqual(c.listen, { host: '127.0.0.1', port: 9701 });
+  assert.equal(c.probeKey, null);
+});
+
+test('lab agent arguments parse', () => {
+  const c = parse([
+    ...base,
+    '--netns-dir',
+    '/run/vxd/n1/netns',
+    '--netns-dir',
+    '/run/vxd/n1/docker-netns',
+    '--no-proc-netns',
+    '--underlay-if',
+    'eth0',
+    '--label',
+    'rack=A',
+    '--interval',
+    '2s',
+  ]);
+  assert.deepEqual(c.netnsDirs, ['/run/vxd/n1/netns', '/run/vxd/n1/docker-netns']);
+  assert.equal(c.procNetns, false);
+  assert.equal(c.underlayIf, 'eth0');
+  assert.deepEqual(c.labels, { rack: 'A' });
+  assert.equal(c.intervalMs, 2000);
+});
+
+const rejects = (argv: string[], flag: RegExp) =>
+  assert.throws(
+    () => parse(argv),
+    (e: unknown) => e instanceof ConfigError && flag.test(e.message),
+  );
+
+test('bad config names the flag', () => {
+  rejects(['--node', 'n1.x', '--nats', 'nats://a:1'], /--node/);
+  rejects(['--node', 'n1'], /--nats/);
+  rejects([...base, '--probe-port', '70000'], /--probe-port/);
+  rejects([...base, '--interval', 'soon'], /--interval/);
+  rejects([...base, '--listen', 'nohost'], /--listen/);
+  rejects([...base, '--label', 'rack'], /--label/);
+  rejects([...base, '--log-level', 'loud'], /--log-level/);
+  rejects([...base, '--nats-creds-file', join(dir, 'missing.creds')], /--nats-creds-file/);
+  rejects([...base, '--nats-cert', join(dir, 'missing.pem')], /--nats-cert/);
+});
+
+test('probe key file: missing, empty, world-readable, short are errors; 0600 is read', () => {
+  const k = join(dir, 'key');
+  assert.throws(() => readProbeKey(join(dir, 'nope')), /--probe-key-file: cannot read .*ENOENT/);
+  writeFileSync(k, '\n', { mode: 0o600 });
+  assert.throws(() => readProbeKey(k), /--probe-key-file: .* is empty/);
+  writeFileSync(k, 'a'.repeat(32));
+  chmodSync(k, 0o644);
+  assert.throws(() => readProbeKey(k), /world-readable/);
+  chmodSync(k, 0o600);
+  assert.equal(readProbeKey(k).toString(), 'a'.repeat(32));
+  writeFileSync(k, 'short');
+  assert.throws(() => readProbeKey(k), /fewer than 16/);
+  rejects([...base, '--probe-key-file', join(dir, 'nope')], /--probe-key-file/);
+});
+
+test('parseListen', () => {
+  assert.deepEqual(parseListen('0.0.0.0:9701'), { host: '0.0.0.0', port: 9701 });
+  assert.deepEqual(parseListen('[::1]:80'), { host: '::1', port: 80 });
+  assert.throws(() => parseListen(':80'), ConfigError);
+});

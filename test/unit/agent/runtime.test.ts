@@ -1,0 +1,214 @@
+/**
+ * The runtime against a real nats-server (no root needed): two agents with fake inventory and a
+ * fake prober find each other through KV, publish snapshot/findings/probes, answer a trace, and
+ * survive a server outage with the outbox (bounded, no duplicates, original ids).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { connectNats, NatsPublisher } from '../../../agent/publish/nats.js';
+import { type ProbeEngine, type RunningAgent, startAgent } from '../../../agent/runtime.js';
+import { silentLogger } from '../../../shared/logging.js';
+import type {
+  NodePresence,
+  NodeSnapshot,
+  ProbePath,
+  ProbeResult,
+  TraceReply,
+} from '../../../shared/schema.js';
+import { traceSubject } from '../../../shared/subjects.js';
+import { NatsServer, StreamReader, traceRequest, waitFor } from '../../e2e/harness.js';
+
+const zero = (): Record<ProbePath, number> => ({ vxlan: 0, control: 0, pmtu: 0, overlay: 0 });
+
+class FakeProber implements ProbeEngine {
+  peers: string[] = [];
+  rounds: number[] = [];
+  async start() {}
+  updateLocal(_s: NodeSnapshot) {}
+  setPeers(p: NodePresence[]) {
+    const before = new Set(this.peers);
+    this.peers = p.map((x) => x.node);
+    return {
+      added: this.peers.filter((x) => !before.has(x)),
+      removed: [...before].filter((x) => !this.peers.includes(x)),
+    };
+  }
+  constructor(private readonly node: string) {}
+  private result(dst: string, round: number): ProbeResult {
+    return {
+      path: 'control',
+      src: this.node,
+      dst,
+      target: '10.0.0.1',
+      port: 7999,
+      round,
+      at: Date.now(),
+      sent: true,
+      leftSrc: null,
+      arrivedDst: null,
+      answered: true,
+      replySeen: null,
+      rttSeconds: 0.001,
+      icmp: [],
+      // padding so the outbox bound is reached in a few rounds
+      note: 'x'.repeat(400),
+    };
+  }
+  async runRound(round: number) {
+    this.rounds.push(round);
+    return { results: this.peers.map((p) => this.result(p, round)), arrivals: [] };
+  }
+  async trace(dst: string) {
+    return [this.result(dst, 0)];
+  }
+  presenceExtras() {
+    return { probePort: 7999, overlayEndpoints: [] };
+  }
+  unknowns() {
+    return [{ what: 'capture', reason: 'no libpcap (test)' }];
+  }
+  stats() {
+    return { sent: zero(), received: zero(), rejected: {}, captureDropped: 0 };
+  }
+  async stop() {}
+}
+
+const snap = (node: string, gen: () => number): NodeSnapshot =>
+  ({
+    schemaVersion: 1,
+    node,
+    labels: {},
+    takenAt: new Date().toISOString(),
+    durationMs: 1,
+    host: { hostname: node, kernel: 'k', os: 'o', privileged: true, nics: [] },
+    namespaces: [],
+    chains: [],
+    vteps: [],
+    underlay: { dev: 'eth0', mtu: 1500 + gen(), addresses: ['10.0.0.1/24'] },
+    firewall: null,
+    docker: { present: false, swarm: false, overlayNamespaces: [], gwbridge: false },
+    unknowns: [],
+  }) as NodeSnapshot;
+
+let server: NatsServer;
+const agents: RunningAgent[] = [];
+const probers = new Map<string, FakeProber>();
+const generation = { n1: 0, n2: 0 };
+const OUTBOX = 4096;
+
+before(async () => {
+  server = await NatsServer.start('unit-agent-runtime-nats');
+  for (const node of ['n1', 'n2'] as const) {
+    const log = silentLogger();
+    const prober = new FakeProber(node);
+    probers.set(node, prober);
+    agents.push(
+      await startAgent({
+        node,
+        labels: { rack: 'A' },
+        intervalMs: 300,
+        inventoryIntervalMs: 500,
+        republishMs: 60_000,
+        listenHost: '127.0.0.1',
+        listenPort: 0,
+        outboxBytes: OUTBOX,
+        collect: async () => snap(node, () => generation[node]),
+        checks: () => ({ findings: [], checkRuns: [{ check: 'c', ok: true, durationSeconds: 0 }] }),
+        prober: async () => prober,
+        connect: () => connectNats({ servers: [server.url], name: node, reconnectTimeWaitMs: 200 }, log),
+        publisherFor: (nc) => new NatsPublisher(nc, node, log, 2000),
+        presenceTtlMs: 30_000,
+        log,
+      }),
+    );
+  }
+});
+
+after(async () => {
+  for (const a of agents) await a.stop();
+  await server?.destroy();
+});
+
+test('agents find each other through KV, publish, answer traces, survive an outage', async () => {
+  await waitFor(
+    'peers through KV',
+    () => probers.get('n1')?.peers.includes('n2') && probers.get('n2')?.peers.includes('n1'),
+    15_000,
+  );
+  const reader = await StreamReader.open(server.url);
+  try {
+    await waitFor(
+      'snapshot+findings+probes from both',
+      () =>
+        ['n1', 'n2'].every(
+          (n) =>
+            reader.of('snapshot', n).length &&
+            reader.of('findings', n).length &&
+            reader.of('probes', n).length,
+        ),
+      15_000,
+    );
+    // The capture unknown from the prober becomes an unknown finding.
+    const f = reader.of('findings', 'n1').at(-1);
+    assert.ok(f?.findings.some((x) => x.status === 'unknown' && /no libpcap/.test(x.summary)));
+    // Trace request/reply.
+    const tr = await traceRequest(reader.nats, 'n1', 'n2', 5000);
+    assert.equal(tr.error, undefined);
+    assert.equal(tr.results[0]?.dst, 'n2');
+    assert.deepEqual(tr.verdict, [`control: ok — ${'x'.repeat(400)}`]);
+    const unknownPeer = await traceRequest(reader.nats, 'n1', 'zz', 5000);
+    assert.match(unknownPeer.error ?? '', /unknown peer zz/);
+
+    // Outage: stop the server for 4 s (≈13 rounds at 300 ms, each ≈600 bytes > 4096 bound).
+    const snapsBefore = reader.of('snapshot', 'n1').length;
+    await server.stop();
+    generation.n1 = 1; // a snapshot change during the outage
+    await new Promise((r) => setTimeout(r, 1000));
+    generation.n1 = 2; // replaced again: only the latest must arrive
+    await new Promise((r) => setTimeout(r, 3000));
+    const during = agents[0]?.outbox.stats();
+    assert.ok(during && during.bytes > 0 && during.bytes <= OUTBOX + 2000, `outbox bytes ${during?.bytes}`);
+    assert.ok(during.dropped > 0, 'outbox dropped nothing despite the bound');
+    await server.restart();
+    await waitFor('outbox flushed', () => agents.every((a) => a.outbox.stats().depth === 0), 20_000);
+    const roundAfter = (probers.get('n1')?.rounds.at(-1) ?? 0) + 3;
+    await waitFor(
+      'rounds after the outage',
+      () => reader.of('probes', 'n1').some((m) => m.round >= roundAfter),
+      20_000,
+    );
+
+    const ids = reader.out.map((r) => r.msg.id);
+    const dup = reader.out
+      .filter((r, i) => ids.indexOf(r.msg.id) !== i)
+      .map(
+        (r) =>
+          `${r.seq}:${r.msg.type}:${r.msg.id}:${reader.out.filter((x) => x.msg.id === r.msg.id).map((x) => x.seq)}`,
+      );
+    assert.equal(new Set(ids).size, ids.length, `a message id arrived twice: ${dup}`);
+    for (const r of reader.out) assert.equal(r.msgId, r.msg.id, 'Nats-Msg-Id differs from message id');
+    const rounds = reader.of('probes', 'n1').map((m) => m.round);
+    assert.deepEqual(
+      rounds,
+      [...rounds].sort((a, b) => a - b),
+      'probe rounds out of order',
+    );
+    // Gaps only from the outbox bound: what was lost is at most what was dropped.
+    const missing = rounds.at(-1)! - rounds[0]! + 1 - rounds.length;
+    const dropped = agents[0]?.outbox.stats().dropped ?? 0;
+    assert.equal(missing, dropped, `missing rounds ${missing} != dropped ${dropped}`);
+    // Latest snapshot only (mtu 1502), not the intermediate one (1501).
+    const mtus = reader
+      .of('snapshot', 'n1')
+      .slice(snapsBefore)
+      .map((m) => m.snapshot.underlay?.mtu);
+    assert.deepEqual(mtus, [1502]);
+    const m = await fetch(`${agents[0]?.url}/metrics`).then((r) => r.text());
+    assert.match(m, new RegExp(`vxdoctor_agent_outbox_dropped_total ${dropped}\\b`));
+    assert.match(m, /vxdoctor_nats_connected 1/);
+    const h = await fetch(`${agents[0]?.url}/healthz`);
+    assert.equal(h.status, 200);
+  } finally {
+    await reader.close();
+  }
+});
