@@ -57,6 +57,13 @@ export const command: CommandSpec = {
       help: 'a node whose presence is older than this counts as agent-down',
     },
     {
+      name: 'finding-ttl',
+      type: 'duration',
+      default: '6m',
+      metavar: 'DURATION',
+      help: "node findings expire this long after the node's last findings message (agents republish every 5m)",
+    },
+    {
       name: 'durable',
       type: 'string',
       default: 'vxdoctor-collector',
@@ -129,6 +136,7 @@ export async function run(parsed: Parsed): Promise<number> {
     groupLabel: v['group-label'] as string,
     windowMs: v.window as number,
     presenceTtlMs: (v['presence-ttl'] as number) ?? PRESENCE_TTL_MS,
+    findingTtlMs: v['finding-ttl'] as number,
     durable: v.durable as string,
     maxMessageBytes: v['max-message-bytes'] as number,
     defaultMetrics: true,

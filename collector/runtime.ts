@@ -6,6 +6,7 @@ import {
   jetstream,
   jetstreamManager,
   type JsMsg,
+  type OrderedConsumerOptions,
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
@@ -49,6 +50,8 @@ export interface CollectorOptions {
   groupLabel: string;
   windowMs: number;
   presenceTtlMs: number;
+  /** Node findings expire this long after the node's last findings message (default 6 min). */
+  findingTtlMs?: number;
   durable: string;
   maxMessageBytes?: number;
   evaluateEveryMs?: number;
@@ -136,6 +139,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     clock,
     windowMs: o.windowMs,
     presenceTtlMs: o.presenceTtlMs,
+    ...(o.findingTtlMs ? { findingTtlMs: o.findingTtlMs } : {}),
     groupLabel: o.groupLabel,
     ...(o.clusterChecks ? { clusterChecks: o.clusterChecks } : {}),
   });
@@ -251,6 +255,34 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   let kvWatch: { stop(): void } | null = null;
   let consumerMsgs: { stop(): void } | null = null;
 
+  const replay = async (
+    js: ReturnType<typeof jetstream>,
+    opts: Partial<OrderedConsumerOptions>,
+  ): Promise<void> => {
+    const oc = await js.consumers.get(STREAM_NAME, opts);
+    try {
+      // Nothing to replay: do not wait for a fetch to expire.
+      if ((await oc.info()).num_pending === 0) return;
+      for (;;) {
+        const batch = await oc.fetch({ max_messages: 1000, expires: 1000 });
+        let n = 0;
+        let pending = 0;
+        for await (const m of batch) {
+          n++;
+          pending = m.info.pending;
+          try {
+            handle(m.subject, m.data);
+          } catch (err) {
+            log.error({ err }, 'replay handler failed');
+          }
+        }
+        if (n === 0 || pending === 0 || stopping) break;
+      }
+    } finally {
+      await oc.delete().catch(() => undefined);
+    }
+  };
+
   const runConsumer = async (): Promise<void> => {
     while (!stopping) {
       try {
@@ -287,27 +319,16 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
             log.warn({ err }, 'root cause bucket unavailable: since resets on restart');
           }
         }
-        // Rebuild recent state from the stream (a restarted collector has acked all of it).
-        const oc = await js.consumers.get(STREAM_NAME, {
-          deliver_policy: DeliverPolicy.StartTime,
-          opt_start_time: startTime,
-        });
-        for (;;) {
-          const batch = await oc.fetch({ max_messages: 1000, expires: 1000 });
-          let n = 0;
-          let pending = 0;
-          for await (const m of batch) {
-            n++;
-            pending = m.info.pending;
-            try {
-              handle(m.subject, m.data);
-            } catch (err) {
-              log.error({ err }, 'replay handler failed');
-            }
-          }
-          if (n === 0 || pending === 0 || stopping) break;
+        // Rebuild state from the stream (a restarted collector has acked all of it): every node's
+        // latest snapshot and findings (agents republish them only on change or every few
+        // minutes), then everything within the window. Duplicates are dropped by message id.
+        for (const kind of ['snapshot', 'findings']) {
+          await replay(js, {
+            deliver_policy: DeliverPolicy.LastPerSubject,
+            filter_subjects: `${SUBJECT_PREFIX}.*.${kind}`,
+          });
         }
-        await oc.delete().catch(() => undefined);
+        await replay(js, { deliver_policy: DeliverPolicy.StartTime, opt_start_time: startTime });
         if (!rebuilt) {
           rebuilt = true;
           evaluate();

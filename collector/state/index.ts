@@ -29,7 +29,11 @@ export interface StateOptions {
   windowMs?: number;
   /** Presence is expired when its `at` is older than this (ms). */
   presenceTtlMs?: number;
-  /** A node's findings expire when its last findings message is older than this (ms). */
+  /**
+   * A node's findings expire when its last findings message is older than this (ms). Agents
+   * publish findings on change and at least every 5 min (`--republish-interval`), so the default
+   * is 6 min.
+   */
   findingTtlMs?: number;
   /** A pair's latest probe older than this counts as "not probed lately" (ms). */
   staleMs?: number;
@@ -201,7 +205,7 @@ export class ClusterState {
     this.clock = opts.clock ?? Date.now;
     this.windowMs = opts.windowMs ?? 120_000;
     this.presenceTtlMs = opts.presenceTtlMs ?? 30_000;
-    this.findingTtlMs = opts.findingTtlMs ?? 120_000;
+    this.findingTtlMs = opts.findingTtlMs ?? 360_000;
     this.staleMs = opts.staleMs ?? 30_000;
     this.groupLabel = opts.groupLabel ?? 'rack';
     this.maxSamples = opts.maxSamplesPerPair ?? 64;
