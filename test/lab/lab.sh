@@ -82,8 +82,11 @@ docker_vtep_node() { # node vni port
   echo "link set vxlan0 mtu 1450 netns $ID-$1-ov"
 }
 docker_vtep_ov() { # node
-  local n=$1 m
   echo "link set vxlan0 master br0 up"
+  docker_vtep_neigh "$1"
+}
+docker_vtep_neigh() { # node
+  local n=$1 m
   for m in "${NODES[@]}"; do
     [ "$m" = "$n" ] && continue
     echo "neigh replace $(ctr_ip "$m") lladdr $(mac_ctr "$m") dev vxlan0 nud permanent"
@@ -138,9 +141,20 @@ gwbridge_node() { # node
 }
 
 # ---------- down ----------
+alive() { # pid: running and not a zombie (an unreaped child of whoever adopted it)
+  local st
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
 kill_recorded() { # pidfile
-  local f=$1 pid
+  local f=$1 pid kid
   [ -f "$f" ] || return 0
+  # socat forks one child per connection: stop those first (children of the recorded PIDs)
+  for pid in $(cat "$f"); do
+    for kid in $(pgrep -P "$pid" 2>/dev/null || true); do
+      if tr '\0' ' ' <"/proc/$kid/cmdline" 2>/dev/null | grep -q "$RUN/"; then kill "$kid" 2>/dev/null || true; fi
+    done
+  done
   while read -r pid; do
     [ -n "$pid" ] || continue
     # only a process that is still ours (its command line names our run dir)
@@ -149,7 +163,7 @@ kill_recorded() { # pidfile
     fi
   done <"$f"
   for pid in $(cat "$f"); do
-    for _ in $(seq 20); do [ -e "/proc/$pid" ] || break; sleep 0.05; done
+    for _ in $(seq 20); do alive "$pid" || break; sleep 0.05; done
     if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$RUN/"; then
       kill -9 "$pid" 2>/dev/null || true
     fi
@@ -354,7 +368,7 @@ do_relay() { # port
       ip netns exec "$ID-$n" ss -Hltn 'sport = :4222' | grep -q . || ok=0
     done
     [ $ok = 1 ] && return 0
-    for pid in $(cat "$RUN/relay.pids"); do [ -e "/proc/$pid" ] || die "relay: socat $pid exited (see $RUN/relay.log)"; done
+    for pid in $(cat "$RUN/relay.pids"); do alive "$pid" || die "relay: socat $pid exited (see $RUN/relay.log)"; done
     sleep 0.05
   done
   die "relay: listeners did not come up within 5 s"
@@ -419,7 +433,11 @@ EOF
       # the container's own ARP cache would hide the fault until it expires
       ip -n "$ID-n1-c1" neigh flush to "$(ctr_ip n3)" 2>/dev/null || true
       ;;
-    vtep-down) ip -n "$ID-n2-ov" link set vxlan0 down ;;
+    vtep-down)
+      # the kernel drops a device's neighbor entries (PERMANENT too) when it goes down; put them
+      # back so the only difference from healthy is the down VTEP
+      { echo "link set vxlan0 down"; docker_vtep_neigh n2; } | ipb "$ID-n2-ov"
+      ;;
     subnet-overlap) ip -n "$ID-n1" route add 10.0.0.0/16 via 10.200.1.254 dev eth0 ;;
     node-isolated) ip -n "$ID-torB" link set p-n4 down ;;
     *) die "unknown fault '$1' (known: ${FAULT_NAMES[*]})" ;;
@@ -483,7 +501,8 @@ do_clear() {
 }
 
 # ---------- main ----------
-cmd=${1:-}
+main() {
+local cmd=${1:-} node
 [ $# -gt 0 ] && shift
 case "$cmd" in
   up) do_up ;;
@@ -505,3 +524,6 @@ case "$cmd" in
     exit 2
     ;;
 esac
+}
+# One line, read whole before it runs: editing this file cannot change a run already under way.
+main "$@"; exit $?
