@@ -60,6 +60,9 @@ export interface PathHealth {
 export interface StatusReport {
   collector: string;
   generatedAt: string;
+  /** From /readyz: NATS connected, consumer attached, stream replayed. */
+  ready: boolean;
+  natsConnected: boolean;
   nodes: NodeView[];
   rootCauses: RootCause[];
   paths: PathHealth[];
@@ -96,6 +99,9 @@ export function formatStatus(s: StatusReport): string {
   const bySev = (sev: string) => s.rootCauses.filter((r) => r.severity === sev).length;
   const lines: string[] = [];
   lines.push(`Collector:    ${s.collector} (diagnosis at ${s.generatedAt})`);
+  lines.push(
+    `NATS:         ${s.natsConnected ? 'connected' : 'DISCONNECTED'}${s.ready ? '' : ' (collector not ready: state may be incomplete)'}`,
+  );
   lines.push(
     `Nodes:        ${up.length}/${s.nodes.length} up${expired.length ? `, ${expired.length} expired (${expired.map((n) => n.name).join(', ')})` : ''}`,
   );
@@ -141,12 +147,16 @@ export async function fetchStatus(base: string, timeoutMs: number): Promise<Stat
       get<PairsResponse>(`/api/v1/pairs?path=${p}&aggregate=group`),
     ]),
   ]);
+  const readyz = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(timeoutMs) });
+  const r = (await readyz.json().catch(() => ({}))) as { ready?: boolean; natsConnected?: boolean };
   const paths = PROBE_PATHS.map((p, i) =>
     pathHealth(p, pairs[2 * i] as PairsResponse, pairs[2 * i + 1] as PairsResponse),
   );
   return {
     collector: url,
     generatedAt: diag.generatedAt,
+    ready: r.ready === true,
+    natsConnected: r.natsConnected === true,
     nodes,
     rootCauses: diag.rootCauses,
     paths,

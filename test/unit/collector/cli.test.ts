@@ -70,6 +70,7 @@ describe('vxdoctor status / trace', () => {
     assert.equal(s.exitCode, 1);
     const text = formatStatus(s);
     assert.match(text, /Nodes: +3\/4 up, 1 expired \(n4\)/);
+    assert.match(text, /NATS: +connected\n/);
     assert.match(text, /Root causes: +3 critical, 0 warning, 0 info/);
     assert.match(text, /\[critical\] underlay-vxlan-filtered at rack A <-> B/);
     assert.match(text, /fix: Allow UDP 4789/);
