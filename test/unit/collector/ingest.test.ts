@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { IngestCounters, REJECT_REASONS, validateMessage } from '../../../collector/ingest/index.js';
 import { findingsMsg, finding, healthy, round, snapshotMsg } from './synth.js';
@@ -75,6 +76,19 @@ describe('ingest validation', () => {
       if (!r.ok) assert.equal(r.reason, reason, r.detail);
     });
   }
+
+  it('accepts real inventory snapshots (test/fixtures/inventory) wrapped in a snapshot message', () => {
+    for (const f of ['snapshot-healthy.json', 'snapshot-firewall.json']) {
+      const snap = JSON.parse(
+        readFileSync(new URL(`../../fixtures/inventory/lab-node/${f}`, import.meta.url), 'utf8'),
+      );
+      const msg = { schemaVersion: 1, type: 'snapshot', node: snap.node, at: 1, id: f, snapshot: snap };
+      const r = validateMessage(`vxdoctor.v1.${snap.node}.snapshot`, enc(msg));
+      assert.ok(r.ok, JSON.stringify(r));
+      const wrong = validateMessage('vxdoctor.v1.n9.snapshot', enc({ ...msg, node: 'n9' }));
+      assert.equal(wrong.ok ? 'ok' : wrong.reason, 'node-mismatch');
+    }
+  });
 
   it('maps finding kinds it does not know to null instead of rejecting', () => {
     const m = findingsMsg('n1', 0, [{ ...finding('n1', 'vtep-down'), kind: 'future-kind' as never }]);
