@@ -158,7 +158,11 @@ async function collector(): Promise<NatsConnection> {
 test("an agent publishes its own subjects and is refused on another node's", async () => {
   const col = await collector();
   const got: string[] = [];
-  const sub = col.subscribe('vxdoctor.v1.>', { callback: (_e, m) => got.push(m.subject) });
+  const sub = col.subscribe('vxdoctor.v1.>', {
+    callback: (_e, m) => {
+      got.push(m.subject);
+    },
+  });
   await col.flush();
   const a = await agent('node-a');
   const errors: string[] = [];
@@ -189,7 +193,11 @@ test("an agent publishes its own subjects and is refused on another node's", asy
 test('node-b may publish node-b subjects (per-node users, not one shared user)', async () => {
   const col = await collector();
   const got: string[] = [];
-  col.subscribe('vxdoctor.v1.>', { callback: (_e, m) => got.push(m.subject) });
+  col.subscribe('vxdoctor.v1.>', {
+    callback: (_e, m) => {
+      got.push(m.subject);
+    },
+  });
   await col.flush();
   const b = await agent('node-b');
   b.publish('vxdoctor.v1.node-b.findings', '{}');

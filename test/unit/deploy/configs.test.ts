@@ -1,0 +1,256 @@
+/**
+ * Cross-file checks of the shipped deploy files: every flag (and VXDOCTOR_* variable) a manifest
+ * or the Swarm stack passes exists in the real CLI; the stack validates against the Compose
+ * specification schema; the Dockerfile installs every tool the agent runs; every alert has a
+ * runbook and links it; every root-cause kind has an alert.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { Ajv } from 'ajv';
+import { parse } from 'yaml';
+import { command as agentCommand } from '../../../agent/main.js';
+import { command as collectorCommand } from '../../../collector/main.js';
+import { type CommandSpec, envName } from '../../../shared/config.js';
+import { ROOT_CAUSE_KINDS } from '../../../shared/schema.js';
+import { kustomizeResources } from './load.js';
+
+// Parsed YAML is untyped; tests read it by path.
+// biome-ignore lint/suspicious/noExplicitAny: manifest objects are arbitrary JSON
+type J = any;
+
+interface Invocation {
+  where: string;
+  sub: string;
+  args: string[];
+  env: string[];
+}
+
+function k8sInvocations(): Invocation[] {
+  const out: Invocation[] = [];
+  for (const o of kustomizeResources()) {
+    const pod = (o.spec as { template?: { spec?: { containers?: unknown[] } } } | undefined)?.template?.spec;
+    for (const c of (pod?.containers ?? []) as {
+      name: string;
+      image: string;
+      args?: string[];
+      env?: { name: string }[];
+    }[]) {
+      if (!c.image.includes('vxdoctor')) continue;
+      const [sub = '', ...args] = c.args ?? [];
+      out.push({ where: `${o.kind}/${o.metadata.name}`, sub, args, env: (c.env ?? []).map((e) => e.name) });
+    }
+  }
+  return out;
+}
+
+function swarmInvocations(): Invocation[] {
+  const stack = parse(readFileSync('deploy/swarm/stack.yml', 'utf8')) as { services: Record<string, J> };
+  const out: Invocation[] = [];
+  for (const [name, s] of Object.entries(stack.services)) {
+    if (!String(s.image).includes('vxdoctor')) continue;
+    const [sub = '', ...args] = s.command as string[];
+    out.push({ where: `swarm service ${name}`, sub, args, env: Object.keys(s.environment ?? {}) });
+  }
+  return out;
+}
+
+function flagNames(spec: CommandSpec): Set<string> {
+  const names = new Set<string>();
+  for (const f of spec.flags) {
+    names.add(f.name);
+    if (f.type === 'bool') names.add(`no-${f.name}`);
+  }
+  return names;
+}
+
+function checkInvocation(inv: Invocation, spec: CommandSpec): void {
+  assert.equal(inv.sub, spec.name, `${inv.where}: subcommand`);
+  assert.ok(
+    spec.flags.length > 0,
+    `${inv.where}: the ${spec.name} CLI (command in ${spec.name}/main.ts) declares no flags yet`,
+  );
+  const names = flagNames(spec);
+  for (const a of inv.args) {
+    assert.ok(a.startsWith('--'), `${inv.where}: "${a}" is not a --flag`);
+    const name = a.slice(2).split('=')[0] as string;
+    assert.ok(names.has(name), `${inv.where}: --${name} is not a flag of "vxdoctor ${spec.name}"`);
+  }
+  const envs = new Set(spec.flags.map((f) => envName(f.name)));
+  for (const e of inv.env.filter((n) => n.startsWith('VXDOCTOR_'))) {
+    assert.ok(envs.has(e), `${inv.where}: ${e} matches no flag of "vxdoctor ${spec.name}"`);
+  }
+}
+
+const SPECS: Record<string, CommandSpec> = { agent: agentCommand, collector: collectorCommand };
+
+test('manifests and the stack start both subcommands', () => {
+  const subs = [...k8sInvocations(), ...swarmInvocations()].map((i) => i.sub).sort();
+  assert.deepEqual(subs, ['agent', 'agent', 'collector', 'collector']);
+});
+
+test('every collector flag/env the deploy files pass exists in collector/main.ts', () => {
+  for (const inv of [...k8sInvocations(), ...swarmInvocations()].filter((i) => i.sub === 'collector'))
+    checkInvocation(inv, collectorCommand);
+});
+
+test('every agent flag/env the deploy files pass exists in agent/main.ts', () => {
+  for (const inv of [...k8sInvocations(), ...swarmInvocations()].filter((i) => i.sub === 'agent'))
+    checkInvocation(inv, agentCommand);
+});
+
+test('the flag check rejects an unknown flag (it can fail)', () => {
+  const spec: CommandSpec = {
+    name: 'agent',
+    usage: '',
+    summary: '',
+    flags: [{ name: 'node', type: 'string', help: '' }],
+  };
+  assert.throws(
+    () => checkInvocation({ where: 't', sub: 'agent', args: ['--node=x', '--bogus=1'], env: [] }, spec),
+    /--bogus/,
+  );
+  assert.throws(
+    () => checkInvocation({ where: 't', sub: 'agent', args: [], env: ['VXDOCTOR_BOGUS'] }, spec),
+    /VXDOCTOR_BOGUS/,
+  );
+  assert.ok(SPECS.agent && SPECS.collector);
+});
+
+test('swarm stack validates against the Compose specification schema (dclint ships it)', () => {
+  // dclint's package "exports" hide the file from require.resolve; read it from its package root.
+  const root = dirname(dirname(createRequire(import.meta.url).resolve('dclint')));
+  const schemaPath = [
+    join(root, 'schemas/compose.schema.json'),
+    'node_modules/dclint/schemas/compose.schema.json',
+  ].find((p) => existsSync(p));
+  assert.ok(schemaPath, 'dclint/schemas/compose.schema.json');
+  const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
+  // It names draft-07 as "https://json-schema.org/draft-07/schema", which Ajv (draft-07 built in
+  // as http://...#) does not know by that id; the schema body is plain draft-07.
+  delete schema.$schema;
+  const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+  const validate = ajv.compile(schema);
+  const stack: J = parse(readFileSync('deploy/swarm/stack.yml', 'utf8'), { merge: true });
+  assert.ok(validate(stack), JSON.stringify(validate.errors, null, 1));
+  const broken = structuredClone(stack);
+  broken.services.agent.capabilities = ['NET_ADMIN'];
+  assert.equal(validate(broken), false, 'schema rejects an unknown service key');
+  const agent = stack.services.agent;
+  assert.equal(agent.deploy.mode, 'global');
+  assert.deepEqual(agent.networks, ['hostnet']);
+  assert.equal(stack.networks.hostnet.name, 'host');
+  assert.equal(stack.networks.hostnet.external, true);
+  assert.deepEqual([...agent.cap_add].sort(), ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN']);
+  assert.equal(agent.privileged, undefined);
+  const targets = agent.volumes.map((v: { target: string }) => v.target);
+  for (const t of ['/var/run/netns', '/var/run/docker/netns', '/host/proc'])
+    assert.ok(targets.includes(t), t);
+  assert.ok(agent.secrets.includes('vxdoctor_probe_key'));
+});
+
+// Tool -> Debian package that provides it (bookworm).
+const TOOL_PACKAGE: Record<string, string> = {
+  ip: 'iproute2',
+  bridge: 'iproute2',
+  nft: 'nftables',
+  iptables: 'iptables',
+  'iptables-save': 'iptables',
+  'ip6tables-save': 'iptables',
+  ethtool: 'ethtool',
+  sysctl: 'procps',
+  nsenter: 'util-linux',
+  fping: 'fping',
+};
+
+function agentTools(): Set<string> {
+  const tools = new Set(['ip', 'bridge', 'nft', 'iptables-save', 'ethtool', 'sysctl', 'nsenter', 'fping']);
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+      d.isDirectory() ? walk(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : [],
+    );
+  for (const f of walk('agent')) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/runner\(\s*'([a-z0-9_-]+)'/g))
+      tools.add(m[1] as string);
+  }
+  return tools;
+}
+
+function finalStagePackages(dockerfile: string): Set<string> {
+  const stages = dockerfile.split(/^FROM /m);
+  const final = stages[stages.length - 1] as string;
+  const joined = final.replace(/\\\n/g, ' ');
+  const pkgs = new Set<string>();
+  for (const m of joined.matchAll(/apt-get install ([^&\n]*)/g))
+    for (const w of (m[1] as string).split(/\s+/)) if (w && !w.startsWith('-')) pkgs.add(w);
+  return pkgs;
+}
+
+test('the Dockerfile final stage installs every tool the agent runs, plus libpcap', () => {
+  const df = readFileSync('deploy/docker/Dockerfile', 'utf8');
+  assert.match(df, /^FROM node:20-bookworm-slim AS build/m);
+  assert.match(df, /libpcap-dev/);
+  assert.match(df, /npm prune --omit=dev|npm ci --omit=dev/);
+  const pkgs = finalStagePackages(df);
+  assert.ok(pkgs.has('libpcap0.8'), 'libpcap0.8');
+  for (const tool of agentTools()) {
+    const pkg = TOOL_PACKAGE[tool];
+    assert.ok(pkg, `agent runs "${tool}": add it to TOOL_PACKAGE and the Dockerfile`);
+    assert.ok(pkgs.has(pkg), `Dockerfile final stage lacks ${pkg} (for ${tool}); has ${[...pkgs].join(' ')}`);
+  }
+  assert.equal(
+    finalStagePackages('FROM a AS b\nRUN apt-get install -y x\nFROM c\nRUN apt-get install -y y').has('x'),
+    false,
+  );
+});
+
+const rules = parse(readFileSync('deploy/prometheus/vxdoctor-rules.yml', 'utf8')) as {
+  groups: {
+    rules: {
+      alert: string;
+      expr: string;
+      labels: Record<string, string>;
+      annotations: Record<string, string>;
+    }[];
+  }[];
+};
+const alerts = rules.groups.flatMap((g) => g.rules);
+
+test('every alert: Vxdoctor name, severity, summary/description, runbook_url to an existing runbook', () => {
+  const runbooks = new Set(readdirSync('docs/runbooks'));
+  for (const a of alerts) {
+    assert.match(a.alert, /^Vxdoctor[A-Z]\w+$/);
+    assert.ok(['critical', 'warning', 'info'].includes(a.labels.severity as string), `${a.alert} severity`);
+    assert.ok(a.annotations.summary && a.annotations.description, `${a.alert} annotations`);
+    assert.ok(a.annotations.runbook_url?.endsWith(`docs/runbooks/${a.alert}.md`), `${a.alert} runbook_url`);
+    assert.ok(runbooks.has(`${a.alert}.md`), `docs/runbooks/${a.alert}.md exists`);
+    const text = readFileSync(`docs/runbooks/${a.alert}.md`, 'utf8');
+    assert.match(
+      text,
+      /## What it means[\s\S]*## What to check[\s\S]*## How to fix/,
+      `${a.alert} runbook sections`,
+    );
+  }
+  for (const name of [
+    'VxdoctorAgentDown',
+    'VxdoctorCollectorAbsent',
+    'VxdoctorIngestRejecting',
+    'VxdoctorWatchdog',
+  ]) {
+    assert.ok(
+      alerts.some((a) => a.alert === name),
+      name,
+    );
+  }
+});
+
+test('every root-cause kind has an alert', () => {
+  for (const kind of ROOT_CAUSE_KINDS) {
+    const covered =
+      alerts.some((a) => a.expr.includes(`kind="${kind}"`)) ||
+      (kind === 'agent-down' && alerts.some((a) => a.expr.includes('vxdoctor_agent_up')));
+    assert.ok(covered, `no alert for root-cause kind ${kind}`);
+  }
+});

@@ -1,0 +1,220 @@
+/**
+ * Kubernetes manifests: every object validates against the Kubernetes API schemas
+ * (kubernetes-models), CRDs have the structure the Prometheus Operator expects, the
+ * PrometheusRule equals the generator's output from the promtool-tested rules file, and the
+ * agent's security settings are what docs/security.md promises.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { Secret } from 'kubernetes-models/v1/Secret';
+import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { parse } from 'yaml';
+import { renderPrometheusRule } from '../../../deploy/kubernetes/gen-prometheusrule.js';
+import { authSecrets, generateAuth } from '../../../deploy/kubernetes/nats-auth.js';
+import { kustomizeResources, type K8sObject } from './load.js';
+
+// Parsed YAML is untyped; tests read it by path.
+// biome-ignore lint/suspicious/noExplicitAny: manifest objects are arbitrary JSON
+type J = any;
+
+const MODELS: Record<string, new (o: never) => { validate(): void }> = {
+  'apps/v1/DaemonSet': DaemonSet,
+  'apps/v1/Deployment': Deployment,
+  'apps/v1/StatefulSet': StatefulSet,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'v1/ConfigMap': ConfigMap,
+  'v1/Namespace': Namespace,
+  'v1/Secret': Secret,
+  'v1/Service': Service,
+  'v1/ServiceAccount': ServiceAccount,
+};
+const CRDS = new Set(['monitoring.coreos.com/v1/ServiceMonitor', 'monitoring.coreos.com/v1/PrometheusRule']);
+const RECOMMENDED = [
+  'app.kubernetes.io/name',
+  'app.kubernetes.io/instance',
+  'app.kubernetes.io/component',
+  'app.kubernetes.io/part-of',
+];
+
+const objects = kustomizeResources();
+const byKind = (kind: string, name?: string): K8sObject => {
+  const o = objects.find((x) => x.kind === kind && (name === undefined || x.metadata.name === name));
+  assert.ok(o, `${kind} ${name ?? ''} present`);
+  return o;
+};
+
+test('kustomization lists resources that exist and parse', () => {
+  assert.ok(objects.length >= 15, `found ${objects.length} objects`);
+  const kinds = new Set(objects.map((o) => o.kind));
+  for (const k of [
+    'Namespace',
+    'DaemonSet',
+    'Deployment',
+    'StatefulSet',
+    'Service',
+    'PodDisruptionBudget',
+    'NetworkPolicy',
+    'ServiceMonitor',
+    'PrometheusRule',
+    'ConfigMap',
+  ]) {
+    assert.ok(kinds.has(k), `kind ${k}`);
+  }
+});
+
+test('every object validates against the Kubernetes API schema (or is a known CRD)', () => {
+  for (const o of objects) {
+    const key = `${o.apiVersion}/${o.kind}`;
+    if (CRDS.has(key)) continue;
+    const Model = MODELS[key];
+    assert.ok(Model, `no schema model for ${key} (${o.metadata.name})`);
+    assert.doesNotThrow(() => new Model(o as never).validate(), `${key} ${o.metadata.name}`);
+  }
+});
+
+test('the schema validation rejects a broken manifest (the check can fail)', () => {
+  const ds = structuredClone(byKind('DaemonSet'));
+  (ds.spec as { template: { spec: { hostNetwork: unknown } } }).template.spec.hostNetwork = 'yes';
+  assert.throws(() => new DaemonSet(ds as never).validate());
+});
+
+test('generated Secrets (nats-auth.ts) validate', () => {
+  for (const s of authSecrets(generateAuth(['node-1', 'node-2'])))
+    assert.doesNotThrow(() => new Secret(s as never).validate());
+});
+
+test('namespace vxdoctor and recommended labels on every object and pod template', () => {
+  for (const o of objects) {
+    if (o.kind !== 'Namespace')
+      assert.equal(o.metadata.namespace, 'vxdoctor', `${o.kind}/${o.metadata.name} namespace`);
+    for (const l of RECOMMENDED) assert.ok(o.metadata.labels?.[l], `${o.kind}/${o.metadata.name} label ${l}`);
+    const tpl = (o.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)
+      ?.template;
+    if (tpl)
+      for (const l of RECOMMENDED)
+        assert.ok(tpl.metadata?.labels?.[l], `${o.kind}/${o.metadata.name} pod label ${l}`);
+  }
+});
+
+test('selectors match their pod templates; Services select existing pods', () => {
+  const workloads = objects.filter((o) => ['DaemonSet', 'Deployment', 'StatefulSet'].includes(o.kind));
+  const podLabels = workloads.map(
+    (w) =>
+      (w.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels,
+  );
+  const matches = (sel: Record<string, string>, labels: Record<string, string>) =>
+    Object.entries(sel).every(([k, v]) => labels[k] === v);
+  for (const w of workloads) {
+    const spec = w.spec as {
+      selector: { matchLabels: Record<string, string> };
+      template: { metadata: { labels: Record<string, string> } };
+    };
+    assert.ok(
+      matches(spec.selector.matchLabels, spec.template.metadata.labels),
+      `${w.kind}/${w.metadata.name}`,
+    );
+  }
+  for (const s of objects.filter((o) => o.kind === 'Service' || o.kind === 'PodDisruptionBudget')) {
+    const sel =
+      s.kind === 'Service'
+        ? (s.spec as { selector: Record<string, string> }).selector
+        : (s.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
+    assert.ok(
+      podLabels.some((l) => matches(sel, l)),
+      `${s.kind}/${s.metadata.name} selects pods`,
+    );
+  }
+});
+
+test('agent DaemonSet: host network, never privileged, three capabilities, mounts, probes, resources', () => {
+  const ds = byKind('DaemonSet', 'vxdoctor-agent').spec as J;
+  const pod = ds.template.spec;
+  assert.equal(pod.hostNetwork, true);
+  assert.equal(pod.dnsPolicy, 'ClusterFirstWithHostNet');
+  assert.equal(pod.priorityClassName, 'system-node-critical');
+  assert.deepEqual(pod.tolerations, [{ operator: 'Exists' }]);
+  assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
+  const c = pod.containers[0];
+  assert.notEqual(c.securityContext.privileged, true);
+  assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+  assert.deepEqual([...c.securityContext.capabilities.add].sort(), ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN']);
+  const mounts = Object.fromEntries(c.volumeMounts.map((m: J) => [m.mountPath, m]));
+  for (const p of ['/var/run/netns', '/var/run/docker/netns'])
+    assert.equal(mounts[p]?.mountPropagation, 'HostToContainer', p);
+  const vols = Object.fromEntries(pod.volumes.map((v: J) => [v.name, v]));
+  const procMount = c.volumeMounts.find((m: J) => vols[m.name]?.hostPath?.path === '/proc');
+  assert.ok(procMount?.readOnly, 'host /proc mounted read-only');
+  const env = Object.fromEntries(c.env.map((e: J) => [e.name, e]));
+  assert.equal(env.NODE_NAME.valueFrom.fieldRef.fieldPath, 'spec.nodeName');
+  assert.ok(c.args.includes('--node=$(NODE_NAME)'));
+  assert.deepEqual(c.resources, {
+    requests: { cpu: '20m', memory: '64Mi' },
+    limits: { cpu: '200m', memory: '128Mi' },
+  });
+  assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+  assert.equal(c.livenessProbe.httpGet.port, 9701);
+  assert.ok(
+    c.args.some((a: string) => /^--listen=\$\(POD_IP\):9701$/.test(a)),
+    'agent listens on the pod (= node) IP :9701',
+  );
+});
+
+test('collector: 2 replicas with a PDB, one durable consumer per replica', () => {
+  const d = byKind('Deployment', 'vxdoctor-collector').spec as J;
+  assert.equal(d.replicas, 2);
+  const pdb = byKind('PodDisruptionBudget', 'vxdoctor-collector').spec as J;
+  assert.equal(pdb.minAvailable, 1);
+  assert.ok(
+    d.template.spec.containers[0].args.some(
+      (a: string) => a.includes('--durable=') && a.includes('$(POD_NAME)'),
+    ),
+  );
+});
+
+test('NATS: 3-replica JetStream cluster with TLS on clients and routes', () => {
+  const sts = byKind('StatefulSet', 'vxdoctor-nats').spec as J;
+  assert.equal(sts.replicas, 3);
+  const conf = (byKind('ConfigMap', 'vxdoctor-nats-config').data as Record<string, string>)[
+    'nats.conf'
+  ] as string;
+  assert.match(conf, /jetstream\s*\{/);
+  assert.equal((conf.match(/tls\s*\{/g) ?? []).length, 2, 'client and cluster TLS blocks');
+  assert.equal((conf.match(/nats:\/\/vxdoctor-nats-\d\.vxdoctor-nats-headless/g) ?? []).length, 3);
+  assert.match(conf, /include "auth\/auth.conf"/);
+});
+
+test('ServiceMonitor scrapes the collector Service port; job name is the Service name', () => {
+  const sm = byKind('ServiceMonitor') as J;
+  const svc = byKind('Service', 'vxdoctor-collector') as J;
+  assert.equal(svc.metadata.name, 'vxdoctor-collector', 'rules select job="vxdoctor-collector"');
+  assert.equal(sm.spec.jobLabel, undefined);
+  assert.ok(svc.spec.ports.some((p: J) => p.name === sm.spec.endpoints[0].port));
+  assert.equal(sm.spec.endpoints[0].path, '/metrics');
+  assert.ok(Object.entries(sm.spec.selector.matchLabels).every(([k, v]) => svc.metadata.labels[k] === v));
+});
+
+test('PrometheusRule equals the generator output from deploy/prometheus/vxdoctor-rules.yml', () => {
+  const rulesText = readFileSync('deploy/prometheus/vxdoctor-rules.yml', 'utf8');
+  const committed = readFileSync('deploy/kubernetes/prometheusrule.yaml', 'utf8');
+  assert.equal(
+    committed,
+    renderPrometheusRule(rulesText),
+    'run: npx tsx deploy/kubernetes/gen-prometheusrule.ts',
+  );
+  const pr = parse(committed) as J;
+  assert.deepEqual(pr.spec.groups, (parse(rulesText) as J).groups);
+  for (const g of pr.spec.groups)
+    for (const r of g.rules) assert.ok(r.alert && r.expr && r.labels?.severity, `rule ${r.alert}`);
+});
