@@ -132,7 +132,7 @@ test('swarm stack validates against the Compose specification schema (dclint shi
   // as http://...#) does not know by that id; the schema body is plain draft-07.
   delete schema.$schema;
   const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
-  const validate = ajv.compile(schema);
+  const validate = ajv.compile<J>(schema);
   const stack: J = parse(readFileSync('deploy/swarm/stack.yml', 'utf8'), { merge: true });
   assert.ok(validate(stack), JSON.stringify(validate.errors, null, 1));
   const broken = structuredClone(stack);
