@@ -248,6 +248,15 @@ export async function run(parsed: Parsed): Promise<number> {
     procNetns: cfg.procNetns,
     ...(cfg.underlayIf ? { underlayIf: cfg.underlayIf } : {}),
   };
+  // Installed before start-up so a SIGTERM during it still ends in a clean stop.
+  const stopRequested = new Promise<void>((resolve) => {
+    const onSig = (sig: string) => {
+      log.info({ signal: sig }, 'stopping');
+      resolve();
+    };
+    process.once('SIGTERM', () => onSig('SIGTERM'));
+    process.once('SIGINT', () => onSig('SIGINT'));
+  });
   const agent = await startAgent({
     node: cfg.node,
     labels: cfg.labels,
@@ -297,14 +306,7 @@ export async function run(parsed: Parsed): Promise<number> {
     presenceTtlMs: presenceTtlMs(cfg.intervalMs),
     log,
   });
-  await new Promise<void>((resolve) => {
-    const onSig = (sig: string) => {
-      log.info({ signal: sig }, 'stopping');
-      resolve();
-    };
-    process.once('SIGTERM', () => onSig('SIGTERM'));
-    process.once('SIGINT', () => onSig('SIGINT'));
-  });
+  await stopRequested;
   const hard = setTimeout(() => {
     log.error('stop took too long, exiting');
     process.exit(0);
