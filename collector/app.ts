@@ -135,9 +135,15 @@ const api =
         return reply.code(502).send({ error: `trace failed: ${(err as Error).message}` });
       }
     });
+    // Open event streams end when the app closes (they would otherwise hold the server open).
+    const streams = new Set<import('node:http').ServerResponse>();
+    app.addHook('preClose', async () => {
+      for (const r of streams) r.end();
+    });
     app.get('/events', (req, reply) => {
       reply.hijack();
       const raw = reply.raw;
+      streams.add(raw);
       raw.writeHead(200, {
         'content-type': 'text/event-stream',
         'cache-control': 'no-cache',
@@ -163,7 +169,10 @@ const api =
       };
       send(true);
       const timer = setInterval(() => send(false), o.eventsPollMs ?? 1000);
-      req.raw.on('close', () => clearInterval(timer));
+      req.raw.on('close', () => {
+        clearInterval(timer);
+        streams.delete(raw);
+      });
     });
   };
 

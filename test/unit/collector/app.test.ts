@@ -182,8 +182,12 @@ describe('collector HTTP API', () => {
           state.removePresence('n1');
         }
       }
-      ac.abort();
       assert.equal(events.length, 2);
+      // Closing the app ends open event streams instead of hanging on them.
+      const t = Date.now();
+      await app.close();
+      assert.ok(Date.now() - t < 1000, `close took ${Date.now() - t} ms`);
+      ac.abort();
       assert.equal(events[0]?.nodes, 4);
       assert.equal(events[0]?.rootCauses, 3);
       assert.ok((events[1]?.generation ?? 0) > (events[0]?.generation ?? 0));
