@@ -124,6 +124,8 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
   let lastSignal = '';
   let lastLoopAt = Date.now();
   let round = 0;
+  /** Why heartbeats are off (prober could not be created/started), for an unknown finding. */
+  let proberError: string | null = null;
   let lastPeers: NodePresence[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const outbox = new Outbox(
@@ -149,7 +151,12 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
     const s = await o.collect();
     const r = o.checks(s);
     const extra: Finding[] = [];
-    for (const u of prober?.unknowns() ?? [])
+    const unknowns = prober
+      ? prober.unknowns()
+      : proberError
+        ? [{ what: 'heartbeats', reason: proberError }]
+        : [];
+    for (const u of unknowns)
       extra.push({
         check: 'heartbeat-capture',
         status: 'unknown',
@@ -244,6 +251,8 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
     } catch (err) {
       log.error({ err }, 'prober failed to start; heartbeats off');
       prober = null;
+      proberError = `heartbeats off: ${(err as Error).message}`;
+      await inventory().catch(() => undefined);
     }
   }
 
