@@ -117,7 +117,7 @@ export function readProbeKey(path: string): Buffer {
 export function parseListen(text: string): { host: string; port: number } {
   const m = /^(.*):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[2]) : Number.NaN;
-  if (!m || !m[1] || port > 65535) throw new ConfigError(`--listen: want HOST:PORT, got "${text}"`);
+  if (!m?.[1] || port > 65535) throw new ConfigError(`--listen: want HOST:PORT, got "${text}"`);
   return { host: m[1].replace(/^\[|\]$/g, ''), port };
 }
 
