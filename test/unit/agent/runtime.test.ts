@@ -8,14 +8,7 @@ import { after, before, test } from 'node:test';
 import { connectNats, NatsPublisher } from '../../../agent/publish/nats.js';
 import { type ProbeEngine, type RunningAgent, startAgent } from '../../../agent/runtime.js';
 import { silentLogger } from '../../../shared/logging.js';
-import type {
-  NodePresence,
-  NodeSnapshot,
-  ProbePath,
-  ProbeResult,
-  TraceReply,
-} from '../../../shared/schema.js';
-import { traceSubject } from '../../../shared/subjects.js';
+import type { NodePresence, NodeSnapshot, ProbePath, ProbeResult } from '../../../shared/schema.js';
 import { NatsServer, StreamReader, traceRequest, waitFor } from '../../e2e/harness.js';
 
 const zero = (): Record<ProbePath, number> => ({ vxlan: 0, control: 0, pmtu: 0, overlay: 0 });
