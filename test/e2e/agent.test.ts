@@ -159,11 +159,25 @@ test('agents on the lab: discovery, probes, faults, footprint', { timeout: 600_0
         });
         const r = results(since, 'n1', 'n4', 'pmtu').at(-1);
         assert.equal(r?.pmtu?.required, 1500);
-        assert.equal(r?.answered, false);
-        if (fault === 'mtu-fragneeded') assert.equal(r?.pmtu?.fragNeededMtu, 1454);
-        // Within rack A nothing changed.
+        // frag-needed comes back only from the L3 variant (later rounds may just see the
+        // learned PMTU); the L2 black hole is silent.
+        const all = results(since, 'n1', 'n4', 'pmtu');
+        if (fault === 'mtu-fragneeded')
+          assert.ok(
+            all.some((x) => x.pmtu?.fragNeededMtu === 1454 || x.pmtu?.learnedPmtu === 1454),
+            `no frag-needed/learned 1454: ${describe(all)}`,
+          );
+        else
+          assert.ok(
+            all.every((x) => x.pmtu?.fragNeededMtu == null),
+            `frag-needed under an L2 black hole`,
+          );
+        // Within rack A nothing changed: the full overlay size passes.
         const ok = results(since, 'n1', 'n2', 'pmtu').at(-1);
-        assert.equal(ok?.answered, true, `n1->n2 pmtu: ${describe([ok as ProbeResult])}`);
+        assert.ok(
+          ok?.pmtu && (ok.pmtu.largestPassing ?? 0) >= ok.pmtu.required,
+          `n1->n2 pmtu: ${describe(ok ? [ok] : [])}`,
+        );
       } finally {
         await lab.clear();
       }
