@@ -204,7 +204,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(probes(opts));
   await app.register(metrics(opts));
   await app.register(api(opts, diagnosis), { prefix: '/api/v1' });
-  const ui = await loadUi();
+  let ui: Awaited<ReturnType<typeof loadUi>> = null;
+  try {
+    ui = await loadUi();
+  } catch (err) {
+    // A broken web page must not take the API and /metrics down with it.
+    opts.log.error({ err }, 'web page plugin failed to load');
+  }
   if (ui) await app.register(ui);
   return app as unknown as FastifyInstance;
 }
