@@ -20,6 +20,13 @@ import {
 } from '@nats-io/transport-node';
 import { parseAllDocuments } from 'yaml';
 import { generateAuth } from '../../deploy/kubernetes/nats-auth.js';
+import { AGENT_STREAM_CONFIG, connectNats, ensureStream, NatsPublisher } from '../../agent/publish/nats.js';
+import { Presence } from '../../agent/publish/presence.js';
+import { createLogger } from '../../shared/logging.js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { SCHEMA_VERSION } from '../../shared/schema.js';
+import { KV_NODES } from '../../shared/subjects.js';
 
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -40,7 +47,8 @@ const dir = mkdtempSync(join(tmpdir(), 'vxd-nats-auth-'));
 const auth = generateAuth(['node-a', 'node-b']);
 let server: ChildProcess | undefined;
 let port = 0;
-let serverLog = '';
+let jsServer: ChildProcess | undefined;
+let jsPort = 0;
 
 function openssl(args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 30_000 });
@@ -113,33 +121,53 @@ before(async () => {
     .replace('listen: 0.0.0.0:6222', `listen: 127.0.0.1:${cport}`)
     .replace(/nats:\/\/vxdoctor-nats-\d[^\s]*:6222/g, `nats://127.0.0.1:${deadPort}`);
   assert.match(conf, /include "auth\/auth.conf"/);
-  writeFileSync(join(dir, 'nats.conf'), conf);
   writeFileSync(join(dir, 'auth', 'auth.conf'), auth.authConf);
-  server = spawn('nats-server', ['-c', join(dir, 'nats.conf')], {
-    env: { ...process.env, POD_NAME: 'vxdoctor-nats-0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server.stderr?.on('data', (b: Buffer) => {
-    serverLog += b.toString();
-  });
-  const end = Date.now() + 10_000;
-  while (!/Server is ready/.test(serverLog)) {
-    if (Date.now() > end || server.exitCode !== null)
-      throw new Error(`nats-server did not start:\n${serverLog}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const started = await startServer('clustered', conf);
+  server = started.proc;
+  // Second server for the JetStream checks: the same text without the cluster block (one
+  // server cannot elect a JetStream meta leader while its two peers are missing).
+  jsPort = await freePort();
+  const single = conf
+    .replace(/\ncluster \{[\s\S]*?\n\}\n/, '\n')
+    .replace(`listen: 127.0.0.1:${port}`, `listen: 127.0.0.1:${jsPort}`)
+    .replace(`http: 127.0.0.1:${mport}`, `http: 127.0.0.1:${await freePort()}`)
+    .replaceAll(join(dir, 'js'), join(dir, 'js2'));
+  assert.doesNotMatch(single, /cluster \{/);
+  jsServer = (await startServer('single', single)).proc;
 });
 
+async function startServer(name: string, conf: string): Promise<{ proc: ChildProcess }> {
+  const file = join(dir, `nats-${name}.conf`);
+  writeFileSync(file, conf);
+  let log = '';
+  const proc = spawn('nats-server', ['-c', file], {
+    env: { ...process.env, POD_NAME: `vxdoctor-nats-${name}` },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stderr?.on('data', (b: Buffer) => {
+    log += b.toString();
+  });
+  const end = Date.now() + 10_000;
+  while (!/Server is ready/.test(log)) {
+    if (Date.now() > end || proc.exitCode !== null) {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      throw new Error(`nats-server (${name}) did not start:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { proc };
+}
+
 after(() => {
-  if (server?.pid && server.exitCode === null) server.kill('SIGTERM');
+  for (const p of [server, jsServer]) if (p?.pid && p.exitCode === null) p.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 });
 
 const tlsOpts = () => ({ caFile: join(dir, 'tls', 'ca.crt') });
 
-async function agent(node: string): Promise<NatsConnection> {
+async function agent(node: string, to = port): Promise<NatsConnection> {
   return connect({
-    servers: `tls://127.0.0.1:${port}`,
+    servers: `tls://127.0.0.1:${to}`,
     tls: tlsOpts(),
     authenticator: nkeyAuthenticator(new TextEncoder().encode(auth.seeds[node])),
     reconnect: false,
@@ -243,4 +271,77 @@ test('unknown nkeys and plaintext connections are refused', async () => {
       reconnect: false,
     }),
   );
+});
+
+test('JetStream: the agent code (publisher, presence) works with its node user and nothing more', async () => {
+  const log = createLogger({ level: 'silent' });
+  const servers = [`tls://127.0.0.1:${jsPort}`];
+  // The collector (or an admin) creates the stream and the presence bucket; agents may not.
+  const col = await connect({
+    servers,
+    tls: tlsOpts(),
+    authenticator: usernamePasswordAuthenticator('vxdoctor-collector', auth.collectorPassword),
+    reconnect: false,
+  });
+  await ensureStream(await jetstreamManager(col), log);
+  await new Kvm(col).create(KV_NODES, { ttl: 30_000, history: 1 });
+  const seedFile = join(dir, 'node-a.nk');
+  writeFileSync(seedFile, auth.seeds['node-a'] as string);
+  const nc = await connectNats(
+    { servers, name: 'vxdoctor-agent node-a', ca: join(dir, 'tls', 'ca.crt'), nkeySeedFile: seedFile },
+    log,
+  );
+  try {
+    // Own subjects: acked by JetStream.
+    const pub = new NatsPublisher(nc, 'node-a', log, 3000);
+    await pub.publish('snapshot', 'id-1', new TextEncoder().encode('{}'));
+    await pub.publish('probes', 'id-2', new TextEncoder().encode('{}'));
+    const info = await (await jetstreamManager(col)).streams.info(AGENT_STREAM_CONFIG.name);
+    assert.equal(info.state.messages, 2);
+    // Presence: put own key, watch sees peers.
+    const seen: string[][] = [];
+    const presence = new Presence({
+      nc,
+      node: 'node-a',
+      ttlMs: 30_000,
+      log,
+      onPeers: (p) => seen.push(p.map((x) => x.node)),
+    });
+    await presence.put({ node: 'node-a' } as never);
+    const colKv = await new Kvm(col).open(KV_NODES);
+    assert.ok(await colKv.get('node-a'), 'node-a presence stored');
+    presence.start();
+    const ncB = await agent('node-b', jsPort);
+    const presenceB = {
+      schemaVersion: SCHEMA_VERSION,
+      node: 'node-b',
+      labels: {},
+      version: 't',
+      at: Date.now(),
+      underlay: ['127.0.0.2'],
+      probePort: 7999,
+      vteps: [],
+      overlayEndpoints: [],
+    };
+    await (await new Kvm(ncB).open(KV_NODES)).put('node-b', JSON.stringify(presenceB));
+    await ncB.close();
+    await new Promise((r) => setTimeout(r, 1000));
+    await presence.stop(false);
+    assert.ok(
+      seen.some((l) => l.includes('node-b')),
+      `presence watch delivered node-b: ${JSON.stringify(seen)}`,
+    );
+    // Another node's subjects and key: refused (no ack / permission error), nothing stored.
+    const foreign = new NatsPublisher(nc, 'node-b', log, 1500);
+    await assert.rejects(foreign.publish('snapshot', 'id-3', new TextEncoder().encode('{}')));
+    const agentKv = await new Kvm(nc).open(KV_NODES);
+    await assert.rejects(agentKv.put('node-b', '{}'));
+    const after = await (await jetstreamManager(col)).streams.info(AGENT_STREAM_CONFIG.name);
+    assert.equal(after.state.messages, 2, 'nothing from node-a landed on node-b subjects');
+    // No admin: the agent cannot delete the stream.
+    await assert.rejects((await jetstreamManager(nc)).streams.delete(AGENT_STREAM_CONFIG.name));
+  } finally {
+    await nc.close();
+    await col.close();
+  }
 });
