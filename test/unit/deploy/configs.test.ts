@@ -254,3 +254,22 @@ test('every root-cause kind has an alert', () => {
     assert.ok(covered, `no alert for root-cause kind ${kind}`);
   }
 });
+
+test('the promtool tests cover every alert both firing and not firing', () => {
+  const t = parse(readFileSync('deploy/prometheus/vxdoctor-rules.test.yml', 'utf8')) as {
+    tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[];
+  };
+  const cases = t.tests.flatMap((x) => x.alert_rule_test ?? []);
+  for (const a of alerts) {
+    const mine = cases.filter((c) => c.alertname === a.alert);
+    assert.ok(
+      mine.some((c) => c.exp_alerts.length > 0),
+      `${a.alert}: a promtool case where it fires`,
+    );
+    if (a.alert !== 'VxdoctorWatchdog')
+      assert.ok(
+        mine.some((c) => c.exp_alerts.length === 0),
+        `${a.alert}: a promtool case where it does not fire`,
+      );
+  }
+});
