@@ -11,7 +11,9 @@ import {
   sortRootCauses,
 } from './logic.js';
 
-const AGG_ABOVE = 200;
+// ?aggregate=off forces the node x node matrix at any size (bench, big screens).
+const AGG_ABOVE =
+  new URLSearchParams(location.search).get('aggregate') === 'off' ? Number.POSITIVE_INFINITY : 200;
 const CELL_MIN = 3;
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -49,6 +51,13 @@ async function get(url) {
   return r.json();
 }
 
+function evidence(ev) {
+  const li = (xs) => xs.map((e) => `<li>${esc(e)}</li>`).join('');
+  if (ev.length === 0) return '';
+  if (ev.length <= 4) return `<ul>${li(ev)}</ul>`;
+  return `<ul>${li(ev.slice(0, 3))}</ul><details><summary>${ev.length - 3} more evidence lines</summary><ul>${li(ev.slice(3))}</ul></details>`;
+}
+
 function renderCauses(d) {
   const el = $('causes-list');
   const rcs = sortRootCauses(d.rootCauses);
@@ -62,7 +71,7 @@ function renderCauses(d) {
         rc,
       ) => `<article class="rc ${esc(rc.severity)}" data-id="${esc(rc.id)}"><h3><span class="sev">${esc(rc.severity)}</span>${esc(rc.summary)}</h3>
 <div class="meta">${esc(rc.kind)} · <b class="place">${esc(placeText(rc))}</b> · since ${esc(new Date(rc.since).toISOString().replace('T', ' ').slice(0, 19))} UTC (${esc(ago(rc.since))})</div>
-${rc.evidence.length ? `<ul>${rc.evidence.map((e) => `<li>${esc(e)}</li>`).join('')}</ul>` : ''}
+${evidence(rc.evidence)}
 ${rc.remediation ? `<div>Fix: <button class="copy" aria-label="copy fix">copy</button></div><pre class="fix" tabindex="0">${esc(rc.remediation)}</pre>` : ''}</article>`,
     )
     .join('');
@@ -231,7 +240,7 @@ function drawMatrix() {
   const left = showNames ? Math.ceil(lw) + 8 : 4;
   let cw = 0;
   for (let j = 0; j < nc; j++) cw = Math.max(cw, ctx0.measureText(colName(j)).width);
-  const top = showNames ? Math.ceil(cw * 0.87) + 10 : 4;
+  const top = showNames ? Math.ceil(cw * 0.87) + 16 : 4;
   const dpr = window.devicePixelRatio || 1;
   const w = left + nc * cell + 4;
   const h = top + nr * cell + 4;
