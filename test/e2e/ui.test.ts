@@ -56,7 +56,7 @@ function chain(node: string): OverlayChain {
 
 /** A collector app whose state came through ingest; returns its base URL. */
 async function collector(fault: Fault, rounds = 3, nodes: string[] = NODES) {
-  const now = T0 + rounds * ROUND_MS + 1000;
+  let now = T0 + rounds * ROUND_MS + 1000;
   const state = new ClusterState({ clock: () => now, presenceTtlMs: 60_000 });
   const diagnoser = new Diagnoser();
   const feed = (subject: string, m: unknown) => {
@@ -64,17 +64,21 @@ async function collector(fault: Fault, rounds = 3, nodes: string[] = NODES) {
     assert.ok(r.ok, `ingest rejected ${subject}`);
     state.apply(r.msg);
   };
-  for (let n = 0; n < rounds; n++) {
-    for (const node of nodes) {
-      state.applyPresence(presence(node, T0 + n * ROUND_MS));
-      const s: SnapshotMessage = snapshotMsg(node, n);
-      s.snapshot.chains = [chain(node)];
-      feed(`vxdoctor.v1.${node}.snapshot`, s);
+  const feedRounds = (f: Fault, from: number, to: number) => {
+    for (let n = from; n < to; n++) {
+      for (const node of nodes) {
+        state.applyPresence(presence(node, T0 + n * ROUND_MS));
+        const s: SnapshotMessage = snapshotMsg(node, n);
+        s.snapshot.chains = [chain(node)];
+        feed(`vxdoctor.v1.${node}.snapshot`, s);
+      }
+      for (const m of round(n, f, { nodes })) feed(`vxdoctor.v1.${m.node}.probes`, m);
+      now = T0 + n * ROUND_MS + 1000 + ROUND_MS;
+      state.tick();
+      diagnoser.evaluate(state.diagnosisInput());
     }
-    for (const m of round(n, fault, { nodes })) feed(`vxdoctor.v1.${m.node}.probes`, m);
-    state.tick();
-    diagnoser.evaluate(state.diagnosisInput());
-  }
+  };
+  feedRounds(fault, 0, rounds);
   let connected = true;
   const app = await buildApp({
     state,
@@ -87,7 +91,7 @@ async function collector(fault: Fault, rounds = 3, nodes: string[] = NODES) {
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  return { app, base, setConnected: (v: boolean) => (connected = v) };
+  return { app, base, setConnected: (v: boolean) => (connected = v), feedRounds };
 }
 
 /** Opens the page, recording every request URL; asserts all stay on the collector's origin. */
@@ -198,6 +202,15 @@ describe('web page against the collector app', () => {
       assert.deepEqual(x.rgb, ok);
       assert.equal(await page.isHidden('#banner'), true);
       await page.screenshot({ path: `${OUT}/healthy.png`, fullPage: true });
+      // the underlay starts dropping VXLAN between the racks: the page follows without reload
+      c.feedRounds(
+        (a, b, p) => (crossRack(a, b) && p === 'vxlan' ? { kind: 'lost-in-path' } : { kind: 'ok' }),
+        3,
+        9,
+      );
+      await page.waitForSelector('article.rc', { timeout: 10_000 });
+      assert.equal(await page.locator('#all-healthy').count(), 0);
+      assert.match((await page.textContent('article.rc')) ?? '', /rack A ↔ rack B/);
       check();
       await page.close();
     } finally {

@@ -437,6 +437,20 @@ function openNodeQuiet(name) {
   openNode(name).then(() => f?.focus?.());
 }
 
+// Coalesce change events: at most one refresh per 0.5 s (3 s in the large-cluster view).
+let lastRefresh = 0;
+let refreshTimer = null;
+function scheduleRefresh() {
+  if (refreshTimer) return;
+  const minGap = st.nodes.length > AGG_ABOVE ? 3000 : 500;
+  const wait = Math.max(0, minGap - (Date.now() - lastRefresh));
+  refreshTimer = setTimeout(() => {
+    refreshTimer = null;
+    lastRefresh = Date.now();
+    refresh();
+  }, wait);
+}
+
 function live() {
   let pollTimer = null;
   const poll = () => {
@@ -452,7 +466,7 @@ function live() {
     st.nats = s.natsConnected;
     if (!st.ok || s.generation !== lastGen) {
       lastGen = s.generation;
-      refresh();
+      scheduleRefresh();
     }
     banner();
   });
