@@ -3,8 +3,6 @@
  * `app.inject()`. Route groups are encapsulated plugins: probes (/healthz, /readyz), metrics,
  * the JSON API (/api/v1/*), server-sent events, and the web page (collector/ui).
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../shared/logging.js';
@@ -21,6 +19,7 @@ import {
 import { NODE_NAME_RE } from '../shared/subjects.js';
 import { Diagnoser } from './diagnosis/index.js';
 import { type ClusterState, stripTracking } from './state/index.js';
+import { uiPlugin } from './ui/index.js';
 
 /** Thrown by a trace function when the agent did not answer in time (HTTP 504). */
 export class TraceTimeoutError extends Error {
@@ -176,17 +175,6 @@ const api =
     });
   };
 
-/** Loads the web page plugin when it exists in this build (collector/ui/index.ts). */
-async function loadUi(): Promise<((app: FastifyInstance) => Promise<void>) | null> {
-  for (const ext of ['js', 'ts']) {
-    const url = new URL(`./ui/index.${ext}`, import.meta.url);
-    if (!existsSync(fileURLToPath(url))) continue;
-    const mod = (await import(url.href)) as { uiPlugin?: (app: FastifyInstance) => Promise<void> };
-    return mod.uiPlugin ?? null;
-  }
-  return null;
-}
-
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Request logs are info level: keep the HTTP logger at warn so scrapes do not flood the log.
   const app = Fastify({
@@ -204,13 +192,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(probes(opts));
   await app.register(metrics(opts));
   await app.register(api(opts, diagnosis), { prefix: '/api/v1' });
-  let ui: Awaited<ReturnType<typeof loadUi>> = null;
-  try {
-    ui = await loadUi();
-  } catch (err) {
-    // A broken web page must not take the API and /metrics down with it.
-    opts.log.error({ err }, 'web page plugin failed to load');
-  }
-  if (ui) await app.register(ui);
+  await app.register(uiPlugin);
   return app as unknown as FastifyInstance;
 }

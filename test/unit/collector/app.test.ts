@@ -53,6 +53,16 @@ describe('collector HTTP API', () => {
     assert.equal((await app2.inject('/readyz')).statusCode, 200);
   });
 
+  it('serves the web page plugin (GET /, /ui/*) next to the API', async () => {
+    const { app } = await make();
+    const page = await app.inject('/');
+    assert.equal(page.statusCode, 200);
+    assert.match(page.headers['content-type'] as string, /text\/html/);
+    assert.match(page.body, /<html/i);
+    assert.equal((await app.inject('/ui/app.js')).statusCode, 200);
+    assert.equal((await app.inject('/ui/..%2Fapp.ts')).statusCode, 404);
+  });
+
   it('GET /metrics serves the registry in the Prometheus text format', async () => {
     const { app } = await make();
     const r = await app.inject('/metrics');
