@@ -1,0 +1,297 @@
+/**
+ * The whole pipeline on the lab, with real parts everywhere: kernel VXLAN datapath in network
+ * namespaces, an agent per lab node, nats-server (JetStream), the collector, Prometheus loading
+ * the shipped rules, Alertmanager paging a webhook receiver in this test.
+ *
+ * For every lab fault: inject -> /api/v1/diagnosis names the expected kind and place, and
+ * nothing else critical -> the page reaches the webhook -> clear -> root cause and alert resolve.
+ * Also: healthy lab has no root cause; agent-down; collector restart keeps state, no alert flaps.
+ * Timings (fault -> diagnosis, fault -> webhook) go to test-output/pipeline-timings.json.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import type { DiagnosisResponse, NodeView, RootCause, RootCauseKind } from '../../shared/schema.js';
+import { requireRoot } from '../lab/lab.js';
+import { freePort, type LabAgents, OUTPUT, ROOT, sleep, startLabAgents, waitFor } from './harness.js';
+import { Monitoring } from './monitoring.js';
+
+interface Expectation {
+  kind: RootCauseKind;
+  /** Nodes the root cause must name (subset), or the rack segment. */
+  nodes?: string[];
+  segment?: true;
+  /** Other critical kinds that are a correct reading of the same fault. */
+  alsoCritical?: RootCauseKind[];
+}
+
+const EXPECT: Record<string, Expectation> = {
+  'tor-drop-vxlan': { kind: 'underlay-vxlan-filtered', segment: true },
+  'host-fw-vxlan': { kind: 'host-firewall-vxlan', nodes: ['n3'] },
+  'mtu-blackhole': { kind: 'underlay-mtu', nodes: ['n4'] },
+  'mtu-fragneeded': { kind: 'underlay-mtu', nodes: ['n4'] },
+  'fdb-nat': { kind: 'fdb-wrong-destination', nodes: ['n1'] },
+  'dup-vtep': {
+    kind: 'duplicate-vtep-address',
+    nodes: ['n1', 'n2', 'n3', 'n4'],
+    alsoCritical: ['fdb-wrong-destination'],
+  },
+  'missing-gwbridge': { kind: 'missing-gwbridge', nodes: ['n2'] },
+  'vni-mismatch': { kind: 'vni-mismatch', nodes: ['n4'] },
+  'dstport-mismatch': { kind: 'dstport-mismatch', nodes: ['n4'] },
+  'neighbor-missing': { kind: 'neighbor-missing', nodes: ['n1'] },
+  'control-ports-blocked': { kind: 'control-ports-blocked', segment: true },
+  'vtep-down': { kind: 'vtep-down', nodes: ['n2'] },
+  'subnet-overlap': { kind: 'subnet-overlap', nodes: ['n1'] },
+  'node-isolated': { kind: 'node-unreachable', nodes: ['n4'] },
+};
+
+/** Alert name per root-cause kind, read from the shipped rules (one source of truth). */
+function alertsByKind(): Map<string, string> {
+  const doc = parseYaml(readFileSync(join(ROOT, 'deploy/prometheus/vxdoctor-rules.yml'), 'utf8')) as {
+    groups: Array<{ rules: Array<{ alert?: string; expr: string }> }>;
+  };
+  const out = new Map<string, string>();
+  for (const g of doc.groups)
+    for (const r of g.rules) {
+      const m = /kind="([a-z-]+)"/.exec(r.expr);
+      if (r.alert && m?.[1]) out.set(m[1], r.alert);
+    }
+  return out;
+}
+
+function matches(rc: RootCause, exp: Expectation): boolean {
+  if (rc.kind !== exp.kind) return false;
+  if (exp.segment) {
+    const s = rc.segment;
+    return !!s && s.label === 'rack' && [s.from, s.to].sort().join() === 'A,B';
+  }
+  return (exp.nodes ?? []).every((n) => rc.nodes.includes(n));
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2 : null;
+};
+
+describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertmanager', {
+  concurrency: false,
+}, () => {
+  let env: LabAgents | null = null;
+  let collector: ChildProcess | null = null;
+  let collectorUrl = '';
+  let collectorPort = 0;
+  const mon = new Monitoring();
+  const timings: Array<{
+    fault: string;
+    diagnosisSeconds: number;
+    webhookSeconds: number;
+    clearSeconds: number;
+  }> = [];
+  const alerts = alertsByKind();
+  let skip = false;
+
+  async function startCollector(): Promise<void> {
+    const log = createWriteStream(join(OUTPUT, 'pipeline-collector.log'), { flags: 'a' });
+    const p = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bin/vxdoctor.js'),
+        'collector',
+        '--nats',
+        env!.nats.url,
+        '--listen',
+        `127.0.0.1:${collectorPort}`,
+        '--presence-ttl',
+        '12s',
+        '--durable',
+        'vxdoctor-e2e',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    p.stdout?.pipe(log);
+    p.stderr?.pipe(log);
+    collector = p;
+    await waitFor('collector /readyz', async () => (await fetch(`${collectorUrl}/readyz`)).ok, 30_000, 250);
+  }
+
+  async function stopCollector(): Promise<void> {
+    const p = collector;
+    collector = null;
+    if (!p?.pid || p.exitCode !== null) return;
+    const gone = new Promise<void>((r) => p.once('exit', () => r()));
+    process.kill(p.pid, 'SIGTERM');
+    await Promise.race([gone, sleep(10_000)]);
+    if (p.exitCode === null && p.signalCode === null) process.kill(p.pid, 'SIGKILL');
+  }
+
+  const diagnosis = async (): Promise<RootCause[]> =>
+    ((await (await fetch(`${collectorUrl}/api/v1/diagnosis`)).json()) as DiagnosisResponse).rootCauses;
+
+  before(async (t) => {
+    if (!requireRoot(t)) {
+      skip = true;
+      return;
+    }
+    mkdirSync(OUTPUT, { recursive: true });
+    env = await startLabAgents({ id: 'vxp', name: 'pipeline', extraArgs: ['--inventory-interval', '4s'] });
+    collectorPort = await freePort();
+    collectorUrl = `http://127.0.0.1:${collectorPort}`;
+    await startCollector();
+    await mon.start({ collectorHostPort: `127.0.0.1:${collectorPort}`, logDir: OUTPUT });
+  });
+
+  after(async () => {
+    writeFileSync(
+      join(OUTPUT, 'pipeline-timings.json'),
+      JSON.stringify(
+        {
+          faults: timings,
+          medianDiagnosisSeconds: median(timings.map((x) => x.diagnosisSeconds)),
+          medianWebhookSeconds: median(timings.map((x) => x.webhookSeconds)),
+        },
+        null,
+        2,
+      ),
+    );
+    await stopCollector().catch(() => undefined);
+    await mon.stop().catch(() => undefined);
+    await env?.teardown();
+  });
+
+  it('healthy lab: every node up, every path probed, no root cause', async (t) => {
+    if (skip) return t.skip('needs root');
+    await waitFor(
+      'four nodes up',
+      async () => {
+        const nodes = (await (await fetch(`${collectorUrl}/api/v1/nodes`)).json()) as NodeView[];
+        return nodes.filter((n) => n.state === 'up').length === 4;
+      },
+      60_000,
+    );
+    for (const path of ['vxlan', 'control', 'pmtu', 'overlay']) {
+      await waitFor(
+        `all 12 directed pairs answered on ${path}`,
+        async () => {
+          const body = (await (await fetch(`${collectorUrl}/api/v1/pairs?path=${path}`)).json()) as {
+            pairs: Array<{ src: string; dst: string; loss: number | null }>;
+          };
+          return body.pairs.filter((p) => p.src !== p.dst && p.loss === 0).length >= 12;
+        },
+        60_000,
+        1000,
+      );
+    }
+    // Stable: no root cause over several rounds.
+    await waitFor('diagnosis empty', async () => (await diagnosis()).length === 0, 60_000, 1000);
+    for (let i = 0; i < 5; i++) {
+      await sleep(2000);
+      assert.deepEqual(await diagnosis(), [], 'the healthy lab must have no root cause');
+    }
+  });
+
+  for (const [fault, exp] of Object.entries(EXPECT)) {
+    it(`fault ${fault} -> ${exp.kind} ${exp.segment ? 'on rack A<->B' : `on ${exp.nodes?.join(',')}`} -> page -> resolve`, async (t) => {
+      if (skip) return t.skip('needs root');
+      const alertname = alerts.get(exp.kind);
+      assert.ok(alertname, `the shipped rules have an alert for ${exp.kind}`);
+      await waitFor(
+        'no root cause before the fault',
+        async () => (await diagnosis()).length === 0,
+        90_000,
+        1000,
+      );
+      const t0 = Date.now();
+      await env!.lab.fault(fault);
+      try {
+        const found = await waitFor(
+          `${exp.kind} in /api/v1/diagnosis`,
+          async () => (await diagnosis()).find((rc) => matches(rc, exp)),
+          60_000,
+          500,
+        );
+        const diagnosisSeconds = (Date.now() - t0) / 1000;
+        assert.ok(found.remediation.length > 20, 'the root cause says how to fix it');
+        assert.ok(found.evidence.length > 0, 'the root cause carries its evidence');
+        const rcs = await diagnosis();
+        const allowed = new Set([exp.kind, ...(exp.alsoCritical ?? [])]);
+        const otherCritical = rcs.filter((rc) => rc.severity === 'critical' && !allowed.has(rc.kind));
+        assert.deepEqual(
+          otherCritical.map((rc) => rc.id),
+          [],
+          `nothing else critical for ${fault}: ${JSON.stringify(rcs, null, 1)}`,
+        );
+        assert.equal(rcs.filter((rc) => rc.kind === exp.kind).length, 1, 'one fault, one root cause');
+
+        await waitFor(
+          `${alertname} at the webhook`,
+          () => mon.firing(alertname!, t0).length > 0,
+          90_000,
+          500,
+        );
+        const webhookSeconds = (Date.now() - t0) / 1000;
+
+        const tc = Date.now();
+        await env!.lab.clear();
+        await waitFor(
+          `${exp.kind} cleared`,
+          async () => !(await diagnosis()).some((rc) => rc.kind === exp.kind),
+          90_000,
+          1000,
+        );
+        await waitFor(
+          `${alertname} resolved at the webhook`,
+          () => mon.resolvedSince(alertname!, tc),
+          60_000,
+          500,
+        );
+        timings.push({ fault, diagnosisSeconds, webhookSeconds, clearSeconds: (Date.now() - tc) / 1000 });
+      } finally {
+        await env!.lab.clear().catch(() => undefined);
+      }
+    });
+  }
+
+  it('agent down: presence expires -> agent-down on n4 -> VxdoctorAgentDown pages', async (t) => {
+    if (skip) return t.skip('needs root');
+    const n4 = env!.agents.find((a) => a.node === 'n4')!;
+    const t0 = Date.now();
+    process.kill(n4.pid, 'SIGKILL');
+    await waitFor(
+      'agent-down on n4',
+      async () => (await diagnosis()).find((rc) => rc.kind === 'agent-down' && rc.nodes.includes('n4')),
+      60_000,
+      500,
+    );
+    const rcs = await diagnosis();
+    assert.ok(!rcs.some((rc) => rc.kind === 'node-unreachable'), 'a dead agent is not an unreachable node');
+    await waitFor(
+      'VxdoctorAgentDown at the webhook',
+      () => mon.firing('VxdoctorAgentDown', t0).length > 0,
+      90_000,
+      500,
+    );
+  });
+
+  it('collector restart: state comes back from JetStream, since unchanged, no alert flaps', async (t) => {
+    if (skip) return t.skip('needs root');
+    const before = (await diagnosis()).find((rc) => rc.kind === 'agent-down');
+    assert.ok(before, 'agent-down still active from the previous test');
+    const t0 = Date.now();
+    await stopCollector();
+    await sleep(3000);
+    await startCollector();
+    const back = await waitFor(
+      'agent-down back after restart',
+      async () => (await diagnosis()).find((rc) => rc.id === before.id),
+      60_000,
+      500,
+    );
+    assert.equal(back.since, before.since, 'since survives the restart');
+    await sleep(15_000);
+    assert.equal(mon.resolvedSince('VxdoctorAgentDown', t0), false, 'the alert did not flap');
+  });
+});
