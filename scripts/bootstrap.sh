@@ -30,11 +30,17 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -f node_modules/.vxdoctor-lock ] || [ "$(cat node_modules/.vxdoctor-lock)" != "$lock_hash" ]; then
-  echo "bootstrap: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$lock_hash" > node_modules/.vxdoctor-lock
+# `npm install` rather than `npm ci`: npm 11 here writes lock files without the other
+# platforms' optional packages (e.g. @biomejs/cli-darwin-*), which `npm ci` then rejects as
+# "Missing ... from lock file". With an up-to-date lock, `npm install` installs the same versions.
+stamp() { sha256sum package.json package-lock.json | sha256sum | cut -d' ' -f1; }
+if [ ! -f node_modules/.vxdoctor-lock ] || [ "$(cat node_modules/.vxdoctor-lock)" != "$(stamp)" ]; then
+  echo "bootstrap: npm install"
+  npm install --no-audit --no-fund --loglevel=error
+  stamp > node_modules/.vxdoctor-lock
+fi
+if ! node -e "require('pcap')" 2>/dev/null; then
+  echo "bootstrap: note: the pcap addon did not build; agents will run without capture (unknown hop data)" >&2
 fi
 
 echo "bootstrap: build"
