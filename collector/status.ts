@@ -25,7 +25,14 @@ export const command: CommandSpec = {
       metavar: 'URL',
       help: 'collector base URL',
     },
-    { name: 'output', type: 'string', default: 'text', metavar: 'FORMAT', help: 'text or json (-o json)' },
+    {
+      name: 'output',
+      short: 'o',
+      type: 'string',
+      default: 'text',
+      metavar: 'FORMAT',
+      help: 'text or json (-o json)',
+    },
     {
       name: 'timeout',
       type: 'duration',
@@ -37,17 +44,6 @@ export const command: CommandSpec = {
 };
 
 /** Maps `-o X` / `-oX` to `--output X` (shared/config.ts parses only long flags). */
-export function normalizeArgs(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (a === '-o') out.push('--output', argv[++i] ?? '');
-    else if (a.startsWith('-o') && !a.startsWith('--')) out.push('--output', a.slice(2));
-    else out.push(a);
-  }
-  return out;
-}
-
 export interface PathHealth {
   path: ProbePath;
   pairs: number;

@@ -6,9 +6,6 @@
 import { describeFate, probeOk } from './state/index.js';
 import { type CommandSpec, ConfigError, type Parsed } from '../shared/config.js';
 import type { ProbeResult, Seen, TraceReply } from '../shared/schema.js';
-import { normalizeArgs } from './status.js';
-
-export { normalizeArgs };
 
 export const command: CommandSpec = {
   name: 'trace',
@@ -24,7 +21,14 @@ export const command: CommandSpec = {
       metavar: 'URL',
       help: 'collector base URL',
     },
-    { name: 'output', type: 'string', default: 'text', metavar: 'FORMAT', help: 'text or json (-o json)' },
+    {
+      name: 'output',
+      short: 'o',
+      type: 'string',
+      default: 'text',
+      metavar: 'FORMAT',
+      help: 'text or json (-o json)',
+    },
     { name: 'timeout', type: 'duration', default: '30s', metavar: 'DURATION', help: 'HTTP timeout' },
   ],
 };

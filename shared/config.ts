@@ -20,6 +20,8 @@ export interface FlagSpec {
   required?: boolean;
   /** Placeholder in help output, e.g. URL. */
   metavar?: string;
+  /** One-letter alias, e.g. `o` for `-o json`. */
+  short?: string;
 }
 
 export interface CommandSpec {
@@ -105,11 +107,19 @@ export function parseCommand(
       help = true;
       continue;
     }
-    if (!arg.startsWith('--') || arg === '--') {
+    const short = /^-([A-Za-z])(.*)$/.exec(arg);
+    const aliased = short ? spec.flags.find((f) => f.short === short[1]) : undefined;
+    if (short && !aliased) throw new ConfigError(`unknown flag ${arg} (see --help)`);
+    if (!arg.startsWith('--') && !aliased) {
       positionals.push(arg);
       continue;
     }
-    let name = arg.slice(2);
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    let name = aliased ? aliased.name : arg.slice(2);
+    if (aliased && short?.[2]) name = `${aliased.name}=${short[2]}`;
     let inline: string | undefined;
     const eq = name.indexOf('=');
     if (eq >= 0) {
@@ -171,7 +181,7 @@ export function formatHelp(spec: CommandSpec): string {
         ? ''
         : ` (default ${Array.isArray(f.default) ? f.default.join(',') : String(f.default)})`;
     const rep = f.type === 'list' ? ' (repeatable)' : '';
-    lines.push(`  --${f.name}${meta}`);
+    lines.push(`  ${f.short ? `-${f.short}, ` : ''}--${f.name}${meta}`);
     lines.push(`      ${f.help}${rep}${def} [env ${envName(f.name)}]`);
   }
   lines.push('  --help', '      Show this help.');

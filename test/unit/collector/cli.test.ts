@@ -5,7 +5,12 @@ import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { buildApp, TraceTimeoutError } from '../../../collector/app.js';
 import { parseListen } from '../../../collector/main.js';
-import { exitCodeFor, fetchStatus, formatStatus, normalizeArgs } from '../../../collector/status.js';
+import {
+  command as statusCommand,
+  exitCodeFor,
+  fetchStatus,
+  formatStatus,
+} from '../../../collector/status.js';
 import { command as traceCommand, formatTrace, run as runTrace } from '../../../collector/trace.js';
 import { parseCommand } from '../../../shared/config.js';
 import { silentLogger } from '../../../shared/logging.js';
@@ -47,14 +52,11 @@ describe('vxdoctor status / trace', () => {
     assert.throws(() => parseListen('a:99999'), /HOST:PORT/);
   });
 
-  it('maps -o json to --output json', () => {
-    assert.deepEqual(normalizeArgs(['-o', 'json', '--collector', 'x']), [
-      '--output',
-      'json',
-      '--collector',
-      'x',
-    ]);
-    assert.deepEqual(normalizeArgs(['-ojson']), ['--output', 'json']);
+  it('takes -o json as --output json', () => {
+    assert.equal(parseCommand(statusCommand, ['-o', 'json', '--collector', 'x'], {}).values.output, 'json');
+    assert.equal(parseCommand(statusCommand, ['-ojson'], {}).values.output, 'json');
+    assert.equal(parseCommand(statusCommand, [], {}).values.output, 'text');
+    assert.throws(() => parseCommand(statusCommand, ['-x'], {}), /unknown flag -x/);
   });
 
   it('exit code: 1 critical, 3 warnings only, 0 healthy', () => {
