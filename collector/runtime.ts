@@ -186,29 +186,23 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   const trace = async (req: TraceRequest): Promise<TraceReply> => {
     if (!nc || !connected) throw new Error('not connected to NATS');
     const timeout = o.traceTimeoutMs ?? 15_000;
-    let it: AsyncIterable<{ data: Uint8Array }>;
+    let data: Uint8Array;
     try {
-      it = await nc.requestMany(traceSubject(req.src), JSON.stringify(req), {
-        strategy: 'timer',
-        maxWait: timeout,
-      });
+      // The trace subject is outside the stream, so only the agent answers.
+      data = (await nc.request(traceSubject(req.src), JSON.stringify(req), { timeout })).data;
     } catch (err) {
-      // Nobody subscribed on the agent's trace subject: the agent is not there to answer.
-      if (/no responders/i.test(String((err as Error).message))) {
-        throw new TraceTimeoutError(`no agent answers on ${traceSubject(req.src)}`);
+      const msg = String((err as Error).message);
+      // Nobody subscribed (no responders) or no answer in time: the agent is not there to answer.
+      if (/no responders|timeout|TIMEOUT|503/i.test(msg)) {
+        throw new TraceTimeoutError(`no agent answers on ${traceSubject(req.src)} (${msg})`);
       }
       throw err;
     }
-    // The stream may capture the request subject and answer with a JetStream ack first.
-    for await (const m of it) {
-      try {
-        const body = JSON.parse(new TextDecoder().decode(m.data)) as TraceReply;
-        if (body && Array.isArray(body.results) && Array.isArray(body.verdict)) return body;
-      } catch {
-        // not the agent's reply
-      }
+    const body = JSON.parse(new TextDecoder().decode(data)) as TraceReply;
+    if (!body || !Array.isArray(body.results) || !Array.isArray(body.verdict)) {
+      throw new Error(`malformed trace reply from ${req.src}`);
     }
-    throw new TraceTimeoutError(`no reply within ${timeout} ms`);
+    return body;
   };
 
   const app = await buildApp({

@@ -548,7 +548,7 @@ export interface StateEvent {
   rootCauses: number;
 }
 
-/** `POST /api/v1/trace` body, and the NATS request sent to `vxdoctor.v1.<src>.trace`. */
+/** `POST /api/v1/trace` body, and the NATS request sent to `vxdoctor.trace.v1.<src>`. */
 export interface TraceRequest {
   src: string;
   dst: string;

@@ -34,9 +34,13 @@ export function parseSubject(subject: string): { node: string; kind: MessageKind
   return { node, kind };
 }
 
-/** Request/reply subject an agent answers on-demand traces on (collector -> agent). */
+/**
+ * Request/reply subject an agent answers on-demand traces on (collector -> agent). Deliberately
+ * outside `vxdoctor.v1.>`, so the stream neither stores trace requests nor acks them.
+ */
+export const TRACE_PREFIX = 'vxdoctor.trace.v1';
 export function traceSubject(node: string): string {
-  return `${SUBJECT_PREFIX}.${node}.trace`;
+  return `${TRACE_PREFIX}.${node}`;
 }
 
 export type { NodePresence };

@@ -44,7 +44,7 @@ export function agentPermissions(node: string): {
         '$JS.API.STREAM.MSG.GET.KV_vxdoctor_nodes',
       ],
     },
-    subscribe: { allow: ['_INBOX.>', `vxdoctor.v1.${node}.trace`] },
+    subscribe: { allow: ['_INBOX.>', `vxdoctor.trace.v1.${node}`] },
   };
 }
 
@@ -66,7 +66,7 @@ export function renderAuthConf(input: AuthInput): string {
   ];
   lines.push(`    { user: "vxdoctor-collector", password: ${q(input.collectorPassword)}, permissions: {`);
   lines.push(
-    '        publish: { allow: ["vxdoctor.v1.*.trace", "$JS.>", "$KV.vxdoctor_rootcauses.>", "_INBOX.>"] }',
+    '        publish: { allow: ["vxdoctor.trace.v1.*", "$JS.>", "$KV.vxdoctor_rootcauses.>", "_INBOX.>"] }',
   );
   lines.push('        subscribe: { allow: ["vxdoctor.v1.>", "$KV.>", "_INBOX.>"] } } }');
   for (const node of Object.keys(input.agents).sort()) {

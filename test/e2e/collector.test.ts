@@ -162,7 +162,7 @@ describe('collector with a real NATS JetStream', () => {
   });
 
   it('POST /api/v1/trace asks the agent over NATS request/reply: 200 with its reply, 504 without an agent', async () => {
-    const sub = nc.subscribe('vxdoctor.v1.n1.trace', {
+    const sub = nc.subscribe('vxdoctor.trace.v1.n1', {
       callback: (_err, m) => {
         const req = JSON.parse(new TextDecoder().decode(m.data)) as { src: string; dst: string };
         m.respond(

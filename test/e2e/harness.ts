@@ -294,7 +294,7 @@ export class StreamReader {
         this.current = it;
         for await (const m of it) {
           if (this.stopped) break;
-          // The stream also captures trace requests (`vxdoctor.v1.<node>.trace`): not messages.
+          // Only `vxdoctor.v1.<node>.<kind>` subjects are messages.
           if (!parseSubject(m.subject)) continue;
           this.out.push({
             subject: m.subject,
