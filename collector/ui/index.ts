@@ -2,7 +2,7 @@
  * The web page: static files (plain ES modules + CSS, no build step) served from
  * `collector/ui/static`. Only files present at registration are served (no path traversal).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -15,7 +15,12 @@ const TYPES: Record<string, string> = {
 };
 
 export async function uiPlugin(app: FastifyInstance): Promise<void> {
-  const dir = fileURLToPath(new URL('./static/', import.meta.url));
+  // From source (tsx) the files sit beside this module; from the build (dist/collector/ui/)
+  // they stay in the source tree, which tsc does not copy.
+  const beside = fileURLToPath(new URL('./static/', import.meta.url));
+  const dir = existsSync(beside)
+    ? beside
+    : fileURLToPath(new URL('../../../collector/ui/static/', import.meta.url));
   const files = new Map<string, { body: Buffer; type: string }>();
   for (const f of readdirSync(dir)) {
     const type = TYPES[extname(f)];
