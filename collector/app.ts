@@ -36,6 +36,12 @@ export interface AppOptions {
   diagnosis?: () => DiagnosisResponse;
   /** Ready = NATS connected and the consumer attached; default natsConnected. */
   ready?: () => boolean;
+  /**
+   * False while a (re)started collector is still rebuilding its state: /metrics answers 503
+   * then, so Prometheus sees a failed scrape (rules hold the last value) instead of zeros that
+   * would resolve every active alert. Default: always true.
+   */
+  metricsReady?: () => boolean;
   /** Server-sent events heartbeat period (ms), default 5000; change polling 1000. */
   eventsIntervalMs?: number;
   eventsPollMs?: number;
@@ -56,6 +62,9 @@ const metrics =
   (o: AppOptions): FastifyPluginAsync =>
   async (app) => {
     app.get('/metrics', async (_req, reply) => {
+      if (o.metricsReady && !o.metricsReady()) {
+        return reply.code(503).send('collector is rebuilding its state; metrics withheld\n');
+      }
       const text = await o.registry.metrics();
       return reply.header('content-type', o.registry.contentType).send(text);
     });

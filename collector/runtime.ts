@@ -205,6 +205,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     return body;
   };
 
+  let evaluationsSinceRebuild = 0;
   const app = await buildApp({
     state,
     registry,
@@ -212,6 +213,8 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     trace,
     natsConnected: () => connected,
     ready: () => connected && consumerAttached && rebuilt,
+    // Two evaluations after the rebuild: root causes that need two rounds are raised again.
+    metricsReady: () => rebuilt && evaluationsSinceRebuild >= 2,
     diagnosis: () =>
       rebuilt ? diagnoser.current() : { generatedAt: new Date(clock()).toISOString(), rootCauses: [] },
   });
@@ -239,6 +242,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     try {
       state.tick();
       persistSince(diagnoser.evaluate(state.diagnosisInput()));
+      evaluationsSinceRebuild++;
     } catch (err) {
       log.error({ err }, 'evaluation failed');
     }

@@ -18,7 +18,12 @@ import { silentLogger } from '../../../shared/logging.js';
 import { fixtureCluster } from './fixture-state.js';
 
 async function make(
-  opts: { trace?: (r: TraceRequest) => Promise<TraceReply>; connected?: boolean; ready?: boolean } = {},
+  opts: {
+    trace?: (r: TraceRequest) => Promise<TraceReply>;
+    connected?: boolean;
+    ready?: boolean;
+    metricsReady?: () => boolean;
+  } = {},
 ) {
   const { state, ingest, diagnoser } = fixtureCluster();
   const registry = new Registry();
@@ -34,6 +39,7 @@ async function make(
     log: silentLogger(),
     natsConnected: () => opts.connected ?? true,
     ready: () => opts.ready ?? true,
+    ...(opts.metricsReady ? { metricsReady: opts.metricsReady } : {}),
     diagnosis: () => diagnoser.current(),
     ...(opts.trace ? { trace: opts.trace } : {}),
     eventsPollMs: 20,
@@ -51,6 +57,18 @@ describe('collector HTTP API', () => {
     assert.deepEqual(r.json(), { ready: false, natsConnected: true });
     const { app: app2 } = await make({ ready: true });
     assert.equal((await app2.inject('/readyz')).statusCode, 200);
+  });
+
+  it('withholds /metrics (503) while the state is being rebuilt, then serves it', async () => {
+    let warm = false;
+    const { app } = await make({ metricsReady: () => warm });
+    const cold = await app.inject('/metrics');
+    assert.equal(cold.statusCode, 503);
+    assert.doesNotMatch(cold.body, /vxdoctor_rootcause_active/);
+    warm = true;
+    const hot = await app.inject('/metrics');
+    assert.equal(hot.statusCode, 200);
+    assert.match(hot.body, /vxdoctor_rootcause_active/);
   });
 
   it('serves the web page plugin (GET /, /ui/*) next to the API', async () => {
