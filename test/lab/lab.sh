@@ -267,6 +267,7 @@ route add default via 172.18.0.1 dev eth1
 EOF
     ipb "$P" <<EOF
 link set lo up
+link set eth0 mtu 1450
 addr add $(pod_net "$n").2/24 dev eth0
 link set eth0 up
 route add default via $(pod_net "$n").1 dev eth0

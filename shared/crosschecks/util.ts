@@ -1,0 +1,40 @@
+import type { Finding, NodeSnapshot, RootCauseKind, Severity, VtepSummary } from '../schema.js';
+
+export function clusterFinding(
+  node: string,
+  f: {
+    check: string;
+    kind: RootCauseKind;
+    severity: Severity;
+    incident: number | null;
+    subject: string;
+    summary: string;
+    evidence: string[];
+    remediation: string;
+  },
+): Finding {
+  return { status: 'problem', node, ...f };
+}
+
+/** One overlay across nodes: flannel is one network per cluster; Docker overlays by subnet. */
+export function overlayKey(v: VtepSummary): string {
+  return v.style === 'flannel' ? 'flannel' : `${v.style}:${[...v.subnets].sort().join(',')}`;
+}
+
+export function overlays(snaps: NodeSnapshot[]): Map<string, Array<{ node: string; vtep: VtepSummary }>> {
+  const m = new Map<string, Array<{ node: string; vtep: VtepSummary }>>();
+  for (const s of snaps)
+    for (const v of s.vteps) {
+      const k = overlayKey(v);
+      m.set(k, [...(m.get(k) ?? []), { node: s.node, vtep: v }]);
+    }
+  return m;
+}
+
+/** The most common value (ties: the smallest), and the members that differ from it. */
+export function oddOnesOut<T>(items: T[], value: (t: T) => number): { majority: number; odd: T[] } {
+  const counts = new Map<number, number>();
+  for (const i of items) counts.set(value(i), (counts.get(value(i)) ?? 0) + 1);
+  const majority = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? 0;
+  return { majority, odd: items.filter((i) => value(i) !== majority) };
+}
