@@ -1,13 +1,58 @@
-import type { CommandSpec, Parsed } from '../shared/config.js';
+/** `vxdoctor inspect`: one-shot local inventory + checks. Exit 0 healthy, 1 critical, 3 warnings only. */
+import { hostname } from 'node:os';
+import { type CommandSpec, ConfigError, type Parsed, parseLabels } from '../shared/config.js';
+import { execRunner } from '../shared/exec.js';
+import { silentLogger } from '../shared/logging.js';
+import { runChecks } from './checks/index.js';
+import { collectSnapshot, DEFAULT_NETNS_DIRS } from './inventory/index.js';
+import { exitCodeFor, renderReport } from './report.js';
 
-// Placeholder until this subcommand lands; replaced by its owner.
 export const command: CommandSpec = {
   name: 'inspect',
-  usage: 'vxdoctor inspect',
-  summary: 'inspect',
-  flags: [],
+  usage: 'vxdoctor inspect [--json] [--netns-dir DIR]... [--no-proc-netns] [--underlay-if IF]',
+  summary:
+    'Inventories this node (namespaces, bridges, VTEPs, FDB, neighbors, MTUs, offloads, sysctls, firewall) and runs the checks. Exit 0 healthy, 1 critical finding, 3 warnings only.',
+  flags: [
+    { name: 'json', type: 'bool', help: 'Print {snapshot, findings, checkRuns} as JSON.' },
+    { name: 'node', type: 'string', metavar: 'NAME', help: 'Node name (default: hostname).' },
+    {
+      name: 'netns-dir',
+      type: 'list',
+      metavar: 'DIR',
+      default: [...DEFAULT_NETNS_DIRS],
+      help: 'Directory of namespace files.',
+    },
+    {
+      name: 'proc-netns',
+      type: 'bool',
+      default: true,
+      help: 'Also find namespaces through /proc/*/ns/net (--no-proc-netns to skip).',
+    },
+    { name: 'underlay-if', type: 'string', metavar: 'IF', help: 'Underlay interface (default: detected).' },
+    { name: 'label', type: 'list', metavar: 'K=V', help: 'Node label, e.g. rack=A.' },
+  ],
 };
-export async function run(_parsed: Parsed): Promise<number> {
-  process.stderr.write('vxdoctor inspect: not available in this build\n');
-  return 2;
+
+export async function run(p: Parsed): Promise<number> {
+  const v = p.values;
+  const labels = parseLabels(v.label as string[] | undefined);
+  const node = (v.node as string | undefined) ?? hostname();
+  if (!node) throw new ConfigError('--node is empty');
+  const snapshot = await collectSnapshot(
+    {
+      node,
+      labels,
+      netnsDirs: v['netns-dir'] as string[],
+      procNetns: v['proc-netns'] as boolean,
+      ...(v['underlay-if'] ? { underlayIf: v['underlay-if'] as string } : {}),
+    },
+    { runner: execRunner, log: silentLogger() },
+  );
+  const { findings, checkRuns } = runChecks(snapshot);
+  process.stdout.write(
+    v.json
+      ? `${JSON.stringify({ snapshot, findings, checkRuns }, null, 2)}\n`
+      : renderReport(snapshot, findings, checkRuns),
+  );
+  return exitCodeFor(findings);
 }

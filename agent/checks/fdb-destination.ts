@@ -1,5 +1,5 @@
 import type { Check, Finding } from '../../shared/schema.js';
-import { hostAddresses, inCidr, problem, subjectOf, vxlanLinks } from './util.js';
+import { hostAddresses, inCidr, problem, subjectOf, toolIn, vxlanLinks } from './util.js';
 
 /** Ranges that never name a remote VTEP: VirtualBox/Vagrant NAT, link-local, loopback. */
 export const SUSPECT_RANGES = ['10.0.2.0/24', '169.254.0.0/16', '127.0.0.0/8', '0.0.0.0/32'];
@@ -18,7 +18,7 @@ export const fdbDestination: Check = {
       );
       if (bad.length === 0) continue;
       const flannel = link.name.startsWith('flannel');
-      const bridge = ns.id === 'host' ? 'bridge' : `bridge -n ${ns.name}`;
+      const bridge = toolIn(ns, 'bridge');
       out.push(
         problem(s, {
           check: 'fdb-destination',

@@ -89,3 +89,10 @@ export function inCidr(ip: string, cidr: string): boolean {
 export function hostAddresses(s: NodeSnapshot): string[] {
   return (hostNs(s)?.links ?? []).flatMap((l) => l.addresses.map((a) => a.split('/')[0] ?? ''));
 }
+
+/** The command prefix that runs `tool` (ip, bridge) inside a namespace, for remediations. */
+export function toolIn(ns: NetnsSnapshot, tool: 'ip' | 'bridge'): string {
+  if (ns.id === 'host' || !ns.path) return tool;
+  if (/^\/(var\/)?run\/netns\/[^/]+$/.test(ns.path)) return `${tool} -n ${ns.name}`;
+  return `nsenter --net=${ns.path} ${tool}`;
+}

@@ -1,5 +1,5 @@
 import type { Check, Finding } from '../../shared/schema.js';
-import { problem, subjectOf, vxlanLinks } from './util.js';
+import { problem, subjectOf, toolIn, vxlanLinks } from './util.js';
 
 /**
  * Docker and flannel program every remote endpoint twice: a PERMANENT neighbor (IP -> MAC) and
@@ -16,7 +16,7 @@ export const vtepNeighborFdb: Check = {
       const fdb = ns.fdb.filter((e) => e.dev === link.name && e.dst && e.mac !== '00:00:00:00:00:00');
       const fdbMacs = new Set(fdb.map((e) => e.mac.toLowerCase()));
       const neighMacs = new Set(neigh.map((n) => n.lladdr?.toLowerCase()).filter(Boolean));
-      const ip = ns.id === 'host' ? 'ip' : `ip -n ${ns.name}`;
+      const ip = toolIn(ns, 'ip');
       const evidence: string[] = [];
       for (const n of neigh) {
         if (n.state.some((x) => x === 'INCOMPLETE' || x === 'FAILED'))

@@ -1,5 +1,5 @@
 import type { Check, Finding } from '../../shared/schema.js';
-import { problem, subjectOf, vxlanLinks } from './util.js';
+import { problem, subjectOf, toolIn, vxlanLinks } from './util.js';
 
 export const vtepState: Check = {
   id: 'vtep-state',
@@ -8,7 +8,7 @@ export const vtepState: Check = {
   run(s) {
     const out: Finding[] = [];
     for (const { ns, link } of vxlanLinks(s)) {
-      const ip = ns.id === 'host' ? 'ip' : `ip -n ${ns.name}`;
+      const ip = toolIn(ns, 'ip');
       if (!link.adminUp || link.operstate === 'DOWN') {
         out.push(
           problem(s, {
