@@ -1,0 +1,56 @@
+/**
+ * The packet-capture port and its libpcap implementation (npm `pcap`). Loading never throws:
+ * a missing module/libpcap or a missing CAP_NET_RAW comes back as `{unavailable: reason}` so
+ * the agent keeps running the probes it can.
+ */
+export interface PacketCapture {
+  stop(): void;
+  stats(): { received: number; dropped: number };
+}
+/** Called synchronously per frame with a private copy of the captured bytes. */
+export type PacketHandler = (frame: Buffer, tsMs: number) => void;
+export type CaptureFactory = (
+  iface: string,
+  filter: string,
+  onPacket: PacketHandler,
+) => Promise<PacketCapture | { unavailable: string }>;
+
+interface PcapSession {
+  on(ev: 'packet', cb: (raw: { buf: Buffer; header: Buffer }) => void): void;
+  close(): void;
+  stats(): { ps_recv: number; ps_drop: number; ps_ifdrop?: number };
+}
+
+export const pcapCaptureFactory: CaptureFactory = async (iface, filter, onPacket) => {
+  let pcap: { createSession(i: string, o: Record<string, unknown>): PcapSession };
+  try {
+    const m = (await import('pcap')) as unknown as { default?: typeof pcap } & typeof pcap;
+    pcap = m.default ?? m;
+  } catch (err) {
+    return {
+      unavailable: `capture unavailable: pcap module not installed (${(err as Error).message.split('\n')[0]})`,
+    };
+  }
+  let session: PcapSession;
+  try {
+    session = pcap.createSession(iface, { filter, buffer_timeout: 0, snap_length: 2048 });
+  } catch (err) {
+    const msg = (err as Error).message;
+    return {
+      unavailable: /permitted|permission/i.test(msg)
+        ? `capture unavailable: no CAP_NET_RAW to capture on ${iface} (${msg})`
+        : `capture unavailable on ${iface}: ${msg}`,
+    };
+  }
+  session.on('packet', (raw) => {
+    const caplen = raw.header.readUInt32LE(8);
+    onPacket(Buffer.from(raw.buf.subarray(0, Math.min(caplen, raw.buf.length))), Date.now());
+  });
+  return {
+    stop: () => session.close(),
+    stats: () => {
+      const s = session.stats();
+      return { received: s.ps_recv, dropped: s.ps_drop + (s.ps_ifdrop ?? 0) };
+    },
+  };
+};

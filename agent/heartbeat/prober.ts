@@ -1,0 +1,643 @@
+/**
+ * The heartbeat prober: per round, to every peer of the probe set,
+ *  - vxlan:   a signed probe to each VXLAN port the peer's VTEPs use. The peer's kernel VTEP owns
+ *             that port, so the peer sees it only with libpcap on its underlay NIC and answers
+ *             the same way (to our VXLAN port); we see the answer with libpcap too.
+ *  - control: the same payload to the peer agent's own UDP port (a normal socket), plus TCP
+ *             connects to the Swarm ports 2377/7946 where Swarm is present (refused = reachable).
+ *  - pmtu:    a DF probe of overlay MTU + 50 bytes to the VXLAN port; when it fails, a bounded
+ *             search (coarse ladder, then 2-byte refinement) finds the largest size that passes;
+ *             ICMP frag-needed (captured) and the kernel's learned PMTU are reported.
+ *  - overlay: through the real kernel VTEP: UDP to the peer agent at its flannel.1 address;
+ *             on Docker overlays one fping per round from a local container to remote containers.
+ * Every probe records its fate per hop: sent, left here (capture), arrived there (the reply
+ * says so), answered, reply seen (capture). Without capture, vxlan/pmtu are not sent (their
+ * port is the kernel's) and `unknowns()` says why.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { connect as tcpConnect } from 'node:net';
+import type { CaptureFactory, PacketCapture } from '../capture/index.js';
+import { probeFilter } from '../capture/bpf.js';
+import { parseFrame } from '../capture/parse.js';
+import type { CommandRunner } from '../../shared/exec.js';
+import type { Logger } from '../../shared/logging.js';
+import type {
+  ArrivalReport,
+  NodePresence,
+  NodeSnapshot,
+  ProbePath,
+  ProbeResult,
+  Unknown,
+} from '../../shared/schema.js';
+import { decodeProbe, encodeProbe, minProbeLength, type ProbePacket } from './codec.js';
+import { DEFAULT_PROBESET, type PeerRef, selectTargets } from './probeset.js';
+import { ReplayWindow } from './replay.js';
+
+export interface ProberOptions {
+  node: string;
+  labels: Record<string, string>;
+  key: Buffer;
+  probeVni: number;
+  probePort: number;
+  underlayIf: string;
+  underlayAddr: string;
+  groupLabel: string;
+  fullMeshMax: number;
+  roundTimeoutMs: number;
+  capture: CaptureFactory | null;
+  runner: CommandRunner;
+  log: Logger;
+}
+
+interface Pending {
+  path: ProbePath;
+  dst: string;
+  target: string;
+  port: number;
+  size: number;
+  round: number;
+  at: number;
+  leftSrc: boolean;
+  answered: boolean;
+  arrived: boolean;
+  replySeen: boolean;
+  rtt: number | null;
+}
+
+interface DockerTarget {
+  ip: string;
+  peer: string;
+}
+
+const VXLAN_OVERHEAD = 50;
+const SWARM_TCP = [2377, 7946];
+const zero = (): Record<ProbePath, number> => ({ vxlan: 0, control: 0, pmtu: 0, overlay: 0 });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Prober {
+  private readonly o: ProberOptions;
+  private readonly peers = new Map<string, NodePresence>();
+  private peerRefs: PeerRef[] = [];
+  private readonly replay = new ReplayWindow();
+  private readonly pending = new Map<number, Pending>();
+  private arrivals = new Map<string, ArrivalReport>();
+  private readonly fragNeeded = new Map<string, number>();
+  private readonly pmtuCache = new Map<string, { round: number; largest: number | null }>();
+  private ctl: Socket | null = null;
+  private ans: Socket | null = null;
+  private capture: PacketCapture | null = null;
+  private capturePorts = '';
+  private readonly missing: Unknown[] = [];
+  private nextId = 1;
+  private seq = 1;
+  private overlayMtu = 1450;
+  private swarm = false;
+  private flannelAddr: string | null = null;
+  private dockerSource: string | null = null;
+  private dockerTargets: DockerTarget[] = [];
+  private readonly sent = zero();
+  private readonly received = zero();
+  private readonly rejected: Record<string, number> = {};
+  private captureDroppedBase = 0;
+
+  constructor(o: ProberOptions) {
+    this.o = o;
+  }
+
+  async start(): Promise<void> {
+    this.ctl = await this.bind('0.0.0.0', this.o.probePort);
+    this.ctl.on('message', (msg, rinfo) => this.onControl(msg, rinfo.address, rinfo.port));
+    this.ans = await this.bind(this.o.underlayAddr, 0);
+    await this.restartCapture();
+  }
+
+  private bind(addr: string, port: number): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const s = createSocket('udp4');
+      s.once('error', reject);
+      s.bind(port, addr, () => {
+        s.removeListener('error', reject);
+        s.on('error', (err) => this.o.log.warn({ err }, 'udp socket error'));
+        resolve(s);
+      });
+    });
+  }
+
+  private vxlanPorts(): number[] {
+    const ports = new Set<number>([4789, 8472]);
+    for (const p of this.peers.values()) for (const v of p.vteps) ports.add(v.port);
+    return [...ports].sort((a, b) => a - b);
+  }
+
+  private async restartCapture(): Promise<void> {
+    const ports = this.vxlanPorts();
+    const key = ports.join(',');
+    if (key === this.capturePorts || !this.o.capture) {
+      if (!this.o.capture && this.missing.length === 0)
+        this.missing.push({ what: 'capture', reason: 'capture unavailable: pcap module not installed' });
+      return;
+    }
+    this.capture?.stop();
+    this.capture = null;
+    this.capturePorts = key;
+    const filter = probeFilter({
+      vxlanPorts: ports,
+      probeVni: this.o.probeVni,
+      controlPort: this.o.probePort,
+    });
+    const c = await this.o.capture(this.o.underlayIf, filter, (f, ts) => this.onFrame(f, ts));
+    this.missing.length = 0;
+    if ('unavailable' in c)
+      this.missing.push({ what: `capture:${this.o.underlayIf}`, reason: c.unavailable });
+    else this.capture = c;
+  }
+
+  updateLocal(s: NodeSnapshot): void {
+    this.overlayMtu = Math.min(1450, ...s.vteps.map((v) => v.mtu)) || 1450;
+    this.swarm = s.docker.swarm;
+    const host = s.namespaces.find((n) => n.id === 'host');
+    const flannel = s.vteps.find((v) => v.style === 'flannel' && v.netns === 'host');
+    this.flannelAddr = host?.links.find((l) => l.name === flannel?.dev)?.addresses[0]?.split('/')[0] ?? null;
+    // Docker overlay: remote containers from the overlay namespace's PERMANENT neighbor + FDB.
+    const docker = s.vteps.find((v) => v.style === 'docker');
+    const ov = docker && s.namespaces.find((n) => n.id === docker.netns);
+    this.dockerTargets = [];
+    this.dockerSource = null;
+    if (docker && ov) {
+      const dstOfMac = new Map(
+        ov.fdb.filter((e) => e.dev === docker.dev && e.dst).map((e) => [e.mac, e.dst!]),
+      );
+      for (const n of ov.neighbors) {
+        const under = n.lladdr && n.dev === docker.dev ? dstOfMac.get(n.lladdr) : undefined;
+        if (under) this.dockerTargets.push({ ip: n.dst, peer: under }); // peer resolved per round
+      }
+      const subnet = docker.subnets[0]?.split('/')[0]?.split('.').slice(0, 3).join('.');
+      const ctr = s.namespaces.find(
+        (n) =>
+          n.role === 'container' &&
+          n.path &&
+          n.links.some((l) => l.addresses.some((a) => subnet && a.startsWith(`${subnet}.`))),
+      );
+      this.dockerSource = ctr?.path ?? null;
+    }
+  }
+
+  setPeers(list: NodePresence[]): { added: string[]; removed: string[] } {
+    const next = new Map(list.filter((p) => p.node !== this.o.node).map((p) => [p.node, p]));
+    const added = [...next.keys()].filter((n) => !this.peers.has(n));
+    const removed = [...this.peers.keys()].filter((n) => !next.has(n));
+    this.peers.clear();
+    for (const [k, v] of next) this.peers.set(k, v);
+    for (const n of removed) this.pmtuCache.delete(n);
+    this.peerRefs = [...this.peers.values()].map((p) => ({
+      name: p.node,
+      group: p.labels[this.o.groupLabel] ?? '',
+    }));
+    if (added.length || removed.length) void this.restartCapture();
+    return { added, removed };
+  }
+
+  presenceExtras(): Pick<NodePresence, 'probePort' | 'overlayEndpoints'> {
+    return {
+      probePort: this.o.probePort,
+      overlayEndpoints: this.flannelAddr ? [{ style: 'flannel', vni: 1, address: this.flannelAddr }] : [],
+    };
+  }
+
+  unknowns(): Unknown[] {
+    return [...this.missing];
+  }
+
+  stats() {
+    const s = this.capture?.stats();
+    return {
+      sent: { ...this.sent },
+      received: { ...this.received },
+      rejected: { ...this.rejected },
+      captureDropped: (s?.dropped ?? 0) + this.captureDroppedBase,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.capture?.stop();
+    this.capture = null;
+    for (const s of [this.ctl, this.ans]) s?.close();
+    this.ctl = this.ans = null;
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private packet(path: ProbePath, dst: string, size = 0): ProbePacket {
+    const probeId = this.nextId;
+    this.nextId = (this.nextId + 1) >>> 0 || 1;
+    const seq = this.seq;
+    this.seq = (this.seq + 1) >>> 0;
+    return {
+      type: 'request',
+      path,
+      src: this.o.node,
+      dst,
+      probeId,
+      seq,
+      sentAt: Date.now(),
+      size,
+      arrived: false,
+    };
+  }
+
+  private send(
+    sock: Socket,
+    p: ProbePacket,
+    addr: string,
+    port: number,
+    round: number,
+    padTo?: number,
+  ): void {
+    const buf = encodeProbe(p, this.o.key, { vni: this.o.probeVni, ...(padTo ? { padTo } : {}) });
+    this.pending.set(p.probeId, {
+      path: p.path,
+      dst: p.dst,
+      target: addr,
+      port,
+      size: p.size,
+      round,
+      at: p.sentAt,
+      leftSrc: false,
+      answered: false,
+      arrived: false,
+      replySeen: false,
+      rtt: null,
+    });
+    this.sent[p.path]++;
+    sock.send(buf, port, addr, (err) => {
+      if (err) this.o.log.debug({ err, peer: p.dst, path: p.path }, 'probe send failed');
+    });
+  }
+
+  private accept(p: ProbePacket): boolean {
+    if (p.dst !== this.o.node) return false;
+    if (!this.replay.accept(p.src, p.seq)) {
+      this.rejected.replay = (this.rejected.replay ?? 0) + 1;
+      return false;
+    }
+    return true;
+  }
+
+  private noteArrival(from: string, path: ProbePath): void {
+    const k = `${from}\u0000${path}`;
+    const a = this.arrivals.get(k) ?? { from, path, count: 0, lastAt: 0 };
+    a.count++;
+    a.lastAt = Date.now();
+    this.arrivals.set(k, a);
+    this.received[path]++;
+  }
+
+  private onReply(p: ProbePacket, ts: number, viaCapture: boolean): void {
+    const pend = this.pending.get(p.probeId);
+    if (!pend || pend.dst !== p.src) return;
+    pend.answered = true;
+    pend.arrived = p.arrived;
+    if (viaCapture) pend.replySeen = true;
+    pend.rtt ??= Math.max(0, ts - pend.at) / 1000;
+  }
+
+  private decode(payload: Buffer): ProbePacket | null {
+    const r = decodeProbe(payload, this.o.key);
+    if (r.ok) return r.packet;
+    if (r.reason !== 'not-probe') this.rejected[r.reason] = (this.rejected[r.reason] ?? 0) + 1;
+    return null;
+  }
+
+  /** Control and flannel-overlay probes arrive on the agent's own socket. */
+  private onControl(msg: Buffer, addr: string, port: number): void {
+    const p = this.decode(msg);
+    if (!p) return;
+    if (p.type === 'reply') {
+      if (this.accept(p)) this.onReply(p, Date.now(), false);
+      return;
+    }
+    if (!this.accept(p)) return;
+    this.noteArrival(p.src, p.path);
+    const reply = encodeProbe(
+      { ...p, type: 'reply', src: this.o.node, dst: p.src, seq: this.nextSeq(), arrived: true },
+      this.o.key,
+      {
+        vni: this.o.probeVni,
+      },
+    );
+    this.ctl?.send(reply, port, addr);
+  }
+
+  private nextSeq(): number {
+    const s = this.seq;
+    this.seq = (this.seq + 1) >>> 0;
+    return s;
+  }
+
+  /** Everything libpcap shows on the underlay NIC. */
+  private onFrame(frame: Buffer, ts: number): void {
+    const f = parseFrame(frame);
+    if (!f) return;
+    if (f.fragNeeded) {
+      this.fragNeeded.set(f.fragNeeded.origDst, f.fragNeeded.mtu);
+      return;
+    }
+    if (!f.udp) return;
+    const outbound = f.src === this.o.underlayAddr;
+    const inbound = f.dst === this.o.underlayAddr;
+    const isControl = f.udp.dport === this.o.probePort || f.udp.sport === this.o.probePort;
+    const p = this.decode(f.udp.payload);
+    if (!p) return;
+    if (outbound) {
+      if (p.type === 'request') {
+        const pend = this.pending.get(p.probeId);
+        if (pend) pend.leftSrc = true;
+      }
+      return;
+    }
+    if (!inbound) return;
+    if (isControl) {
+      // The socket handles it; the capture only testifies that the reply reached the NIC.
+      if (p.type === 'reply') {
+        const pend = this.pending.get(p.probeId);
+        if (pend && pend.dst === p.src) pend.replySeen = true;
+      }
+      return;
+    }
+    if (!this.accept(p)) return;
+    if (p.type === 'reply') {
+      this.onReply(p, ts, true);
+      return;
+    }
+    // A VXLAN-port request for us: the kernel VTEP drops it, we answer it the same way.
+    this.noteArrival(p.src, p.path);
+    const reply = encodeProbe(
+      { ...p, type: 'reply', src: this.o.node, dst: p.src, seq: this.nextSeq(), arrived: true },
+      this.o.key,
+      { vni: this.o.probeVni },
+    );
+    this.ans?.send(reply, f.udp.dport, f.src);
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  async runRound(round: number): Promise<{ results: ProbeResult[]; arrivals: ArrivalReport[] }> {
+    const self: PeerRef = { name: this.o.node, group: this.o.labels[this.o.groupLabel] ?? '' };
+    const targets = selectTargets(self, this.peerRefs, round, {
+      ...DEFAULT_PROBESET,
+      fullMeshMax: this.o.fullMeshMax,
+    });
+    const results = await this.probe(targets, round, false);
+    const arrivals = [...this.arrivals.values()];
+    this.arrivals = new Map();
+    return { results, arrivals };
+  }
+
+  async trace(dst: string): Promise<ProbeResult[]> {
+    if (!this.peers.has(dst)) throw new Error(`unknown peer ${dst}`);
+    return this.probe([dst], -1, true);
+  }
+
+  private async probe(targets: string[], round: number, forcePmtu: boolean): Promise<ProbeResult[]> {
+    const tx = await this.bind(this.o.underlayAddr, 0); // a new source port per round (ECMP spread)
+    const ids: number[] = [];
+    const track = (p: ProbePacket) => {
+      ids.push(p.probeId);
+      return p;
+    };
+    const required = this.overlayMtu + VXLAN_OVERHEAD;
+    const tcp: Array<Promise<ProbeResult>> = [];
+    const canCapture = this.capture !== null;
+    const spacing = Math.min(20, Math.floor(this.o.roundTimeoutMs / 10 / Math.max(1, targets.length)));
+    for (const [i, name] of targets.entries()) {
+      const peer = this.peers.get(name);
+      const addr = peer?.underlay[0];
+      if (!peer || !addr) continue;
+      if (i && spacing) await sleep(spacing); // staggered, so our own bursts do not skew the RTTs
+      if (canCapture) {
+        for (const port of [...new Set(peer.vteps.map((v) => v.port))])
+          this.send(tx, track(this.packet('vxlan', name)), addr, port, round);
+        const port = peer.vteps[0]?.port ?? 4789;
+        this.send(tx, track(this.packet('pmtu', name, required)), addr, port, round, required - 28);
+      }
+      if (this.ctl && peer.probePort)
+        this.send(this.ctl, track(this.packet('control', name)), addr, peer.probePort, round);
+      const fl = peer.overlayEndpoints.find((e) => e.style === 'flannel');
+      if (this.ctl && fl && this.flannelAddr && peer.probePort)
+        this.send(this.ctl, track(this.packet('overlay', name)), fl.address, peer.probePort, round);
+      if (this.swarm) for (const port of SWARM_TCP) tcp.push(this.tcpProbe(name, addr, port, round));
+    }
+    const docker = this.dockerProbe(targets, round);
+    await sleep(this.o.roundTimeoutMs);
+
+    // PMTU search for the peers whose full-size probe failed (cached for 10 rounds).
+    const pmtuIds = new Map<string, number>();
+    for (const id of ids) {
+      const p = this.pending.get(id);
+      if (p?.path === 'pmtu') pmtuIds.set(p.dst, id);
+    }
+    const search = new Map<string, number[]>();
+    for (const [name, id] of pmtuIds) {
+      const p = this.pending.get(id)!;
+      const cached = this.pmtuCache.get(name);
+      if (p.answered && !this.fragNeeded.has(p.target)) {
+        this.pmtuCache.delete(name);
+        continue;
+      }
+      if (!forcePmtu && cached && round - cached.round < 10 && round >= cached.round) continue;
+      search.set(name, []);
+    }
+    const ladder = async (sizesFor: (name: string) => number[]) => {
+      for (const name of search.keys()) {
+        const peer = this.peers.get(name)!;
+        const addr = peer.underlay[0]!;
+        for (const size of sizesFor(name)) {
+          if (size - 28 < minProbeLength(this.o.node, name)) continue;
+          const p = track(this.packet('pmtu', name, size));
+          search.get(name)!.push(p.probeId);
+          this.send(tx, p, addr, peer.vteps[0]?.port ?? 4789, round, size - 28);
+        }
+      }
+      if (search.size) await sleep(this.o.roundTimeoutMs);
+    };
+    const passed = (name: string) =>
+      search
+        .get(name)!
+        .map((id) => this.pending.get(id)!)
+        .filter((p) => p.answered)
+        .map((p) => p.size);
+    const coarse: number[] = [];
+    for (let s = 1280; s < required; s += 16) coarse.push(s);
+    await ladder(() => coarse);
+    const lo = new Map<string, number>();
+    for (const name of search.keys()) lo.set(name, Math.max(0, ...passed(name)));
+    await ladder((name) => {
+      const base = lo.get(name)!;
+      if (!base) return [];
+      const out: number[] = [];
+      for (let s = base + 2; s < Math.min(required, base + 16); s += 2) out.push(s);
+      return out;
+    });
+    for (const name of search.keys()) {
+      const best = Math.max(0, ...passed(name));
+      this.pmtuCache.set(name, { round, largest: best || null });
+    }
+
+    const learned = new Map<string, number | null>();
+    await Promise.all(
+      [...pmtuIds.keys()].map(async (name) => {
+        const addr = this.peers.get(name)?.underlay[0];
+        if (addr) learned.set(name, await this.learnedPmtu(addr));
+      }),
+    );
+    tx.close();
+
+    const results: ProbeResult[] = [];
+    for (const id of ids) {
+      const p = this.pending.get(id);
+      if (!p) continue;
+      this.pending.delete(id);
+      if (p.path === 'pmtu' && p.size !== required) continue; // search probes are folded into one result
+      const icmpMtu = this.fragNeeded.get(p.target) ?? null;
+      const captured = p.path === 'vxlan' || p.path === 'pmtu' || p.path === 'control';
+      const r: ProbeResult = {
+        path: p.path,
+        src: this.o.node,
+        dst: p.dst,
+        target: p.target,
+        port: p.port,
+        round,
+        at: p.at,
+        sent: true,
+        leftSrc: canCapture && captured ? p.leftSrc : null,
+        arrivedDst: p.answered ? p.arrived : null,
+        answered: p.answered,
+        replySeen: canCapture && captured ? p.replySeen : null,
+        rttSeconds: p.rtt,
+        icmp: icmpMtu && (p.path === 'pmtu' || p.path === 'vxlan') ? [`frag-needed mtu=${icmpMtu}`] : [],
+      };
+      if (p.path === 'pmtu') {
+        const lp = learned.get(p.dst) ?? null;
+        const fits = p.answered && (lp === null || lp >= required) && !(icmpMtu && icmpMtu < required);
+        r.answered = fits;
+        r.pmtu = {
+          required,
+          largestPassing: fits ? required : (this.pmtuCache.get(p.dst)?.largest ?? null),
+          fragNeededMtu: icmpMtu,
+          learnedPmtu: lp,
+        };
+      }
+      results.push(r);
+    }
+    for (const name of targets) {
+      const addr = this.peers.get(name)?.underlay[0];
+      if (addr && this.pmtuCache.get(name) === undefined) this.fragNeeded.delete(addr);
+    }
+    results.push(...(await Promise.all(tcp)), ...(await docker));
+    // Anything still pending from this call is dropped: the map never grows across rounds.
+    for (const id of ids) this.pending.delete(id);
+    return results;
+  }
+
+  private async learnedPmtu(addr: string): Promise<number | null> {
+    const r = await this.o.runner('ip', ['-j', 'route', 'get', addr], { timeoutMs: 2000 });
+    if (r.code !== 0) return null;
+    const m = /"mtu":\s*(\d+)/.exec(r.stdout);
+    return m ? Number(m[1]) : null;
+  }
+
+  private tcpProbe(peer: string, addr: string, port: number, round: number): Promise<ProbeResult> {
+    const at = Date.now();
+    const base = {
+      path: 'control' as const,
+      src: this.o.node,
+      dst: peer,
+      target: addr,
+      port,
+      round,
+      at,
+      sent: true,
+      leftSrc: null,
+      arrivedDst: null,
+      replySeen: null,
+      icmp: [],
+    };
+    this.sent.control++;
+    return new Promise((resolve) => {
+      const sock = tcpConnect({ host: addr, port, localAddress: this.o.underlayAddr });
+      const done = (answered: boolean, note: string) => {
+        clearTimeout(timer);
+        sock.destroy();
+        resolve({ ...base, answered, rttSeconds: answered ? (Date.now() - at) / 1000 : null, note });
+      };
+      const timer = setTimeout(() => done(false, `tcp ${port} timed out (filtered)`), this.o.roundTimeoutMs);
+      sock.once('connect', () => done(true, `tcp ${port} open`));
+      sock.once('error', (err: NodeJS.ErrnoException) =>
+        done(
+          err.code === 'ECONNREFUSED',
+          err.code === 'ECONNREFUSED' ? `tcp ${port} refused (reachable)` : `tcp ${port} ${err.code}`,
+        ),
+      );
+    });
+  }
+
+  /** One fping per round from a local container to the remote containers of the targets. */
+  private async dockerProbe(targets: string[], round: number): Promise<ProbeResult[]> {
+    if (!this.dockerSource || this.dockerTargets.length === 0) return [];
+    const byUnderlay = new Map<string, string>();
+    for (const p of this.peers.values()) for (const a of p.underlay) byUnderlay.set(a, p.node);
+    const want = new Set(targets);
+    const list = this.dockerTargets
+      .map((t) => ({ ip: t.ip, peer: byUnderlay.get(t.peer) }))
+      .filter((t): t is { ip: string; peer: string } => !!t.peer && want.has(t.peer));
+    if (list.length === 0) return [];
+    const at = Date.now();
+    const ms = Math.max(100, this.o.roundTimeoutMs - 100);
+    const r = await this.o.runner(
+      'nsenter',
+      [`--net=${this.dockerSource}`, 'fping', '-c1', `-t${ms}`, '-q', ...list.map((t) => t.ip)],
+      { timeoutMs: ms + 2000 },
+    );
+    if (r.failure === 'not-found') {
+      if (!this.missing.some((u) => u.what === 'fping'))
+        this.missing.push({ what: 'fping', reason: 'nsenter/fping not installed: Docker overlay probe off' });
+      return [];
+    }
+    const rtt = parseFping(r.stderr);
+    this.sent.overlay += list.length;
+    return list.map((t) => {
+      const v = rtt.get(t.ip);
+      return {
+        path: 'overlay' as const,
+        src: this.o.node,
+        dst: t.peer,
+        target: t.ip,
+        port: null,
+        round,
+        at,
+        sent: true,
+        leftSrc: null,
+        arrivedDst: null,
+        answered: v !== undefined && v !== null,
+        replySeen: null,
+        rttSeconds: v ?? null,
+        icmp: [],
+        note: 'icmp echo container to container (docker overlay)',
+      };
+    });
+  }
+}
+
+/** `10.0.1.13 : xmt/rcv/%loss = 1/1/0%, min/avg/max = 0.05/0.05/0.05` -> rtt seconds (null: lost). */
+export function parseFping(text: string): Map<string, number | null> {
+  const out = new Map<string, number | null>();
+  for (const line of text.split('\n')) {
+    const m =
+      /^(\S+)\s*:\s*xmt\/rcv\/%loss = (\d+)\/(\d+)\/\d+%(?:, min\/avg\/max = [\d.]+\/([\d.]+)\/)?/.exec(
+        line.trim(),
+      );
+    if (!m) continue;
+    out.set(m[1]!, Number(m[3]) > 0 ? Number(m[4] ?? 0) / 1000 : null);
+  }
+  return out;
+}
