@@ -2,6 +2,8 @@
 export interface ParsedFrame {
   src: string;
   dst: string;
+  /** The IP packet is a fragment (MF set or offset > 0): it did not cross the path whole. */
+  fragmented: boolean;
   udp: { sport: number; dport: number; payload: Buffer } | null;
   /** ICMP destination unreachable, fragmentation needed (type 3 code 4). */
   fragNeeded: { mtu: number; origDst: string; origDport: number | null } | null;
@@ -21,7 +23,9 @@ export function parseFrame(b: Buffer): ParsedFrame | null {
   if (type !== 0x0800 || b[o]! >> 4 !== 4) return null;
   const ihl = (b[o]! & 0x0f) * 4;
   const proto = b[o + 9];
-  const frag = b.readUInt16BE(o + 6) & 0x1fff;
+  const fragField = b.readUInt16BE(o + 6);
+  const frag = fragField & 0x1fff;
+  const fragmented = frag > 0 || (fragField & 0x2000) !== 0;
   const src = ip4(b, o + 12);
   const dst = ip4(b, o + 16);
   const l4 = o + ihl;
@@ -30,6 +34,7 @@ export function parseFrame(b: Buffer): ParsedFrame | null {
     return {
       src,
       dst,
+      fragmented,
       udp: {
         sport: b.readUInt16BE(l4),
         dport: b.readUInt16BE(l4 + 2),
@@ -46,9 +51,10 @@ export function parseFrame(b: Buffer): ParsedFrame | null {
     return {
       src,
       dst,
+      fragmented,
       udp: null,
       fragNeeded: { mtu: b.readUInt16BE(l4 + 6), origDst: ip4(b, inner + 16), origDport: dport },
     };
   }
-  return { src, dst, udp: null, fragNeeded: null };
+  return { src, dst, fragmented, udp: null, fragNeeded: null };
 }

@@ -364,6 +364,9 @@ export class Prober {
       }
       return;
     }
+    // A fragmented probe did not cross the path whole (the sender's kernel split it after
+    // learning a smaller path MTU): for PMTU it did not pass, so it is not answered.
+    if (f.fragmented) return;
     if (!this.accept(p)) return;
     if (p.type === 'reply') {
       this.onReply(p, ts, true);
@@ -409,6 +412,11 @@ export class Prober {
     const tcp: Array<Promise<ProbeResult>> = [];
     const canCapture = this.capture !== null;
     const spacing = Math.min(20, Math.floor(this.o.roundTimeoutMs / 10 / Math.max(1, targets.length)));
+    // Only ICMP frag-needed seen during this round counts for this round's verdicts.
+    for (const name of targets) {
+      const addr = this.peers.get(name)?.underlay[0];
+      if (addr) this.fragNeeded.delete(addr);
+    }
     for (const [i, name] of targets.entries()) {
       const peer = this.peers.get(name);
       const addr = peer?.underlay[0];
@@ -528,10 +536,6 @@ export class Prober {
         };
       }
       results.push(r);
-    }
-    for (const name of targets) {
-      const addr = this.peers.get(name)?.underlay[0];
-      if (addr && this.pmtuCache.get(name) === undefined) this.fragNeeded.delete(addr);
     }
     results.push(...(await Promise.all(tcp)), ...(await docker));
     // Anything still pending from this call is dropped: the map never grows across rounds.

@@ -116,8 +116,13 @@ test('agents on the lab: discovery, probes, faults, footprint', { timeout: 600_0
                   `${src}->${dst} vxlan answered under tor-drop: ${describe([r])}`,
                 );
                 assert.equal(r.leftSrc, true, `${src}->${dst} vxlan leftSrc: ${describe([r])}`);
-                assert.equal(r.arrivedDst, false, `${src}->${dst} vxlan arrivedDst: ${describe([r])}`);
+                // The sender cannot know; the receiver's arrival reports say it never came.
+                assert.equal(r.arrivedDst, null, `${src}->${dst} vxlan arrivedDst: ${describe([r])}`);
               }
+              const arrived = roundsSince(dst, since + 1000).flatMap((m) =>
+                m.arrivals.filter((a) => a.from === src && a.path === 'vxlan'),
+              );
+              assert.deepEqual(arrived, [], `${dst} saw vxlan probes from ${src} through the ToR drop`);
             } else
               assert.ok(
                 vx.every((r) => r.answered),
@@ -143,7 +148,11 @@ test('agents on the lab: discovery, probes, faults, footprint', { timeout: 600_0
   );
 
   for (const fault of ['mtu-blackhole', 'mtu-fragneeded']) {
-    await t.test(`${fault}: pmtu toward n4 largest passing 1454`, async () => {
+    // The L3 hop enforces exactly 1454. The veth "switch port" of the L2 black hole lets
+    // frames through up to MTU + VLAN_HLEN (the kernel's is_skb_forwardable), i.e. IP 1458:
+    // the agent reports what the datapath really passes.
+    const expected = fault === 'mtu-fragneeded' ? [1454, 1454] : [1454, 1458];
+    await t.test(`${fault}: pmtu toward n4 largest passing ${expected.join('..')}`, async () => {
       await lab.fault(fault);
       try {
         const since = Date.now() + 500;
@@ -151,7 +160,8 @@ test('agents on the lab: discovery, probes, faults, footprint', { timeout: 600_0
           `pmtu n1->n4 ${fault}`,
           () => {
             const r = results(since, 'n1', 'n4', 'pmtu').at(-1);
-            return r?.pmtu?.largestPassing === 1454 ? r : null;
+            const lp = r?.pmtu?.largestPassing ?? 0;
+            return lp >= expected[0]! && lp <= expected[1]! && r?.answered === false ? r : null;
           },
           60_000,
         ).catch((err) => {
@@ -192,8 +202,9 @@ test('agents on the lab: discovery, probes, faults, footprint', { timeout: 600_0
       const vx = results(since, 'n1', 'n3', 'vxlan');
       assert.ok(vx.length >= 2);
       for (const r of vx) {
-        assert.equal(r.arrivedDst, true, `n1->n3 vxlan arrivedDst: ${describe([r])}`);
-        assert.equal(r.answered, false, `n1->n3 vxlan answered through n3's firewall: ${describe([r])}`);
+        // n3's input chain drops 4789 after libpcap saw it: the probe reached n3's NIC, and n3's
+        // answer (outbound) comes back. Only the kernel VTEP behind the firewall misses it.
+        if (r.port === 4789) assert.equal(r.arrivedDst, true, `n1->n3 vxlan arrivedDst: ${describe([r])}`);
       }
       const ov = roundsSince('n3', since).flatMap((m) =>
         m.results.filter((r) => r.path === 'overlay' && r.target.startsWith('10.0.1.')),
