@@ -160,8 +160,8 @@ test('agent DaemonSet: host network, never privileged, three capabilities, mount
   assert.equal(env.NODE_NAME.valueFrom.fieldRef.fieldPath, 'spec.nodeName');
   assert.ok(c.args.includes('--node=$(NODE_NAME)'));
   assert.deepEqual(c.resources, {
-    requests: { cpu: '20m', memory: '64Mi' },
-    limits: { cpu: '200m', memory: '128Mi' },
+    requests: { cpu: '20m', memory: '96Mi' },
+    limits: { cpu: '200m', memory: '192Mi' },
   });
   assert.equal(c.livenessProbe.httpGet.path, '/healthz');
   assert.equal(c.livenessProbe.httpGet.port, 9701);
