@@ -3,7 +3,7 @@
  * (inventory, checks, prober, NATS) into the runtime, graceful SIGTERM/SIGINT.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { type CommandSpec, ConfigError, type Parsed, parseLabels } from '../shared/config.js';
+import { type CommandSpec, ConfigError, NATS_FLAGS, type Parsed, parseLabels } from '../shared/config.js';
 import { execRunner } from '../shared/exec.js';
 import { createLogger, type Logger } from '../shared/logging.js';
 import type { Finding, CheckRun, NodeSnapshot } from '../shared/schema.js';
@@ -83,13 +83,7 @@ export const command: CommandSpec = {
       default: 8 * 1024 * 1024,
       help: 'Bound on probe messages kept while NATS is unreachable (bytes).',
     },
-    { name: 'nats-ca', type: 'string', metavar: 'FILE', help: 'CA bundle for NATS TLS.' },
-    { name: 'nats-cert', type: 'string', metavar: 'FILE', help: 'Client certificate for NATS TLS.' },
-    { name: 'nats-key', type: 'string', metavar: 'FILE', help: 'Client key for NATS TLS.' },
-    { name: 'nats-user', type: 'string', help: 'NATS user.' },
-    { name: 'nats-password', type: 'string', help: 'NATS password.' },
-    { name: 'nats-nkey-seed-file', type: 'string', metavar: 'FILE', help: 'NATS nkey user seed file.' },
-    { name: 'nats-creds-file', type: 'string', metavar: 'FILE', help: 'NATS credentials (.creds) file.' },
+    ...NATS_FLAGS,
     { name: 'log-level', type: 'string', default: 'info', help: 'trace, debug, info, warn, error.' },
   ],
 };

@@ -3,7 +3,7 @@
  * from JetStream, correlates them into root causes and serves the HTTP API, web page and
  * /metrics. Runs until SIGINT/SIGTERM.
  */
-import { type CommandSpec, ConfigError, type Parsed } from '../shared/config.js';
+import { type CommandSpec, ConfigError, NATS_FLAGS, type Parsed } from '../shared/config.js';
 import { createLogger } from '../shared/logging.js';
 import type { CheckRun, Finding, NodeSnapshot } from '../shared/schema.js';
 import { PRESENCE_TTL_MS, startCollector } from './runtime.js';
@@ -28,13 +28,7 @@ export const command: CommandSpec = {
       metavar: 'HOST:PORT',
       help: 'HTTP listen address',
     },
-    { name: 'nats-ca', type: 'string', metavar: 'FILE', help: 'CA bundle for NATS TLS.' },
-    { name: 'nats-cert', type: 'string', metavar: 'FILE', help: 'Client certificate for NATS TLS.' },
-    { name: 'nats-key', type: 'string', metavar: 'FILE', help: 'Client key for NATS TLS.' },
-    { name: 'nats-user', type: 'string', help: 'NATS user.' },
-    { name: 'nats-password', type: 'string', help: 'NATS password.' },
-    { name: 'nats-nkey-seed-file', type: 'string', metavar: 'FILE', help: 'NATS nkey user seed file.' },
-    { name: 'nats-creds-file', type: 'string', metavar: 'FILE', help: 'NATS credentials (.creds) file.' },
+    ...NATS_FLAGS,
     {
       name: 'group-label',
       type: 'string',

@@ -198,3 +198,14 @@ export function parseLabels(list: string[] | undefined): Record<string, string> 
   }
   return out;
 }
+
+/** NATS TLS and credential flags, the same on every command that talks to NATS. */
+export const NATS_FLAGS: FlagSpec[] = [
+  { name: 'nats-ca', type: 'string', metavar: 'FILE', help: 'CA bundle for NATS TLS.' },
+  { name: 'nats-cert', type: 'string', metavar: 'FILE', help: 'Client certificate for NATS TLS.' },
+  { name: 'nats-key', type: 'string', metavar: 'FILE', help: 'Client key for NATS TLS.' },
+  { name: 'nats-user', type: 'string', help: 'NATS user.' },
+  { name: 'nats-password', type: 'string', help: 'NATS password.' },
+  { name: 'nats-nkey-seed-file', type: 'string', metavar: 'FILE', help: 'NATS nkey user seed file.' },
+  { name: 'nats-creds-file', type: 'string', metavar: 'FILE', help: 'NATS credentials (.creds) file.' },
+];

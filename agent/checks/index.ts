@@ -4,6 +4,7 @@
  * CheckRun; the others go on.
  */
 import type { Check, CheckRun, Finding, NodeSnapshot } from '../../shared/schema.js';
+import { runIsolated } from '../../shared/check-runner.js';
 import type { Logger } from '../../shared/logging.js';
 import { chainMtu } from './chain-mtu.js';
 import { dockerGwbridge } from './docker-gwbridge.js';
@@ -48,22 +49,5 @@ export function runChecks(
   s: NodeSnapshot,
   o: RunChecksOptions = {},
 ): { findings: Finding[]; checkRuns: CheckRun[] } {
-  const findings: Finding[] = [];
-  const checkRuns: CheckRun[] = [];
-  for (const c of o.checks ?? CHECKS) {
-    const t0 = performance.now();
-    try {
-      findings.push(...c.run(s, { options: o.options?.[c.id] ?? {} }));
-      checkRuns.push({ check: c.id, ok: true, durationSeconds: (performance.now() - t0) / 1000 });
-    } catch (err) {
-      o.log?.error({ err, check: c.id }, 'check failed');
-      checkRuns.push({
-        check: c.id,
-        ok: false,
-        durationSeconds: (performance.now() - t0) / 1000,
-        error: (err as Error).message,
-      });
-    }
-  }
-  return { findings, checkRuns };
+  return runIsolated(o.checks ?? CHECKS, (c, options) => c.run(s, { options }), o);
 }
