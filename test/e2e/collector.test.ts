@@ -256,9 +256,16 @@ describe('collector with a real NATS JetStream', () => {
     );
     const nodes = await get<NodeView[]>('/api/v1/nodes');
     assert.equal(nodes.length, 4);
-    // Nothing is left unacked on the durable consumer.
-    const m = await metrics();
+    // /metrics is withheld (503) until the rebuilt state was evaluated twice, then served.
+    const m = await until('metrics served after the rebuild', async () => {
+      const r = await fetch(`${collector?.url}/metrics`, { signal: AbortSignal.timeout(2000) });
+      return r.status === 200 ? r.text() : undefined;
+    });
     assert.match(m, /vxdoctor_nats_connected 1/);
+    assert.match(
+      m,
+      /vxdoctor_rootcause_active\{kind="underlay-vxlan-filtered",severity="critical",scope="segment"\} 1/,
+    );
   });
 
   it('since survives a restart even when the onset has left the replay window (persisted in KV)', async () => {
