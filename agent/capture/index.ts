@@ -21,6 +21,14 @@ interface PcapSession {
   stats(): { ps_recv: number; ps_drop: number; ps_ifdrop?: number };
 }
 
+/**
+ * Kernel capture ring. The binding's default is 10 MiB, and the ring is mapped into the agent:
+ * as frames rotate through it every page becomes resident. Probes are a few hundred frames a
+ * round at most, so 2 MiB (~900 frames of snap length 2048) holds a whole round's burst;
+ * what does not fit is counted as a capture drop.
+ */
+export const CAPTURE_BUFFER_BYTES = 2 * 1024 * 1024;
+
 export const pcapCaptureFactory: CaptureFactory = async (iface, filter, onPacket) => {
   let pcap: { createSession(i: string, o: Record<string, unknown>): PcapSession };
   try {
@@ -33,7 +41,12 @@ export const pcapCaptureFactory: CaptureFactory = async (iface, filter, onPacket
   }
   let session: PcapSession;
   try {
-    session = pcap.createSession(iface, { filter, buffer_timeout: 0, snap_length: 2048 });
+    session = pcap.createSession(iface, {
+      filter,
+      buffer_timeout: 0,
+      snap_length: 2048,
+      buffer_size: CAPTURE_BUFFER_BYTES,
+    });
   } catch (err) {
     const msg = (err as Error).message;
     return {
