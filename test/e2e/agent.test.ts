@@ -248,6 +248,19 @@ test('agents on the lab: discovery, probes, faults, footprint', { timeout: 600_0
     }
   });
 
+  await t.test('a restarted agent (sequence numbers from 1 again) is answered by its peers', async () => {
+    const since = Date.now();
+    await env?.restartAgent('n4');
+    await waitFor(
+      "n4's vxlan and control probes answered by n1 and n3 after its restart",
+      () =>
+        ['n1', 'n3'].every((dst) =>
+          (['vxlan', 'control'] as const).every((p) => results(since, 'n4', dst, p).some((r) => r.answered)),
+        ),
+      60_000,
+    );
+  });
+
   await t.test('SIGTERM: every agent exits 0 within seconds', async () => {
     const t0 = Date.now();
     const codes = (await env?.stopAgents()) ?? [];

@@ -161,6 +161,7 @@ export interface LabAgents {
   agents: AgentProc[];
   keyFile: string;
   stopAgents(): Promise<number[]>;
+  restartAgent(node: string): Promise<AgentProc>;
   teardown(): Promise<void>;
 }
 
@@ -207,44 +208,56 @@ export async function startLabAgents(opts: {
     await nats.destroy();
     rmSync(keyDir, { recursive: true, force: true });
   };
+  const spawnAgent = (n: Lab['nodes'][number], flags: 'w' | 'a' = 'w'): AgentProc => {
+    const logFile = join(OUTPUT, `${opts.name}-agent-${n.name}.log`);
+    const log = createWriteStream(logFile, { flags });
+    const argv = [
+      'netns',
+      'exec',
+      n.netns,
+      process.execPath,
+      join(ROOT, 'bin', 'vxdoctor.js'),
+      'agent',
+      '--node',
+      n.name,
+      '--nats',
+      'nats://127.0.0.1:4222',
+      ...n.agentArgs,
+      '--probe-key-file',
+      keyFile,
+      '--interval',
+      '2s',
+      '--inventory-interval',
+      '10s',
+      ...(opts.extraArgs ?? []),
+    ];
+    // `ip netns exec` execs node in place, so the child's PID is the agent's PID.
+    const proc = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout?.pipe(log);
+    proc.stderr?.pipe(log);
+    if (!proc.pid) throw new Error(`agent ${n.name} did not start`);
+    return { node: n.name, proc, pid: proc.pid, logFile };
+  };
   try {
     lab = await Lab.up({ id: opts.id });
     await lab.relay(nats.port);
-    for (const n of lab.nodes) {
-      const logFile = join(OUTPUT, `${opts.name}-agent-${n.name}.log`);
-      const log = createWriteStream(logFile);
-      const argv = [
-        'netns',
-        'exec',
-        n.netns,
-        process.execPath,
-        join(ROOT, 'bin', 'vxdoctor.js'),
-        'agent',
-        '--node',
-        n.name,
-        '--nats',
-        'nats://127.0.0.1:4222',
-        ...n.agentArgs,
-        '--probe-key-file',
-        keyFile,
-        '--interval',
-        '2s',
-        '--inventory-interval',
-        '10s',
-        ...(opts.extraArgs ?? []),
-      ];
-      // `ip netns exec` execs node in place, so the child's PID is the agent's PID.
-      const proc = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-      proc.stdout?.pipe(log);
-      proc.stderr?.pipe(log);
-      if (!proc.pid) throw new Error(`agent ${n.name} did not start`);
-      agents.push({ node: n.name, proc, pid: proc.pid, logFile });
-    }
+    for (const n of lab.nodes) agents.push(spawnAgent(n));
   } catch (err) {
     await teardown();
     throw err;
   }
-  return { lab: lab as Lab, nats, agents, keyFile, stopAgents, teardown };
+  /** SIGTERM one node's agent and start it again (its log continues in the same file). */
+  const restartAgent = async (node: string): Promise<AgentProc> => {
+    const i = agents.findIndex((a) => a.node === node);
+    const n = lab?.nodes.find((x) => x.name === node);
+    if (i < 0 || !n) throw new Error(`no agent on ${node}`);
+    const old = agents[i]!;
+    process.kill(old.pid, 'SIGTERM');
+    if (!(await waitExit(old.proc, 10_000))) process.kill(old.pid, 'SIGKILL');
+    agents[i] = spawnAgent(n, 'a');
+    return agents[i]!;
+  };
+  return { lab: lab as Lab, nats, agents, keyFile, stopAgents, restartAgent, teardown };
 }
 
 export interface Received {

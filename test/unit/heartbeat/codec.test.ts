@@ -86,6 +86,26 @@ describe('replay window', () => {
     assert.equal(w.accept('a', 11), false, 'older than the window');
     assert.equal(w.accept('b', 10), true, 'senders are independent');
   });
+  it('a restarted sender (sequence back at 1, newer send time) is accepted; replays of its old packets are not', () => {
+    const w = new ReplayWindow({ window: 8 });
+    for (let seq = 1; seq <= 3000; seq++) assert.equal(w.accept('a', seq, 1000 + seq), true);
+    const old = { seq: 2999, sentAt: 1000 + 2999 };
+    assert.equal(w.accept('a', 5, 1000 + 5), false, 'stale sequence with an old send time: a replay');
+    // The sender restarts: sequence 1 again, send time later than anything seen from it.
+    assert.equal(w.accept('a', 1, 9000), true, 'restart accepted');
+    assert.equal(w.accept('a', 2, 9001), true);
+    assert.equal(w.accept('a', 2, 9001), false, 'the new run is replay-protected too');
+    assert.equal(
+      w.accept('a', old.seq, old.sentAt),
+      false,
+      'a packet of the old run replayed after the restart',
+    );
+    assert.equal(w.accept('a', 1, 9000), false, 'the restart packet replayed');
+    // Without send times (callers that do not pass one) a stale sequence stays rejected.
+    const v = new ReplayWindow({ window: 8 });
+    v.accept('a', 100);
+    assert.equal(v.accept('a', 1), false);
+  });
   it('bounds the sender map', () => {
     const w = new ReplayWindow({ maxSenders: 3 });
     for (const s of ['a', 'b', 'c', 'd', 'e']) w.accept(s, 1);
