@@ -136,3 +136,23 @@ export function decodeProbe(payload: Buffer | Uint8Array, key: Buffer): DecodeRe
     },
   };
 }
+
+/**
+ * The header fields of a probe without checking its HMAC: only for frames this node sent
+ * itself (seen leaving on the NIC), where authenticity is not in question. Never throws.
+ */
+export function peekProbe(b: Buffer): Pick<ProbePacket, 'type' | 'probeId' | 'dst'> | null {
+  if (b.length < VXLAN_HEADER_LEN + INNER_ETH_LEN + BODY_FIXED + 2) return null;
+  if (b.readUInt16BE(20) !== PROBE_ETHERTYPE || b.readUInt32BE(22) !== PROBE_MAGIC) return null;
+  const type = b[27];
+  const o = 22 + BODY_FIXED;
+  const srcLen = b[o]!;
+  const dstLen = b[o + 1 + srcLen];
+  if ((type !== 0 && type !== 1) || srcLen > 63 || dstLen === undefined || dstLen > 63) return null;
+  if (o + 2 + srcLen + dstLen > b.length) return null;
+  return {
+    type: type === 1 ? 'reply' : 'request',
+    probeId: b.readUInt32BE(30),
+    dst: b.toString('utf8', o + 2 + srcLen, o + 2 + srcLen + dstLen),
+  };
+}
