@@ -15,7 +15,7 @@
  * port is the kernel's) and `unknowns()` says why.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { connect as tcpConnect } from 'node:net';
+import { isIPv4, connect as tcpConnect } from 'node:net';
 import type { CaptureFactory, PacketCapture } from '../capture/index.js';
 import { probeFilter } from '../capture/bpf.js';
 import { parseFrame } from '../capture/parse.js';
@@ -29,7 +29,7 @@ import type {
   ProbeResult,
   Unknown,
 } from '../../shared/schema.js';
-import { decodeProbe, encodeProbe, minProbeLength, type ProbePacket } from './codec.js';
+import { decodeProbe, encodeProbe, minProbeLength, type ProbePacket, peekProbe } from './codec.js';
 import { DEFAULT_PROBESET, type PeerRef, selectTargets } from './probeset.js';
 import { ReplayWindow } from './replay.js';
 
@@ -144,6 +144,7 @@ export class Prober {
       vxlanPorts: ports,
       probeVni: this.o.probeVni,
       controlPort: this.o.probePort,
+      self: isIPv4(this.o.underlayAddr) ? this.o.underlayAddr : undefined,
     });
     const c = await this.o.capture(this.o.underlayIf, filter, (f, ts) => this.onFrame(f, ts));
     this.missing.length = 0;
@@ -276,7 +277,7 @@ export class Prober {
 
   private accept(p: ProbePacket): boolean {
     if (p.dst !== this.o.node) return false;
-    if (!this.replay.accept(p.src, p.seq)) {
+    if (!this.replay.accept(p.src, p.seq, p.sentAt)) {
       this.rejected.replay = (this.rejected.replay ?? 0) + 1;
       return false;
     }
@@ -346,16 +347,18 @@ export class Prober {
     const outbound = f.src === this.o.underlayAddr;
     const inbound = f.dst === this.o.underlayAddr;
     const isControl = f.udp.dport === this.o.probePort || f.udp.sport === this.o.probePort;
-    const p = this.decode(f.udp.payload);
-    if (!p) return;
     if (outbound) {
-      if (p.type === 'request') {
-        const pend = this.pending.get(p.probeId);
-        if (pend) pend.leftSrc = true;
+      // Our own request leaving: its header is enough (no HMAC check for what we sent).
+      const q = peekProbe(f.udp.payload);
+      if (q?.type === 'request') {
+        const pend = this.pending.get(q.probeId);
+        if (pend && pend.dst === q.dst) pend.leftSrc = true;
       }
       return;
     }
     if (!inbound) return;
+    const p = this.decode(f.udp.payload);
+    if (!p) return;
     if (isControl) {
       // The socket handles it; the capture only testifies that the reply reached the NIC.
       if (p.type === 'reply') {
@@ -384,9 +387,12 @@ export class Prober {
 
   // ------------------------------------------------------------------------------------------
 
-  async runRound(round: number): Promise<{ results: ProbeResult[]; arrivals: ArrivalReport[] }> {
+  async runRound(
+    round: number,
+    slot = round,
+  ): Promise<{ results: ProbeResult[]; arrivals: ArrivalReport[] }> {
     const self: PeerRef = { name: this.o.node, group: this.o.labels[this.o.groupLabel] ?? '' };
-    const targets = selectTargets(self, this.peerRefs, round, {
+    const targets = selectTargets(self, this.peerRefs, slot, {
       ...DEFAULT_PROBESET,
       fullMeshMax: this.o.fullMeshMax,
     });
@@ -491,13 +497,11 @@ export class Prober {
       this.pmtuCache.set(name, { round, largest: best || null });
     }
 
-    const learned = new Map<string, number | null>();
-    await Promise.all(
-      [...pmtuIds.keys()].map(async (name) => {
-        const addr = this.peers.get(name)?.underlay[0];
-        if (addr) learned.set(name, await this.learnedPmtu(addr));
-      }),
-    );
+    // One read of the route cache per round (not one `ip route get` per peer), and only when
+    // some full-size probe failed: one that was answered crossed whole, so no smaller learned
+    // PMTU was in force for it.
+    const anyFailed = [...pmtuIds.values()].some((id) => !this.pending.get(id)?.answered);
+    const learned = anyFailed ? await this.learnedPmtus() : new Map<string, number>();
     tx.close();
 
     const results: ProbeResult[] = [];
@@ -525,7 +529,7 @@ export class Prober {
         icmp: icmpMtu && (p.path === 'pmtu' || p.path === 'vxlan') ? [`frag-needed mtu=${icmpMtu}`] : [],
       };
       if (p.path === 'pmtu') {
-        const lp = learned.get(p.dst) ?? null;
+        const lp = learned.get(p.target) ?? null;
         const fits = p.answered && (lp === null || lp >= required) && !(icmpMtu && icmpMtu < required);
         r.answered = fits;
         r.pmtu = {
@@ -543,11 +547,10 @@ export class Prober {
     return results;
   }
 
-  private async learnedPmtu(addr: string): Promise<number | null> {
-    const r = await this.o.runner('ip', ['-j', 'route', 'get', addr], { timeoutMs: 2000 });
-    if (r.code !== 0) return null;
-    const m = /"mtu":\s*(\d+)/.exec(r.stdout);
-    return m ? Number(m[1]) : null;
+  /** Path MTUs the kernel learned (route cache exceptions), by destination address. */
+  private async learnedPmtus(): Promise<Map<string, number>> {
+    const r = await this.o.runner('ip', ['-j', 'route', 'show', 'cache'], { timeoutMs: 2000 });
+    return r.code === 0 ? parseRouteCacheMtus(r.stdout) : new Map();
   }
 
   private tcpProbe(peer: string, addr: string, port: number, round: number): Promise<ProbeResult> {
@@ -642,6 +645,27 @@ export function parseFping(text: string): Map<string, number | null> {
       );
     if (!m) continue;
     out.set(m[1]!, Number(m[3]) > 0 ? Number(m[4] ?? 0) / 1000 : null);
+  }
+  return out;
+}
+
+/**
+ * `ip -j route show cache` (iproute2 6.1): `[{"dst":"10.200.2.14","gateway":...,"expires":597,
+ * "metrics":[{"mtu":1454}]}]` -> dst -> learned MTU. Entries without an MTU are left out;
+ * anything that is not that JSON gives an empty map (the verdict then says "not learned").
+ */
+export function parseRouteCacheMtus(json: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let rows: unknown;
+  try {
+    rows = JSON.parse(json || '[]');
+  } catch {
+    return out;
+  }
+  if (!Array.isArray(rows)) return out;
+  for (const row of rows as Array<{ dst?: unknown; metrics?: Array<{ mtu?: unknown }> }>) {
+    const mtu = row?.metrics?.find?.((m) => typeof m?.mtu === 'number')?.mtu;
+    if (typeof row?.dst === 'string' && typeof mtu === 'number') out.set(row.dst, mtu);
   }
   return out;
 }
