@@ -33,7 +33,11 @@ export interface ProbeEngine {
   start(): Promise<void>;
   updateLocal(s: NodeSnapshot): void;
   setPeers(peers: NodePresence[]): { added: string[]; removed: string[] };
-  runRound(round: number): Promise<{ results: ProbeResult[]; arrivals: ArrivalReport[] }>;
+  /**
+   * `round` counts this agent's rounds (consecutive, in messages); `slot` is the cluster-wide
+   * round number (time / interval) every node agrees on, which picks the probe targets.
+   */
+  runRound(round: number, slot?: number): Promise<{ results: ProbeResult[]; arrivals: ArrivalReport[] }>;
   trace(dst: string): Promise<ProbeResult[]>;
   presenceExtras(): Pick<NodePresence, 'probePort' | 'overlayEndpoints'>;
   unknowns(): Unknown[];
@@ -124,6 +128,7 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
   let lastSignal = '';
   let lastLoopAt = Date.now();
   let round = 0;
+  let roundOf: (t: number) => number = () => 0;
   /** Why heartbeats are off (prober could not be created/started), for an unknown finding. */
   let proberError: string | null = null;
   let lastPeers: NodePresence[] = [];
@@ -208,23 +213,43 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
     };
   };
 
+  let lastPresenceKey: string | null = null;
+  let lastPresenceAt = 0;
   const heartbeat = async (): Promise<void> => {
     if (prober) {
       round++;
-      const r = await prober.runRound(round);
+      const r = await prober.runRound(round, roundOf(Date.now()));
       put({ ...base(), type: 'probes', round, results: r.results, arrivals: r.arrivals });
     }
+    // Presence is refreshed when it changes and otherwise every third of its TTL: every peer
+    // watches the bucket, so each refresh costs N-1 other agents a message.
     const p = presenceRecord();
-    if (p && presence && publisher?.connected())
-      await presence.put(p).catch((err) => log.warn({ err }, 'presence put failed'));
+    const key = p && JSON.stringify({ ...p, at: 0 });
+    const due = key !== lastPresenceKey || Date.now() - lastPresenceAt >= o.presenceTtlMs / 3;
+    if (p && presence && publisher?.connected() && due) {
+      try {
+        await presence.put(p);
+        lastPresenceKey = key;
+        lastPresenceAt = Date.now();
+      } catch (err) {
+        log.warn({ err }, 'presence put failed');
+      }
+    }
     void flush();
   };
 
-  // Serial loops with jitter; one failing iteration is logged, the loop goes on.
-  const loop = (name: string, everyMs: number, firstMs: number, fn: () => Promise<void>) => {
+  // Serial loops; one failing iteration is logged, the loop goes on. `nextIn(started)` says when
+  // the next iteration is due.
+  const loop = (
+    name: string,
+    firstMs: number,
+    fn: () => Promise<void>,
+    nextIn: (started: number) => number,
+  ) => {
     const tick = async () => {
       timers.delete(t);
       if (stopping) return;
+      const started = Date.now();
       try {
         await fn();
         lastLoopAt = Date.now();
@@ -232,13 +257,15 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
         log.warn({ err, loop: name }, 'loop iteration failed');
       }
       if (stopping) return;
-      const jitter = (Math.random() - 0.5) * 0.2 * everyMs;
-      t = setTimeout(tick, Math.max(10, everyMs + jitter));
+      t = setTimeout(tick, Math.max(10, nextIn(started)));
       timers.add(t);
     };
     let t = setTimeout(tick, firstMs);
     timers.add(t);
   };
+  // Fixed rate with ±10 % jitter: due `everyMs` after the last one started (not after it ended).
+  const every = (everyMs: number) => (started: number) =>
+    started + everyMs + (Math.random() - 0.5) * 0.2 * everyMs - Date.now();
 
   // First inventory before anything else (the prober needs the underlay address).
   await inventory().catch((err) => log.error({ err }, 'first inventory failed'));
@@ -256,60 +283,86 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
     }
   }
 
-  // NATS in the background: the agent keeps inventorying and probing while it is down.
+  // NATS in the background: the agent keeps inventorying and probing while it is down. The
+  // client reconnects by itself; should it give up for good (or the first connect fail, e.g. on
+  // credentials), a new connection is made here, with backoff from 1 s to 30 s, forever.
+  const session = async (conn: NatsConnection): Promise<void> => {
+    nc = conn;
+    publisher = o.publisherFor(conn);
+    presence = new Presence({
+      nc: conn,
+      node: o.node,
+      ttlMs: o.presenceTtlMs,
+      log,
+      onPeers: (peers) => {
+        lastPeers = peers;
+        const d = prober?.setPeers(peers);
+        log.info({ peers: peers.map((p) => p.node), ...d }, 'peers changed');
+      },
+    });
+    presence.start();
+    conn.subscribe(traceSubject(o.node), {
+      callback: (err, msg) => {
+        if (err) return;
+        void (async () => {
+          let req: TraceRequest | null = null;
+          try {
+            req = JSON.parse(new TextDecoder().decode(msg.data)) as TraceRequest;
+          } catch {
+            /* answered below */
+          }
+          const reply: TraceReply = { src: o.node, dst: req?.dst ?? '', results: [], verdict: [] };
+          if (!req || typeof req.dst !== 'string') reply.error = 'malformed trace request';
+          else if (!prober) reply.error = 'heartbeats unavailable on this node';
+          else if (!lastPeers.some((p) => p.node === req?.dst)) reply.error = `unknown peer ${req.dst}`;
+          else {
+            try {
+              reply.results = await prober.trace(req.dst);
+              reply.verdict = verdictLines(reply.results);
+            } catch (e) {
+              reply.error = (e as Error).message;
+            }
+          }
+          msg.respond(enc.encode(JSON.stringify(reply)));
+        })();
+      },
+    });
+    void (async () => {
+      for await (const s of conn.status()) if (s.type === 'reconnect') void flush();
+    })();
+    await flush();
+  };
   void (async () => {
-    try {
-      const conn = await o.connect();
+    let backoffMs = 1000;
+    while (!stopping) {
+      let conn: NatsConnection;
+      try {
+        conn = await o.connect();
+      } catch (err) {
+        if (stopping) return;
+        log.error({ err, retryInMs: backoffMs }, 'NATS connect failed; trying again');
+        await new Promise((r) => setTimeout(r, backoffMs).unref());
+        backoffMs = Math.min(30_000, backoffMs * 2);
+        continue;
+      }
+      backoffMs = 1000;
       if (stopping) {
         await conn.close();
         return;
       }
-      nc = conn;
-      publisher = o.publisherFor(conn);
-      presence = new Presence({
-        nc: conn,
-        node: o.node,
-        ttlMs: o.presenceTtlMs,
-        log,
-        onPeers: (peers) => {
-          lastPeers = peers;
-          const d = prober?.setPeers(peers);
-          log.info({ peers: peers.map((p) => p.node), ...d }, 'peers changed');
-        },
-      });
-      presence.start();
-      conn.subscribe(traceSubject(o.node), {
-        callback: (err, msg) => {
-          if (err) return;
-          void (async () => {
-            let req: TraceRequest | null = null;
-            try {
-              req = JSON.parse(new TextDecoder().decode(msg.data)) as TraceRequest;
-            } catch {
-              /* answered below */
-            }
-            const reply: TraceReply = { src: o.node, dst: req?.dst ?? '', results: [], verdict: [] };
-            if (!req || typeof req.dst !== 'string') reply.error = 'malformed trace request';
-            else if (!prober) reply.error = 'heartbeats unavailable on this node';
-            else if (!lastPeers.some((p) => p.node === req?.dst)) reply.error = `unknown peer ${req.dst}`;
-            else {
-              try {
-                reply.results = await prober.trace(req.dst);
-                reply.verdict = verdictLines(reply.results);
-              } catch (e) {
-                reply.error = (e as Error).message;
-              }
-            }
-            msg.respond(enc.encode(JSON.stringify(reply)));
-          })();
-        },
-      });
-      void (async () => {
-        for await (const s of conn.status()) if (s.type === 'reconnect') void flush();
-      })();
-      await flush();
-    } catch (err) {
-      if (!stopping) log.error({ err }, 'NATS connection gave up');
+      try {
+        await session(conn);
+      } catch (err) {
+        log.error({ err }, 'NATS session setup failed');
+      }
+      const err = await conn.closed();
+      if (stopping) return;
+      log.error({ err }, 'NATS connection closed for good; connecting again');
+      const old = presence as Presence | null; // set by session(); TypeScript cannot see that
+      await old?.stop(false).catch(() => undefined);
+      presence = null;
+      publisher = null;
+      nc = null;
     }
   })();
 
@@ -335,20 +388,34 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.listenPort;
 
-  const stagger = Math.floor(Math.random() * Math.min(o.intervalMs, 2000));
-  loop('heartbeat', o.intervalMs, stagger, heartbeat);
-  loop('inventory', o.inventoryIntervalMs, o.inventoryIntervalMs, inventory);
+  // Heartbeat rounds sit on a cluster-wide grid: round r starts at r × interval plus this node's
+  // stagger (random, under 40 % of an interval) plus up to 10 % jitter. Every node thus agrees
+  // on the round's slot number, which the probe set's per-round coverage of group pairs relies on.
+  const stagger = Math.floor(Math.random() * 0.4 * o.intervalMs);
+  roundOf = (t) => Math.floor((t - stagger) / o.intervalMs);
+  const nextRound = () => {
+    const now = Date.now();
+    return (roundOf(now) + 1) * o.intervalMs + stagger + Math.random() * 0.1 * o.intervalMs - now;
+  };
+  loop('heartbeat', nextRound(), heartbeat, nextRound);
+  loop('inventory', o.inventoryIntervalMs, inventory, every(o.inventoryIntervalMs));
   if (o.changeSignal) {
     const sig = o.changeSignal;
     lastSignal = await sig().catch(() => '');
-    loop('change-signal', Math.max(1000, Math.min(o.intervalMs, 5000)), 1000, async () => {
-      const s = await sig();
-      if (s !== lastSignal) {
-        lastSignal = s;
-        log.info('change signal differs: inventory now');
-        await inventory();
-      }
-    });
+    const signalMs = Math.max(1000, Math.min(o.intervalMs, 5000));
+    loop(
+      'change-signal',
+      1000,
+      async () => {
+        const s = await sig();
+        if (s !== lastSignal) {
+          lastSignal = s;
+          log.info('change signal differs: inventory now');
+          await inventory();
+        }
+      },
+      every(signalMs),
+    );
   }
   log.info({ listen: `${o.listenHost}:${port}` }, 'agent running');
 

@@ -65,6 +65,9 @@ export function natsConnectionOptions(s: NatsSettings): NodeConnectionOptions {
     servers: s.servers,
     name: s.name,
     maxReconnectAttempts: -1,
+    // Two authentication errors in a row would otherwise end reconnecting for good (a
+    // credentials rotation on the server must not strand the agent).
+    ignoreAuthErrorAbort: true,
     reconnectTimeWait: s.reconnectTimeWaitMs ?? 1000,
     reconnectJitter: 500,
     pingInterval: s.pingIntervalMs ?? 10_000,

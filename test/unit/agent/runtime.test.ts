@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, NatsPublisher } from '../../../agent/publish/nats.js';
 import { type ProbeEngine, type RunningAgent, startAgent } from '../../../agent/runtime.js';
 import { silentLogger } from '../../../shared/logging.js';
@@ -203,5 +204,52 @@ test('agents find each other through KV, publish, answer traces, survive an outa
     assert.equal(h.status, 200);
   } finally {
     await reader.close();
+  }
+});
+
+test('NATS: a failed first connect and a connection closed for good are retried, forever', async () => {
+  const log = silentLogger();
+  let calls = 0;
+  let current: NatsConnection | null = null;
+  const agent = await startAgent({
+    node: 'n3',
+    labels: { rack: 'B' },
+    intervalMs: 300,
+    inventoryIntervalMs: 500,
+    republishMs: 60_000,
+    listenHost: '127.0.0.1',
+    listenPort: 0,
+    outboxBytes: OUTBOX,
+    collect: async () => snap('n3', () => 0),
+    checks: () => ({ findings: [], checkRuns: [] }),
+    prober: async () => new FakeProber('n3'),
+    connect: async () => {
+      calls++;
+      // What connect() does on bad credentials: it rejects (no reconnect loop inside the client).
+      if (calls <= 2) throw new Error('Authorization Violation');
+      current = await connectNats({ servers: [server.url], name: 'n3', reconnectTimeWaitMs: 200 }, log);
+      return current;
+    },
+    publisherFor: (nc) => new NatsPublisher(nc, 'n3', log, 2000),
+    presenceTtlMs: 30_000,
+    log,
+  });
+  const reader = await StreamReader.open(server.url);
+  try {
+    // 1 s + 2 s of backoff, then connected and publishing.
+    await waitFor(
+      'n3 publishes after two failed connects',
+      () => reader.of('probes', 'n3').length > 0,
+      15_000,
+    );
+    assert.equal(calls, 3);
+    // The client gives up (closed for good): the runtime makes a new connection.
+    const before = reader.of('probes', 'n3').length;
+    await (current as NatsConnection | null)?.close();
+    await waitFor('a new connection', () => calls === 4, 10_000);
+    await waitFor('n3 publishes again', () => reader.of('probes', 'n3').length > before + 2, 15_000);
+  } finally {
+    await reader.close();
+    await agent.stop();
   }
 });
