@@ -1,4 +1,4 @@
-import type { Check } from '../../shared/schema.js';
+import type { Check, Finding } from '../../shared/schema.js';
 import { problem, unknown } from './util.js';
 
 /** `6.1.0-18-amd64` -> [6,1,0,18]; `3.10.0-123.el7.x86_64` -> [3,10,0,123]. */
@@ -26,24 +26,44 @@ export const kernelVersion: Check = {
     const v = parseKernel(s.host.kernel);
     if (!v)
       return [unknown(s, 'kernel-version', 'host/kernel', `cannot parse kernel release "${s.host.kernel}"`)];
-    if (kernelBelow(v, [3, 16])) {
-      return [
+    if (!kernelBelow(v, [3, 16])) return [];
+    const out: Finding[] = [
+      problem(s, {
+        check: 'kernel-version',
+        kind: 'kernel-unsupported',
+        severity: 'critical',
+        incident: 3,
+        subject: 'host/kernel',
+        summary: `kernel ${s.host.kernel} is older than 3.16, which Docker overlay networks need`,
+        evidence: [
+          `uname -r: ${s.host.kernel}`,
+          `Docker overlay namespaces: ${s.docker.overlayNamespaces.join(', ')}`,
+        ],
+        remediation:
+          'Upgrade the kernel to >= 3.16 (a current distribution kernel); until then create overlays with explicit, non-overlapping subnets: docker network create -d overlay --subnet <free CIDR> ...',
+      }),
+    ];
+    // Incident 3: on 3.10 Docker may auto-assign overlay subnets that overlap existing ones. A
+    // separate finding because its fix (explicit subnets) works before the kernel is upgraded.
+    if (v[0] === 3 && v[1] === 10) {
+      const subnets = [...new Set(s.vteps.filter((t) => t.style === 'docker').flatMap((t) => t.subnets))];
+      out.push(
         problem(s, {
           check: 'kernel-version',
           kind: 'kernel-unsupported',
-          severity: 'critical',
+          severity: 'warning',
           incident: 3,
-          subject: 'host/kernel',
-          summary: `kernel ${s.host.kernel} is older than 3.16, which Docker overlay networks need${v[0] === 3 && v[1] === 10 ? '; on 3.10 auto-assigned overlay subnets may also overlap existing subnets' : ''}`,
+          subject: 'host/kernel-subnets',
+          summary: `on kernel ${s.host.kernel} (3.10) auto-assigned overlay subnets may overlap existing subnets; overlay traffic to them then goes to the wrong place`,
           evidence: [
             `uname -r: ${s.host.kernel}`,
-            `Docker overlay namespaces: ${s.docker.overlayNamespaces.join(', ')}`,
+            `Docker overlay subnets: ${subnets.join(', ') || 'none found'}`,
           ],
           remediation:
-            'Upgrade the kernel to >= 3.16 (a current distribution kernel); until then create overlays with explicit, non-overlapping subnets: docker network create -d overlay --subnet <free CIDR> ...',
+            'Create overlays with explicit subnets that no host route or address uses (ip route; ip -4 addr): docker network create -d overlay --subnet <free CIDR> ...; the overlay-subnet-overlap check names an existing overlap.',
         }),
-      ];
+      );
     }
-    return [];
+    return out;
   },
 };

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { CHECKS, runChecks } from '../../../agent/checks/index.js';
 import { exitCodeFor, renderReport } from '../../../agent/report.js';
 import { runClusterChecks } from '../../../shared/crosschecks/index.js';
-import type { Check, NodeSnapshot } from '../../../shared/schema.js';
+import type { Check, FirewallRule, NodeSnapshot } from '../../../shared/schema.js';
 
 const DIR = new URL('../../fixtures/checks/lab/', import.meta.url);
 const load = (scenario: string, node: string): NodeSnapshot =>
@@ -79,12 +79,45 @@ function edited(edit: (s: NodeSnapshot) => void): NodeSnapshot {
   return s;
 }
 const host = (s: NodeSnapshot) => s.namespaces.find((n) => n.id === 'host')!;
+const overlayNs = (s: NodeSnapshot) => s.namespaces.find((n) => n.role === 'docker-overlay')!;
+const byName = (s: NodeSnapshot, name: string) => s.namespaces.find((n) => n.name === name)!;
+const POD = 'cni-5e1f0000-0000-4000-8000-000000000001';
+const CTR = 'c0ffee000001';
+/** Sets a link's MTU in its namespace and in every chain hop that shows it. */
+function setMtu(s: NodeSnapshot, ns: string, dev: string, mtu: number): void {
+  const n = ns === 'host' ? host(s) : ns === 'overlay' ? overlayNs(s) : byName(s, ns);
+  n.links.find((l) => l.name === dev)!.mtu = mtu;
+  for (const c of s.chains) for (const h of c.hops) if (h.netns === n.id && h.dev === dev) h.mtu = mtu;
+}
+const rule = (
+  r: Partial<FirewallRule> & Pick<FirewallRule, 'verdict' | 'protocol' | 'dports'>,
+): FirewallRule => ({
+  source: 'nft',
+  family: 'inet',
+  table: 'filter',
+  chain: 'input',
+  hook: 'input',
+  text: `${r.family ?? 'inet'} ${r.table ?? 'filter'} ${r.chain ?? 'input'}: ${r.protocol} dport ${r.dports.length ? `{ ${r.dports.join(', ')} }` : 'any'} ${r.verdict}`,
+  ...r,
+});
+/** Accepts for every VXLAN and Swarm port n1 uses. */
+const ALL_OVERLAY_ACCEPTS = [
+  rule({ verdict: 'accept', protocol: 'udp', dports: [4789, 7946, 8472] }),
+  rule({ verdict: 'accept', protocol: 'tcp', dports: [2377, 7946] }),
+];
 
 const EDITS: Array<{ name: string; edit: (s: NodeSnapshot) => void; expect: string[] }> = [
   {
     name: 'kernel 3.10 with Docker overlays',
     edit: (s) => {
       s.host.kernel = '3.10.0-123.el7.x86_64';
+    },
+    expect: ['kernel-version:kernel-unsupported:critical', 'kernel-version:kernel-unsupported:warning'],
+  },
+  {
+    name: 'kernel 3.13 with Docker overlays (too old, but no 3.10 subnet warning)',
+    edit: (s) => {
+      s.host.kernel = '3.13.0-24-generic';
     },
     expect: ['kernel-version:kernel-unsupported:critical'],
   },
@@ -94,15 +127,19 @@ const EDITS: Array<{ name: string; edit: (s: NodeSnapshot) => void; expect: stri
       s.host.kernel = '3.10.0-123.el7.x86_64';
       s.host.nics = [{ name: 'eth0', driver: 'virtio_net', offloads: { 'udp-fragmentation-offload': 'on' } }];
     },
-    expect: ['kernel-version:kernel-unsupported:critical', 'udp-offload:offload-risk:critical'],
+    expect: [
+      'kernel-version:kernel-unsupported:critical',
+      'kernel-version:kernel-unsupported:warning',
+      'udp-offload:offload-risk:critical',
+    ],
   },
   {
-    name: 'virtio_net with UFO on a fixed RHEL kernel 3.10.0-229 (only the overlay kernel warning)',
+    name: 'virtio_net with UFO on a fixed RHEL kernel 3.10.0-229 (only the overlay kernel findings)',
     edit: (s) => {
       s.host.kernel = '3.10.0-229.el7.x86_64';
       s.host.nics = [{ name: 'eth0', driver: 'virtio_net', offloads: { 'udp-fragmentation-offload': 'on' } }];
     },
-    expect: ['kernel-version:kernel-unsupported:critical'],
+    expect: ['kernel-version:kernel-unsupported:critical', 'kernel-version:kernel-unsupported:warning'],
   },
   {
     name: 'strict rp_filter on a multi-homed node',
@@ -180,6 +217,197 @@ const EDITS: Array<{ name: string; edit: (s: NodeSnapshot) => void; expect: stri
     },
     expect: [],
   },
+  // vtep-neighbor-fdb: each half of a remote endpoint missing, and unresolved neighbors.
+  {
+    name: 'flannel neighbor without its FDB entry (no remote VTEP known)',
+    edit: (s) => {
+      host(s).fdb = host(s).fdb.filter((e) => e.mac !== '0e:f1:00:00:00:0c');
+    },
+    expect: ['vtep-neighbor-fdb:neighbor-missing:critical'],
+  },
+  {
+    name: 'Docker neighbor without its FDB entry',
+    edit: (s) => {
+      overlayNs(s).fdb = overlayNs(s).fdb.filter((e) => e.mac !== '02:42:0a:00:01:0d');
+    },
+    expect: ['vtep-neighbor-fdb:neighbor-missing:critical'],
+  },
+  {
+    name: 'INCOMPLETE neighbor on flannel.1',
+    edit: (s) => {
+      host(s).neighbors.push({ dst: '10.244.9.0', dev: 'flannel.1', lladdr: null, state: ['INCOMPLETE'] });
+    },
+    expect: ['vtep-neighbor-fdb:neighbor-missing:critical'],
+  },
+  {
+    name: 'FAILED neighbor on the Docker VTEP',
+    edit: (s) => {
+      const n = overlayNs(s).neighbors.find((x) => x.dst === '10.0.1.13')!;
+      n.lladdr = null;
+      n.state = ['FAILED'];
+    },
+    expect: ['vtep-neighbor-fdb:neighbor-missing:critical'],
+  },
+  {
+    name: 'a learned (STALE) neighbor without FDB entry on a learning VTEP is not flagged',
+    edit: (s) => {
+      overlayNs(s).neighbors.push({
+        dst: '10.0.1.20',
+        dev: 'vxlan0',
+        lladdr: '02:42:0a:00:01:14',
+        state: ['STALE'],
+      });
+    },
+    expect: [],
+  },
+  // chain-mtu: every workload-side hop consistent with its neighbours and the VTEP.
+  {
+    name: 'Docker container eth0 smaller than its veth peer and br0',
+    edit: (s) => setMtu(s, CTR, 'eth0', 1400),
+    expect: ['chain-mtu:mtu-mismatch:warning'],
+  },
+  {
+    name: 'container eth0 1500 on a 1450 overlay chain (veth peer 1450)',
+    edit: (s) => setMtu(s, CTR, 'eth0', 1500),
+    expect: ['chain-mtu:mtu-mismatch:warning'],
+  },
+  {
+    name: 'flannel host-side veth end larger than the pod end',
+    edit: (s) => setMtu(s, 'host', 'vethpod', 1500),
+    expect: ['chain-mtu:mtu-mismatch:warning'],
+  },
+  {
+    name: 'Docker br0 MTU below its ports (veth0, vxlan0)',
+    edit: (s) => setMtu(s, 'overlay', 'br0', 1400),
+    expect: ['chain-mtu:mtu-mismatch:warning'],
+  },
+  {
+    name: 'Docker workload side 1400 while vxlan0 in the same bridge is 1450',
+    edit: (s) => {
+      setMtu(s, CTR, 'eth0', 1400);
+      setMtu(s, 'overlay', 'veth0', 1400);
+      setMtu(s, 'overlay', 'br0', 1400);
+    },
+    expect: ['chain-mtu:mtu-mismatch:warning'],
+  },
+  {
+    name: 'flannel workload side uniformly 1400 behind routed flannel.1 1450 is fine',
+    edit: (s) => {
+      setMtu(s, POD, 'eth0', 1400);
+      setMtu(s, 'host', 'vethpod', 1400);
+      setMtu(s, 'host', 'cni0', 1400);
+    },
+    expect: [],
+  },
+  // firewall-overlay-ports: rule order within a chain and chain policies.
+  {
+    name: 'an accept for UDP 4789 before a drop in the same chain: not dropping',
+    edit: (s) => {
+      s.firewall!.rules.push(
+        rule({ verdict: 'accept', protocol: 'udp', dports: [4789] }),
+        rule({ verdict: 'drop', protocol: 'udp', dports: [4789] }),
+      );
+    },
+    expect: [],
+  },
+  {
+    name: 'a drop for UDP 4789 before an accept: dropping',
+    edit: (s) => {
+      s.firewall!.rules.push(
+        rule({ verdict: 'drop', protocol: 'udp', dports: [4789] }),
+        rule({ verdict: 'accept', protocol: 'udp', dports: [4789] }),
+      );
+    },
+    expect: ['firewall-overlay-ports:host-firewall-vxlan:critical'],
+  },
+  {
+    name: 'an accept for 4789 does not cover a later all-UDP drop of 8472 and 7946',
+    edit: (s) => {
+      s.firewall!.rules.push(
+        rule({ verdict: 'accept', protocol: 'udp', dports: [4789] }),
+        rule({ verdict: 'reject', protocol: 'udp', dports: [] }),
+      );
+    },
+    expect: [
+      'firewall-overlay-ports:control-ports-blocked:warning',
+      'firewall-overlay-ports:host-firewall-vxlan:critical',
+    ],
+  },
+  {
+    name: 'an accept in one nft base chain does not stop a drop in another',
+    edit: (s) => {
+      s.firewall!.rules.push(
+        rule({ verdict: 'accept', protocol: 'udp', dports: [4789] }),
+        rule({ family: 'ip', chain: 'INPUT', verdict: 'drop', protocol: 'udp', dports: [4789] }),
+      );
+    },
+    expect: ['firewall-overlay-ports:host-firewall-vxlan:critical'],
+  },
+  {
+    name: 'input policy drop with no accept for the VXLAN or Swarm ports',
+    edit: (s) => {
+      s.firewall!.policies['inet filter input'] = 'drop';
+    },
+    // warning, not critical: an accept by address or interface would not be in the snapshot
+    expect: [
+      'firewall-overlay-ports:control-ports-blocked:warning',
+      'firewall-overlay-ports:host-firewall-vxlan:warning',
+    ],
+  },
+  {
+    name: 'input policy drop with accepts for every port in use',
+    edit: (s) => {
+      s.firewall!.policies['inet filter input'] = 'drop';
+      s.firewall!.rules.push(...ALL_OVERLAY_ACCEPTS);
+    },
+    expect: [],
+  },
+  {
+    name: 'input policy drop, the accepts sit in a chain jumped to from input',
+    edit: (s) => {
+      s.firewall!.policies['inet filter input'] = 'drop';
+      s.firewall!.rules.push(...ALL_OVERLAY_ACCEPTS.map((r) => ({ ...r, chain: 'overlay' })));
+    },
+    expect: [],
+  },
+  {
+    name: "iptables INPUT policy DROP accepting only 4789: flannel's 8472 and Swarm ports blocked",
+    edit: (s) => {
+      s.firewall!.policies['ip filter INPUT'] = 'drop';
+      s.firewall!.rules.push(
+        rule({
+          source: 'iptables',
+          family: 'ip',
+          chain: 'INPUT',
+          verdict: 'accept',
+          protocol: 'udp',
+          dports: [4789],
+          text: 'filter -A INPUT -p udp -m udp --dport 4789 -j ACCEPT',
+        }),
+      );
+    },
+    expect: [
+      'firewall-overlay-ports:control-ports-blocked:warning',
+      'firewall-overlay-ports:host-firewall-vxlan:warning',
+    ],
+  },
+  {
+    name: 'input policy drop only matters for ports in use (flannel-only node accepting 8472)',
+    edit: (s) => {
+      s.docker.swarm = false;
+      s.vteps = s.vteps.filter((v) => v.style === 'flannel');
+      s.firewall!.policies['inet filter input'] = 'drop';
+      s.firewall!.rules.push(rule({ verdict: 'accept', protocol: 'udp', dports: [8472] }));
+    },
+    expect: [],
+  },
+  {
+    name: "forward policy drop (Docker's default) is not flagged",
+    edit: (s) => {
+      s.firewall!.policies['ip filter FORWARD'] = 'drop';
+    },
+    expect: [],
+  },
 ];
 
 describe('node checks over edited real snapshots', () => {
@@ -187,6 +415,73 @@ describe('node checks over edited real snapshots', () => {
     it(c.name, () => {
       assert.deepEqual(problems(edited(c.edit)), [...c.expect].sort());
     });
+
+  it('names what it found: neighbor states, links and MTUs, chain policies, the 3.10 subnet risk', () => {
+    const edit = (name: string) => EDITS.find((c) => c.name === name)!.edit;
+    const one = (name: string, check: string) => {
+      const f = runChecks(edited(edit(name))).findings.filter(
+        (x) => x.check === check && x.status === 'problem',
+      );
+      assert.equal(f.length, 1, name);
+      return f[0]!;
+    };
+    const joined = (name: string, check: string) => {
+      const f = one(name, check);
+      return `${f.summary}\n${f.evidence.join('\n')}\n${f.remediation}`;
+    };
+
+    assert.match(
+      joined('flannel neighbor without its FDB entry (no remote VTEP known)', 'vtep-neighbor-fdb'),
+      /neighbor 10\.244\.2\.0 -> 0e:f1:00:00:00:0c has no FDB entry/,
+    );
+    assert.match(
+      joined('INCOMPLETE neighbor on flannel.1', 'vtep-neighbor-fdb'),
+      /neighbor 10\.244\.9\.0 is INCOMPLETE/,
+    );
+    assert.match(
+      joined('FAILED neighbor on the Docker VTEP', 'vtep-neighbor-fdb'),
+      /neighbor 10\.0\.1\.13 is FAILED/,
+    );
+
+    const small = one('Docker container eth0 smaller than its veth peer and br0', 'chain-mtu');
+    assert.match(small.evidence.join('\n'), /c0ffee000001\/eth0 MTU 1400 <-> 1-abcdef0123\/veth0 MTU 1450/);
+    assert.equal(
+      small.remediation.match(/[^:;]*link set dev \S+ mtu \d+/g)?.join(';'),
+      ' nsenter --net=/run/vxz/n1/docker-netns/c0ffee000001 ip link set dev eth0 mtu 1450',
+    );
+    const br = one('Docker workload side 1400 while vxlan0 in the same bridge is 1450', 'chain-mtu');
+    assert.match(br.evidence.join('\n'), /bridge 1-abcdef0123\/br0 MTU 1400 .*1-abcdef0123\/vxlan0 MTU 1450/);
+    assert.match(br.remediation, /ip link set dev veth0 mtu 1450; .*ip link set dev br0 mtu 1450/);
+    assert.match(
+      joined('flannel host-side veth end larger than the pod end', 'chain-mtu'),
+      /host\/vethpod MTU 1500 larger than VTEP host\/flannel\.1 MTU 1450[\s\S]*: ip link set dev vethpod mtu 1450/,
+    );
+
+    const pol = runChecks(edited(edit('input policy drop with no accept for the VXLAN or Swarm ports')))
+      .findings.filter((f) => f.check === 'firewall-overlay-ports')
+      .map((f) => `${f.summary}\n${f.evidence.join('\n')}\n${f.remediation}`)
+      .join('\n');
+    assert.match(pol, /inet filter input: policy drop, and no rule accepts UDP 4789, UDP 8472/);
+    assert.match(pol, /unless a rule that accepts by address or interface lets the peers in/);
+    assert.match(pol, /nft insert rule inet filter input udp dport \{ 4789, 8472 \} accept/);
+    assert.match(pol, /no rule accepts TCP 2377, TCP 7946, UDP 7946/);
+    const ipt = runChecks(
+      edited(edit("iptables INPUT policy DROP accepting only 4789: flannel's 8472 and Swarm ports blocked")),
+    ).findings.find((f) => f.kind === 'host-firewall-vxlan')!;
+    assert.match(ipt.summary, /UDP 8472/);
+    assert.doesNotMatch(ipt.summary, /4789/);
+    assert.match(ipt.remediation, /iptables -I INPUT -p udp --dport 8472 -j ACCEPT/);
+
+    const k = runChecks(edited(edit('kernel 3.10 with Docker overlays')))
+      .findings.filter((f) => f.check === 'kernel-version')
+      .map((f) => [f.severity, f.summary, f.remediation.includes('--subnet')]);
+    assert.deepEqual(
+      k.map(([sev]) => sev),
+      ['critical', 'warning'],
+    );
+    assert.match(String(k[1]![1]), /3\.10.*auto-assigned overlay subnets may overlap existing subnets/);
+    assert.equal(k[1]![2], true);
+  });
 
   it('firewall not readable: unknown with the reason, never ok or problem', () => {
     const s = edited((x) => {
