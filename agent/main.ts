@@ -101,8 +101,15 @@ export function readProbeKey(path: string): Buffer {
   if (!st.isFile()) throw new ConfigError(`--probe-key-file: ${path} is not a regular file`);
   if (st.mode & 0o004)
     throw new ConfigError(`--probe-key-file: ${path} is world-readable (chmod 600 ${path})`);
+  // Bytes as they are (a key from /dev/urandom is not UTF-8); only surrounding ASCII white
+  // space (a trailing newline from `echo`) is dropped.
   const key = readFileSync(path);
-  const trimmed = Buffer.from(key.toString('utf8').trim(), 'utf8');
+  const space = (b: number | undefined) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
+  let a = 0;
+  let z = key.length;
+  while (a < z && space(key[a])) a++;
+  while (z > a && space(key[z - 1])) z--;
+  const trimmed = key.subarray(a, z);
   if (trimmed.length === 0) throw new ConfigError(`--probe-key-file: ${path} is empty`);
   if (trimmed.length < 16) throw new ConfigError(`--probe-key-file: ${path} holds fewer than 16 bytes`);
   return trimmed;

@@ -82,6 +82,30 @@ test('probe key file: missing, empty, world-readable, short are errors; 0600 is 
   rejects([...base, '--probe-key-file', join(dir, 'nope')], /--probe-key-file/);
 });
 
+test('probe key file: binary bytes (head -c 32 /dev/urandom) are kept exactly, only edge white space is dropped', () => {
+  const k = join(dir, 'binkey');
+  // Invalid UTF-8 on purpose: decoding would turn these into U+FFFD and collapse keys.
+  const raw = Buffer.from([
+    0xff,
+    0xfe,
+    0x80,
+    0x81,
+    0xc3,
+    0x28,
+    0x00,
+    0x0a,
+    0x20,
+    ...Array(16).fill(0x9f),
+    0x01,
+  ]);
+  writeFileSync(k, Buffer.concat([Buffer.from(' \n'), raw, Buffer.from('\n')]), { mode: 0o600 });
+  assert.deepEqual(readProbeKey(k), raw);
+  const other = Buffer.from(raw);
+  other[0] = 0xfd;
+  writeFileSync(k, other, { mode: 0o600 });
+  assert.notDeepEqual(readProbeKey(k), raw, 'two keys differing in a non-UTF-8 byte stay different');
+});
+
 test('parseListen', () => {
   assert.deepEqual(parseListen('0.0.0.0:9701'), { host: '0.0.0.0', port: 9701 });
   assert.deepEqual(parseListen('[::1]:80'), { host: '::1', port: 80 });
