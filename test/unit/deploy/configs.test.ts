@@ -5,13 +5,22 @@
  * runbook and links it; every root-cause kind has an alert.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { command as agentCommand } from '../../../agent/main.js';
+import { command as agentCommand, readProbeKey } from '../../../agent/main.js';
 import { command as collectorCommand } from '../../../collector/main.js';
 import { type CommandSpec, envName } from '../../../shared/config.js';
 import { ROOT_CAUSE_KINDS } from '../../../shared/schema.js';
@@ -148,7 +157,17 @@ test('swarm stack validates against the Compose specification schema (dclint shi
   const targets = agent.volumes.map((v: { target: string }) => v.target);
   for (const t of ['/var/run/netns', '/var/run/docker/netns', '/host/proc'])
     assert.ok(targets.includes(t), t);
-  assert.ok(agent.secrets.includes('vxdoctor_probe_key'));
+  // The probe key is mounted so that the agent accepts it: its own mode check on a real file.
+  const key = agent.secrets.find((x: J) => x.source === 'vxdoctor_probe_key');
+  assert.ok(key, 'probe key secret in long form (with a mode)');
+  assert.equal(key.target, 'vxdoctor_probe_key', 'mounted where --probe-key-file points');
+  const file = join(mkdtempSync(join(tmpdir(), 'vxd-stack-')), 'vxdoctor_probe_key');
+  writeFileSync(file, 'k'.repeat(32));
+  chmodSync(file, key.mode);
+  assert.equal(readProbeKey(file).length, 32);
+  chmodSync(file, 0o444); // Swarm's default for a short-form secret
+  assert.throws(() => readProbeKey(file), /world-readable/);
+  rmSync(dirname(file), { recursive: true });
 });
 
 // Tool -> Debian package that provides it (bookworm).
