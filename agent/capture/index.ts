@@ -7,7 +7,7 @@ export interface PacketCapture {
   stop(): void;
   stats(): { received: number; dropped: number };
 }
-/** Called synchronously per frame with a private copy of the captured bytes. */
+/** Called synchronously per frame with a private copy of the captured bytes and the kernel's capture time (epoch ms). */
 export type PacketHandler = (frame: Buffer, tsMs: number) => void;
 export type CaptureFactory = (
   iface: string,
@@ -28,6 +28,13 @@ interface PcapSession {
  * what does not fit is counted as a capture drop.
  */
 export const CAPTURE_BUFFER_BYTES = 2 * 1024 * 1024;
+/**
+ * libpcap's packet buffer timeout: 0 = immediate mode, a wake-up per frame. Batching (20 ms,
+ * 200 ms) measured no lower CPU on bench/probe (64 peers: 1.95-2.31 % immediate, 2.05-2.74 %
+ * batched), since the kernel's block timer then wakes the agent even without traffic. Frames
+ * carry the kernel's capture time either way, so RTTs do not depend on delivery.
+ */
+export const CAPTURE_BATCH_MS = 0;
 
 export const pcapCaptureFactory: CaptureFactory = async (iface, filter, onPacket) => {
   let pcap: { createSession(i: string, o: Record<string, unknown>): PcapSession };
@@ -43,7 +50,7 @@ export const pcapCaptureFactory: CaptureFactory = async (iface, filter, onPacket
   try {
     session = pcap.createSession(iface, {
       filter,
-      buffer_timeout: 0,
+      buffer_timeout: CAPTURE_BATCH_MS,
       snap_length: 2048,
       buffer_size: CAPTURE_BUFFER_BYTES,
     });
@@ -56,8 +63,10 @@ export const pcapCaptureFactory: CaptureFactory = async (iface, filter, onPacket
     };
   }
   session.on('packet', (raw) => {
+    // pcap_pkthdr as the binding copies it: ts_sec u32, ts_usec u32, caplen u32, len u32.
+    const ts = raw.header.readUInt32LE(0) * 1000 + raw.header.readUInt32LE(4) / 1000;
     const caplen = raw.header.readUInt32LE(8);
-    onPacket(Buffer.from(raw.buf.subarray(0, Math.min(caplen, raw.buf.length))), Date.now());
+    onPacket(Buffer.from(raw.buf.subarray(0, Math.min(caplen, raw.buf.length))), ts);
   });
   return {
     stop: () => session.close(),

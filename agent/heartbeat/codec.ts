@@ -138,10 +138,11 @@ export function decodeProbe(payload: Buffer | Uint8Array, key: Buffer): DecodeRe
 }
 
 /**
- * The header fields of a probe without checking its HMAC: only for frames this node sent
- * itself (seen leaving on the NIC), where authenticity is not in question. Never throws.
+ * The header fields of a probe without checking its HMAC, for frames whose authenticity is not
+ * in question or is checked elsewhere: those this node sent itself, and replies its socket
+ * receives (and verifies) anyway. Never throws.
  */
-export function peekProbe(b: Buffer): Pick<ProbePacket, 'type' | 'probeId' | 'dst'> | null {
+export function peekProbe(b: Buffer): Pick<ProbePacket, 'type' | 'probeId' | 'src' | 'dst'> | null {
   if (b.length < VXLAN_HEADER_LEN + INNER_ETH_LEN + BODY_FIXED + 2) return null;
   if (b.readUInt16BE(20) !== PROBE_ETHERTYPE || b.readUInt32BE(22) !== PROBE_MAGIC) return null;
   const type = b[27];
@@ -153,6 +154,7 @@ export function peekProbe(b: Buffer): Pick<ProbePacket, 'type' | 'probeId' | 'ds
   return {
     type: type === 1 ? 'reply' : 'request',
     probeId: b.readUInt32BE(30),
+    src: b.toString('utf8', o + 1, o + 1 + srcLen),
     dst: b.toString('utf8', o + 2 + srcLen, o + 2 + srcLen + dstLen),
   };
 }

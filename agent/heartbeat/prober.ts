@@ -357,16 +357,18 @@ export class Prober {
       return;
     }
     if (!inbound) return;
-    const p = this.decode(f.udp.payload);
-    if (!p) return;
     if (isControl) {
-      // The socket handles it; the capture only testifies that the reply reached the NIC.
-      if (p.type === 'reply') {
-        const pend = this.pending.get(p.probeId);
-        if (pend && pend.dst === p.src) pend.replySeen = true;
+      // The socket receives and verifies it; the capture only testifies that the reply reached
+      // the NIC (the filter passes only replies here).
+      const q = peekProbe(f.udp.payload);
+      if (q?.type === 'reply') {
+        const pend = this.pending.get(q.probeId);
+        if (pend && pend.dst === q.src) pend.replySeen = true;
       }
       return;
     }
+    const p = this.decode(f.udp.payload);
+    if (!p) return;
     // A fragmented probe did not cross the path whole (the sender's kernel split it after
     // learning a smaller path MTU): for PMTU it did not pass, so it is not answered.
     if (f.fragmented) return;

@@ -6,6 +6,7 @@ import {
   encodeProbe,
   minProbeLength,
   type ProbePacket,
+  peekProbe,
 } from '../../../agent/heartbeat/codec.js';
 import { ReplayWindow } from '../../../agent/heartbeat/replay.js';
 import { PROBE_PATHS } from '../../../shared/schema.js';
@@ -71,8 +72,22 @@ describe('probe codec', () => {
       }
       const r = decodeProbe(b, KEY);
       if (r.ok && !b.equals(valid)) ok++;
+      peekProbe(b); // the HMAC-less header reader must not throw either
     }
     assert.equal(ok, 0, 'no altered packet verifies');
+  });
+  it('peekProbe reads the header of a probe (no key needed), null for anything else', () => {
+    const req = encodeProbe({ ...base, probeId: 77, src: 'node-a', dst: 'node-b' }, KEY, {
+      vni: 5,
+      padTo: 400,
+    });
+    assert.deepEqual(peekProbe(req), { type: 'request', probeId: 77, src: 'node-a', dst: 'node-b' });
+    const rep = encodeProbe({ ...base, type: 'reply', probeId: 78, src: 'b', dst: 'a' }, KEY, { vni: 5 });
+    assert.deepEqual(peekProbe(rep), { type: 'reply', probeId: 78, src: 'b', dst: 'a' });
+    const other = Buffer.from(req);
+    other.writeUInt16BE(0x0800, 20);
+    assert.equal(peekProbe(other), null);
+    assert.equal(peekProbe(req.subarray(0, 40)), null);
   });
 });
 
