@@ -3,13 +3,13 @@
  *
  * codec:     in one process, per probe: sign + encode a request, verify + decode + replay-check
  *            it at the receiver, encode the signed reply, verify + decode the reply.
- * footprint: the real agent (bin/vxdoctor.js, capture on) in namespace vxp-a with 64 peers at 5 s
+ * footprint: the real agent (bin/vxdoctor.js, capture on) in namespace vxb0-a with 64 peers at 5 s
  *            rounds, full mesh: steady-state RSS and CPU (its own, and with the inventory's child
  *            processes), and CPU per 1,000 probes handled (sent + answered, i.e. send, capture,
- *            verify, answer). The peers are bench/peer-sim.ts in namespace vxp-p (one process
+ *            verify, answer). The peers are bench/peer-sim.ts in namespace vxb0-p (one process
  *            playing 64 agents: presence in KV, every probe kind both ways, overlay through the
  *            agent's real kernel VTEP); nats-server runs there too. Needs root; cleans up in
- *            finally. Env: PEERS (64), WARMUP_S (30), WINDOW_S (60), PROBES (codec, 200000),
+ *            finally. Env: PEERS (64), WARMUP_S (30), WINDOW_S (120), PROBES (codec, 200000),
  *            AGENT_NODE_FLAGS (node flags for the agent, e.g. `--prof`).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -63,11 +63,11 @@ function codecCost() {
   };
 }
 
-const NS_AGENT = 'vxp-a';
-const NS_PEERS = 'vxp-p';
+const NS_AGENT = 'vxb0-a'; // a digit: never the prefix of a lab (ids are letters only)
+const NS_PEERS = 'vxb0-p';
 const PEERS = Number(process.env.PEERS ?? 64);
 const WARMUP_S = Number(process.env.WARMUP_S ?? 30);
-const WINDOW_S = Number(process.env.WINDOW_S ?? 60);
+const WINDOW_S = Number(process.env.WINDOW_S ?? 120);
 const AGENT = { node: 'agent0', underlay: '10.201.0.1', overlay: '10.244.0.0', mac: '0e:f1:00:00:00:01' };
 const PEER_BASE = '10.201.1';
 const NATS_ADDR = '10.201.255.254';
