@@ -7,17 +7,35 @@
  * nothing else critical -> the page reaches the webhook -> clear -> root cause and alert resolve.
  * Also: healthy lab has no root cause; agent-down; collector restart keeps state, no alert flaps.
  * Timings (fault -> diagnosis, fault -> webhook) go to test-output/pipeline-timings.json.
+ * The web page, in headless Chromium against this collector (helpers from ui.test.ts): healthy
+ * lab -> all healthy; tor-drop-vxlan -> the root cause with its fix, cross-rack cells failed and
+ * same-rack cells passing on the VXLAN view, node detail chains with their MTUs and no false
+ * mismatch mark. Screenshots: test-output/ui/lab-*.png.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
 import { parse as parseYaml } from 'yaml';
 import type { DiagnosisResponse, NodeView, RootCause, RootCauseKind } from '../../shared/schema.js';
 import { labAllowed } from '../lab/lab.js';
 import { freePort, type LabAgents, OUTPUT, ROOT, sleep, startLabAgents, waitFor } from './harness.js';
 import { Monitoring } from './monitoring.js';
+import {
+  allPairs,
+  assertAllHealthy,
+  assertNodeChains,
+  assertVxlanFiltered,
+  launch,
+  open,
+  shot,
+} from './ui.test.js';
+
+const LAB_NODES = ['n1', 'n2', 'n3', 'n4'];
+const RACK_OF: Record<string, string> = { n1: 'A', n2: 'A', n3: 'B', n4: 'B' };
+const UI_OUT = join(OUTPUT, 'ui');
 
 interface Expectation {
   kind: RootCauseKind;
@@ -93,6 +111,27 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
   }> = [];
   const alerts = alertsByKind();
   let skip = false;
+  let browser: Browser | null = null;
+
+  /** Runs `fn` on a fresh page of the web page served by the lab's collector (one browser). */
+  async function onPage(name: string, fn: (page: Page) => Promise<void>): Promise<string> {
+    const t0 = Date.now();
+    browser ??= await launch();
+    const { page, check } = await open(browser, collectorUrl, `lab ${name}`);
+    try {
+      await fn(page);
+      check();
+    } finally {
+      await page.close();
+    }
+    return `web page checks (${name}): ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+  }
+
+  /** Each lab node's underlay address, as the collector reports it. */
+  const underlayOf = async (): Promise<Map<string, string>> => {
+    const nodes = (await (await fetch(`${collectorUrl}/api/v1/nodes`)).json()) as NodeView[];
+    return new Map(nodes.map((n) => [n.name, n.underlay[0] ?? '']));
+  };
 
   async function startCollector(): Promise<void> {
     const log = createWriteStream(join(OUTPUT, 'pipeline-collector.log'), { flags: 'a' });
@@ -136,8 +175,9 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
       skip = true;
       return;
     }
-    mkdirSync(OUTPUT, { recursive: true });
-    env = await startLabAgents({ id: 'vxp', name: 'pipeline', extraArgs: ['--inventory-interval', '4s'] });
+    mkdirSync(UI_OUT, { recursive: true });
+    // lab id vxe: bench/probe.ts owns the vxp-* namespaces (a lab teardown deletes every ID-* netns)
+    env = await startLabAgents({ id: 'vxe', name: 'pipeline', extraArgs: ['--inventory-interval', '4s'] });
     collectorPort = await freePort();
     collectorUrl = `http://127.0.0.1:${collectorPort}`;
     await startCollector();
@@ -157,6 +197,7 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
         2,
       ),
     );
+    await browser?.close().catch(() => undefined);
     await stopCollector().catch(() => undefined);
     await mon.stop().catch(() => undefined);
     await env?.teardown();
@@ -191,6 +232,14 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
       await sleep(2000);
       assert.deepEqual(await diagnosis(), [], 'the healthy lab must have no root cause');
     }
+    // The page says so: all healthy, every pair green on every path, chains without false marks.
+    const underlay = await underlayOf();
+    const took = await onPage('healthy', async (page) => {
+      await assertAllHealthy(page, { nodes: LAB_NODES, paths: ['vxlan', 'control', 'pmtu', 'overlay'] });
+      await shot(page, join(UI_OUT, 'lab-healthy.png'));
+      for (const n of LAB_NODES) await assertNodeChains(page, n, { underlay: underlay.get(n) ?? '?' });
+    });
+    t.diagnostic(took);
   });
 
   // VXDOCTOR_E2E_FAULTS=a,b narrows the run while developing; CI runs them all.
@@ -227,6 +276,24 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
           `nothing else critical for ${fault}: ${JSON.stringify(rcs, null, 1)}`,
         );
         assert.equal(rcs.filter((rc) => rc.kind === exp.kind).length, 1, 'one fault, one root cause');
+        if (fault === 'tor-drop-vxlan') {
+          // The page, while the fault is on: root cause with its fix, cross-rack cells failed,
+          // same-rack cells passing on the VXLAN view; node detail shows n1's chains and MTUs.
+          const underlay = await underlayOf();
+          const pairs = allPairs(LAB_NODES);
+          let crossText = '';
+          const took = await onPage(fault, async (page) => {
+            [crossText = ''] = await assertVxlanFiltered(page, {
+              cross: pairs.filter(([a, b]) => RACK_OF[a] !== RACK_OF[b]),
+              same: pairs.filter(([a, b]) => RACK_OF[a] === RACK_OF[b]),
+            });
+            await shot(page, join(UI_OUT, 'lab-tor-drop-vxlan.png'));
+            await assertNodeChains(page, 'n1', { underlay: underlay.get('n1') ?? '?' });
+            await page.locator('#detail .chain').last().scrollIntoViewIfNeeded();
+            await shot(page, join(UI_OUT, 'lab-node-detail.png'));
+          });
+          t.diagnostic(`${took}; ${crossText}`);
+        }
 
         await waitFor(
           `${alertname} at the webhook`,

@@ -7,6 +7,7 @@ import {
   groupNodes,
   layout,
   lossColor,
+  pairLoss,
   placeText,
   sortRootCauses,
 } from './logic.js';
@@ -112,7 +113,11 @@ function renderNodes() {
     b.addEventListener('click', () => {
       const k = b.dataset.group;
       st.collapsed.has(k) ? st.collapsed.delete(k) : st.collapsed.add(k);
+      st.slots = layout(st.groups, st.collapsed);
       renderNodes();
+      $('groups')
+        .querySelector(`button.grp[data-group="${CSS.escape(k)}"]`)
+        ?.focus();
       drawMatrix();
     });
   $('undrill')?.addEventListener('click', () => {
@@ -140,15 +145,19 @@ async function openNode(name) {
     ? d.chains
         .map((c) => {
           const m = chainMtuMarks(c);
-          const hops = m.hops.map(
-            (h) =>
-              `<span class="hop${h.mismatch ? ' mismatch' : ''}" title="${esc(h.netns)} ${esc(h.kind)} ${esc(h.operstate)}">${esc(h.dev)} <b>MTU ${h.mtu}</b>${h.mismatch ? ' ≠' : ''}</span>`,
-          );
-          if (m.underlay)
-            hops.push(
-              `<span class="hop${m.underlay.mismatch ? ' mismatch' : ''}">${esc(m.underlay.dev)} (underlay${m.underlay.address ? ` ${esc(m.underlay.address)}` : ''}) <b>MTU ${m.underlay.mtu}</b>${m.underlay.mismatch ? ' too small' : ''}</span>`,
-            );
-          else hops.push('<span class="hop mismatch">underlay not resolved</span>');
+          const hops = m.hops.map((h) => {
+            const what =
+              h.role === 'underlay'
+                ? ` (underlay${h.address ? ` ${esc(h.address)}` : ''})`
+                : h.role === 'vtep'
+                  ? ' (VTEP)'
+                  : '';
+            const tip = [h.netns, h.kind, h.operstate, h.note].filter(Boolean).join(' ');
+            return `<span class="hop ${h.role}${h.mismatch ? ' mismatch' : ''}" title="${esc(tip)}">${esc(h.dev)}${what} <b>MTU ${h.mtu}</b>${h.mismatch ? ` <em>${esc(h.note)}</em>` : ''}</span>`;
+          });
+          if (!m.hops.some((h) => h.role === 'vtep'))
+            hops.push('<span class="hop mismatch">VTEP not found</span>');
+          else if (!m.underlay) hops.push('<span class="hop mismatch">underlay not resolved</span>');
           return `<div class="chain" data-chain="${esc(c.id)}"><b>${esc(c.id)}</b>: ${hops.join(' → ')}</div>`;
         })
         .join('')
@@ -209,7 +218,7 @@ function matrixModel() {
         if (a.name === b.name) return { loss: undefined, text: `${a.name} (self)` };
         const p = st.pairs.get(`${a.name} ${b.name}`);
         return {
-          loss: p ? p.loss : null,
+          loss: pairLoss(p),
           text: p ? fateText(p) : `${a.name} → ${b.name}: not probed yet`,
           node: [a.name, b.name],
         };
@@ -230,7 +239,8 @@ function drawMatrix() {
   const cols = m.cols ?? null;
   const nr = m.n;
   const nc = cols ? cols.length : nr;
-  const colName = (j) => (cols ? (cols[j].kind === 'node' ? cols[j].name : cols[j].group) : m.name(j));
+  const colName = (j) =>
+    cols ? (cols[j].kind === 'node' ? cols[j].name : `${st.label} ${cols[j].group}`) : m.name(j);
   const cell = Math.max(CELL_MIN, Math.min(28, Math.floor(900 / Math.max(nr, nc, 1))));
   const showNames = cell >= 10;
   const ctx0 = cv.getContext('2d');
@@ -275,6 +285,7 @@ function drawMatrix() {
   geo = { left, top, cell, nr, nc, m };
   st.cursor = [Math.min(st.cursor[0], nr - 1), Math.min(st.cursor[1], nc - 1)];
   if (document.activeElement === cv) drawCursor();
+  else if ($('tip').hidden) $('cell-info').textContent = ''; // no stale text from another view
   cv.setAttribute('aria-label', `probe matrix, ${st.path} path, ${nr} × ${nc}; arrow keys move, Enter opens`);
 }
 
@@ -323,7 +334,10 @@ function wireMatrix() {
     }
     showTip(h[0], h[1], ev.offsetX, ev.offsetY);
   });
-  cv.addEventListener('mouseleave', () => ($('tip').hidden = true));
+  cv.addEventListener('mouseleave', () => {
+    $('tip').hidden = true;
+    if (document.activeElement !== cv) $('cell-info').textContent = '';
+  });
   cv.addEventListener('click', (ev) => {
     const h = geo && hit(ev);
     if (h) {
