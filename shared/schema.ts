@@ -186,6 +186,17 @@ export interface DockerFacts {
   overlayNamespaces: string[];
   /** `docker_gwbridge` exists in the host namespace. */
   gwbridge: boolean;
+  /** From the Docker Engine API, only when its socket exists and answered (an optional extra). */
+  api?: DockerApiFacts;
+}
+
+/** What the Docker Engine API adds (GET /info, GET /networks). */
+export interface DockerApiFacts {
+  /** Swarm.LocalNodeState: `active`, `inactive`, `pending`, `error`, `locked`; null if absent. */
+  swarmState: string | null;
+  swarmNodeId: string | null;
+  /** Overlay networks, with the namespace name Docker gives each (`1-<first 10 of id>`). */
+  overlays: Array<{ id: string; name: string; netns: string; subnets: string[] }>;
 }
 
 /** One hop of an overlay chain. */

@@ -47,6 +47,7 @@ import {
   parseRoutes,
   splitBatch,
 } from './parse-ip.js';
+import { DEFAULT_DOCKER_SOCKET, readDockerApi } from './docker-api.js';
 import { buildTopology, classifyRole, detectUnderlay, type NsidMap, resolveNsids } from './topology.js';
 
 export interface InventoryOptions {
@@ -66,6 +67,8 @@ export interface InventoryOptions {
   ipNetnsDirs?: string[];
   /** Per-command timeout (default 5000 ms). */
   timeoutMs?: number;
+  /** Docker Engine API socket, read when it exists (default /var/run/docker.sock; null: never). */
+  dockerSocket?: string | null;
 }
 
 export interface InventoryDeps {
@@ -602,6 +605,20 @@ export async function collectSnapshot(opts: InventoryOptions, deps: InventoryDep
     overlayNamespaces: overlayNs.map((n) => n.name),
     gwbridge: hostSnap?.links.some((l) => l.name === 'docker_gwbridge') ?? false,
   };
+  const socket = opts.dockerSocket === undefined ? DEFAULT_DOCKER_SOCKET : opts.dockerSocket;
+  if (
+    socket &&
+    (await stat(socket).then(
+      (st) => st.isSocket(),
+      () => false,
+    ))
+  ) {
+    const api = await readDockerApi(socket, timeoutMs);
+    if ('facts' in api) {
+      docker.api = api.facts;
+      if (api.facts.swarmState === 'active') docker.swarm = true;
+    } else unknowns.push({ what: 'docker-api', reason: api.unavailable });
+  }
   if (!privileged)
     unknowns.push({
       what: 'privileges',
