@@ -5,6 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Node.js 20 or later runs everything (fastify 5 and the NATS client need it); Debian 12's own
+# nodejs package is 18, so it is a prerequisite rather than something installed here.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "bootstrap: vxdoctor needs Node.js >= 20 (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
 APT_PACKAGES=(
   iproute2 nftables iptables ethtool procps kmod   # inventory + lab datapath
   libpcap-dev tcpdump                              # capture (pcap addon builds against libpcap-dev)
