@@ -7,7 +7,10 @@ export interface PacketCapture {
   stop(): void;
   stats(): { received: number; dropped: number };
 }
-/** Called synchronously per frame with a private copy of the captured bytes and the kernel's capture time (epoch ms). */
+/**
+ * Called synchronously per frame with the captured bytes — a view that is valid only during the
+ * call (copy what must outlive it) — and the kernel's capture time (epoch ms).
+ */
 export type PacketHandler = (frame: Buffer, tsMs: number) => void;
 export type CaptureFactory = (
   iface: string,
@@ -66,7 +69,8 @@ export const pcapCaptureFactory: CaptureFactory = async (iface, filter, onPacket
     // pcap_pkthdr as the binding copies it: ts_sec u32, ts_usec u32, caplen u32, len u32.
     const ts = raw.header.readUInt32LE(0) * 1000 + raw.header.readUInt32LE(4) / 1000;
     const caplen = raw.header.readUInt32LE(8);
-    onPacket(Buffer.from(raw.buf.subarray(0, Math.min(caplen, raw.buf.length))), ts);
+    // A view of the binding's reusable buffer, valid during this call only (no copy per frame).
+    onPacket(raw.buf.subarray(0, Math.min(caplen, raw.buf.length)), ts);
   });
   return {
     stop: () => session.close(),
