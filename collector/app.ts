@@ -84,28 +84,36 @@ const api =
       if (!d) return reply.code(404).send({ error: `unknown node ${req.params.name}` });
       return d;
     });
-    app.get<{ Querystring: { path?: string; aggregate?: string; group?: string } }>(
-      '/pairs',
-      async (req, reply) => {
-        const path = req.query.path ?? 'vxlan';
-        if (!isPath(path))
-          return reply.code(400).send({ error: `path must be one of ${PROBE_PATHS.join(', ')}` });
-        const agg = req.query.aggregate;
-        if (agg !== undefined && agg !== 'group')
-          return reply.code(400).send({ error: 'aggregate must be "group"' });
-        const label = req.query.group ?? state.groupLabel;
-        if (!/^[A-Za-z0-9_./-]{1,253}$/.test(label))
-          return reply.code(400).send({ error: 'bad group label' });
-        const body: PairsResponse = {
-          generatedAt: new Date(state.clock()).toISOString(),
-          path,
-          groupLabel: label,
-          pairs: agg === 'group' ? [] : state.pairs(path),
-        };
-        if (agg === 'group') body.groups = state.groupPairs(path, label);
-        return body;
-      },
-    );
+    app.get<{
+      Querystring: { path?: string; aggregate?: string; group?: string; from?: string; to?: string };
+    }>('/pairs', async (req, reply) => {
+      const path = req.query.path ?? 'vxlan';
+      if (!isPath(path))
+        return reply.code(400).send({ error: `path must be one of ${PROBE_PATHS.join(', ')}` });
+      const agg = req.query.aggregate;
+      if (agg !== undefined && agg !== 'group')
+        return reply.code(400).send({ error: 'aggregate must be "group"' });
+      const label = req.query.group ?? state.groupLabel;
+      if (!/^[A-Za-z0-9_./-]{1,253}$/.test(label)) return reply.code(400).send({ error: 'bad group label' });
+      // `from`/`to`: only pairs from nodes of one group to nodes of another (the page's
+      // drill-down), so a 500-node page never fetches all N² pairs.
+      const { from, to } = req.query;
+      if ((from === undefined) !== (to === undefined))
+        return reply.code(400).send({ error: 'from and to go together' });
+      let pairs = agg === 'group' ? [] : state.pairs(path);
+      if (from !== undefined && to !== undefined) {
+        const groupOf = new Map(state.nodes().map((n) => [n.name, n.labels[label] ?? '']));
+        pairs = pairs.filter((p) => groupOf.get(p.src) === from && groupOf.get(p.dst) === to);
+      }
+      const body: PairsResponse = {
+        generatedAt: new Date(state.clock()).toISOString(),
+        path,
+        groupLabel: label,
+        pairs,
+      };
+      if (agg === 'group') body.groups = state.groupPairs(path, label);
+      return body;
+    });
     app.get(
       '/findings',
       async (): Promise<FindingsResponse> => ({

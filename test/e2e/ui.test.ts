@@ -141,7 +141,12 @@ export async function open(
   browser: Browser,
   base: string,
   name: string,
-  o: { clock?: number; colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number } } = {},
+  o: {
+    clock?: number;
+    colorScheme?: 'light' | 'dark';
+    viewport?: { width: number; height: number };
+    query?: string;
+  } = {},
 ) {
   const page = await browser.newPage({
     viewport: o.viewport ?? { width: 1280, height: 1000 },
@@ -152,7 +157,7 @@ export async function open(
   page.on('request', (r) => urls.push(r.url()));
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${base}/`);
+  await page.goto(`${base}/${o.query ?? ''}`);
   await page.waitForSelector('body[data-rendered="1"]', { timeout: 10_000 });
   const check = () => {
     assert.deepEqual(errors, [], `page errors in ${name}`);
@@ -432,6 +437,54 @@ if (isMain)
           null,
           { timeout: 10_000 },
         );
+        await page.close();
+      } finally {
+        await c.app.close();
+      }
+    });
+
+    it('group view (as above 200 nodes): rack × rack cells, drill-in fetches only that pair of racks', async () => {
+      const c = await collector((a, b, p) =>
+        crossRack(a, b) && p === 'vxlan' ? { kind: 'lost-in-path' } : { kind: 'ok' },
+      );
+      try {
+        const { page, check } = await open(browser, c.base, 'aggregate', {
+          clock: c.now(),
+          query: '?aggregate=on',
+        });
+        const ok = await cssColor(page, '--ok');
+        const lost = await cssColor(page, '--bad');
+        const [ab, aa] = await cells(page, [
+          ['rack A', 'B'],
+          ['rack A', 'A'],
+        ]);
+        assert.match(ab?.text ?? '', /^rack A → B: 100% mean loss over 4\/4 pairs probed/);
+        assert.deepEqual(ab?.rgb, lost);
+        assert.match(aa?.text ?? '', /^rack A → A: 0% mean loss/);
+        assert.deepEqual(aa?.rgb, ok);
+        // drill into rack A -> rack B by keyboard (first row, second column)
+        const asked: string[] = [];
+        page.on('request', (r) => asked.push(r.url()));
+        const gen = await page.evaluate(() => Number(document.body.dataset.generation));
+        await page.focus('#matrix');
+        await page.keyboard.press('ArrowRight');
+        await page.keyboard.press('Enter');
+        await page.waitForFunction((g) => Number(document.body.dataset.generation) > g, gen);
+        assert.ok(
+          asked.some((u) => /\/api\/v1\/pairs\?path=vxlan&from=A&to=B$/.test(u)),
+          `drill-in asked for one rack pair: ${asked.join(' ')}`,
+        );
+        const [n1n3, n2n4] = await cells(page, [
+          ['n1', 'n3'],
+          ['n2', 'n4'],
+        ]);
+        assert.match(n1n3?.text ?? '', /^n1 → n3 \[vxlan\]: 100% loss/);
+        assert.deepEqual(n2n4?.rgb, lost);
+        assert.equal((await cell(page, 'n1', 'n2')).text, '', 'only rack A → rack B is shown');
+        await shot(page, `${OUT}/group-drill-in.png`);
+        await page.click('#undrill');
+        await page.waitForFunction(() => !document.getElementById('undrill'));
+        check();
         await page.close();
       } finally {
         await c.app.close();

@@ -12,9 +12,10 @@ import {
   sortRootCauses,
 } from './logic.js';
 
-// ?aggregate=off forces the node x node matrix at any size (bench, big screens).
-const AGG_ABOVE =
-  new URLSearchParams(location.search).get('aggregate') === 'off' ? Number.POSITIVE_INFINITY : 200;
+// Above 200 nodes the matrix is group x group (click a cell to drill in). ?aggregate=off forces
+// the node x node matrix at any size (bench, big screens); ?aggregate=on the group view.
+const AGG_PARAM = new URLSearchParams(location.search).get('aggregate');
+const AGG_ABOVE = AGG_PARAM === 'off' ? Number.POSITIVE_INFINITY : AGG_PARAM === 'on' ? 0 : 200;
 const CELL_MIN = 3;
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -403,7 +404,12 @@ async function refresh() {
     const [d, nodes] = await Promise.all([get('/api/v1/diagnosis'), get('/api/v1/nodes')]);
     st.nodes = nodes;
     const agg = nodes.length > AGG_ABOVE;
-    const pr = await get(`/api/v1/pairs?path=${st.path}${agg && !st.drill ? '&aggregate=group' : ''}`);
+    const q = !agg
+      ? ''
+      : st.drill
+        ? `&from=${encodeURIComponent(st.drill[0])}&to=${encodeURIComponent(st.drill[1])}`
+        : '&aggregate=group';
+    const pr = await get(`/api/v1/pairs?path=${st.path}${q}`);
     st.label = pr.groupLabel;
     st.groups = groupNodes(nodes, st.label);
     st.pairs = new Map(pr.pairs.map((p) => [`${p.src} ${p.dst}`, p]));

@@ -130,6 +130,13 @@ describe('collector HTTP API', () => {
     );
     assert.equal((await app.inject('/api/v1/pairs?path=ipx')).statusCode, 400);
     assert.equal((await app.inject('/api/v1/pairs?aggregate=node')).statusCode, 400);
+    // Drill-down: only pairs from one group to another.
+    const ab = (await app.inject('/api/v1/pairs?path=vxlan&from=A&to=B')).json() as PairsResponse;
+    assert.deepEqual(ab.pairs.map((x) => `${x.src}>${x.dst}`).sort(), ['n1>n3', 'n1>n4', 'n2>n3', 'n2>n4']);
+    assert.ok(ab.pairs.every((x) => x.loss === 1));
+    const aa = (await app.inject('/api/v1/pairs?path=vxlan&from=A&to=A')).json() as PairsResponse;
+    assert.deepEqual(aa.pairs.map((x) => `${x.src}>${x.dst}`).sort(), ['n1>n2', 'n2>n1']);
+    assert.equal((await app.inject('/api/v1/pairs?path=vxlan&from=A')).statusCode, 400);
   });
 
   it('GET /api/v1/findings and /api/v1/diagnosis', async () => {
