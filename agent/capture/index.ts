@@ -73,6 +73,8 @@ export const pcapCaptureFactory: CaptureFactory = async (iface, filter, onPacket
     onPacket(raw.buf.subarray(0, Math.min(caplen, raw.buf.length)), ts);
   });
   return {
+    // The binding only breaks libpcap's loop here; it releases the handle on its next dispatch,
+    // i.e. when the next matching frame arrives (within a round for probe traffic).
     stop: () => session.close(),
     stats: () => {
       const s = session.stats();
