@@ -73,6 +73,8 @@ export interface AgentRuntimeOptions {
   connect: () => Promise<NatsConnection>;
   publisherFor: (nc: NatsConnection) => Publisher;
   presenceTtlMs: number;
+  /** Replicas of the presence bucket if this agent creates it (`--js-replicas`). */
+  jsReplicas?: number;
   log: Logger;
 }
 
@@ -93,6 +95,8 @@ export function findingsKey(f: Finding[]): string {
 }
 
 const enc = new TextEncoder();
+/** How long a changed node must stay unchanged before the change-triggered inventory. */
+const SETTLE_MS = 1000;
 
 export function verdictLines(results: ProbeResult[]): string[] {
   return results.map((r) => {
@@ -293,6 +297,7 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
       nc: conn,
       node: o.node,
       ttlMs: o.presenceTtlMs,
+      replicas: o.jsReplicas ?? 1,
       log,
       onPeers: (peers) => {
         lastPeers = peers;
@@ -407,8 +412,18 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
       'change-signal',
       1000,
       async () => {
-        const s = await sig();
+        let s = await sig();
         if (s !== lastSignal) {
+          // A change is often several steps (Docker or flannel recreating a VTEP, then putting
+          // its neighbors and FDB entries back): let it settle so the snapshot is not taken
+          // halfway, which would report a transient fault as a finding until the next inventory.
+          for (let i = 0; i < 5 && !stopping; i++) {
+            await new Promise((r) => setTimeout(r, SETTLE_MS));
+            const again = await sig();
+            if (again === s) break;
+            s = again;
+          }
+          if (stopping) return;
           lastSignal = s;
           log.info('change signal differs: inventory now');
           await inventory();
