@@ -142,22 +142,17 @@ function onVxlanPort(p: Peer, msg: Buffer, addr: string, port: number): void {
     }
     return;
   }
-  const q = decode(msg);
-  if (!q) return;
-  if (q.type === 'reply') counts.repliesFromAgent[q.path]++;
-  else {
-    counts.requestsFromAgent[q.path]++;
-    p.vx.send(reply(p, q), port, addr);
-  }
+  answer(p, p.vx, msg, addr, port);
 }
 
-function onControl(p: Peer, msg: Buffer, addr: string, port: number): void {
+/** A plain (not encapsulated) probe on `sock`: count a reply, answer a request where it came from. */
+function answer(p: Peer, sock: Socket, msg: Buffer, addr: string, port: number): void {
   const q = decode(msg);
   if (!q) return;
   if (q.type === 'reply') counts.repliesFromAgent[q.path]++;
   else {
     counts.requestsFromAgent[q.path]++;
-    p.ctl.send(reply(p, q), port, addr);
+    sock.send(reply(p, q), port, addr);
   }
 }
 
@@ -208,7 +203,7 @@ async function main(): Promise<void> {
       ctl: await bind(underlay, o.probePort),
     };
     p.vx.on('message', (m, r) => onVxlanPort(p, m, r.address, r.port));
-    p.ctl.on('message', (m, r) => onControl(p, m, r.address, r.port));
+    p.ctl.on('message', (m, r) => answer(p, p.ctl, m, r.address, r.port));
     peers.push(p);
   }
   const nc = await connect({ servers: o.nats, maxReconnectAttempts: -1 });

@@ -90,6 +90,24 @@ const probers = new Map<string, FakeProber>();
 const generation = { n1: 0, n2: 0 };
 const OUTBOX = 4096;
 
+/** Runtime options shared by the agents here (fast rounds, real NATS); tests add the rest. */
+function options(node: string, log: ReturnType<typeof silentLogger>) {
+  return {
+    node,
+    labels: { rack: 'A' },
+    intervalMs: 300,
+    inventoryIntervalMs: 500,
+    republishMs: 60_000,
+    listenHost: '127.0.0.1',
+    listenPort: 0,
+    outboxBytes: OUTBOX,
+    connect: () => connectNats({ servers: [server.url], name: node, reconnectTimeWaitMs: 200 }, log),
+    publisherFor: (nc: NatsConnection) => new NatsPublisher(nc, node, log, 2000),
+    presenceTtlMs: 30_000,
+    log,
+  };
+}
+
 before(async () => {
   server = await NatsServer.start('unit-agent-runtime-nats');
   for (const node of ['n1', 'n2'] as const) {
@@ -98,21 +116,10 @@ before(async () => {
     probers.set(node, prober);
     agents.push(
       await startAgent({
-        node,
-        labels: { rack: 'A' },
-        intervalMs: 300,
-        inventoryIntervalMs: 500,
-        republishMs: 60_000,
-        listenHost: '127.0.0.1',
-        listenPort: 0,
-        outboxBytes: OUTBOX,
+        ...options(node, log),
         collect: async () => snap(node, () => generation[node]),
         checks: () => ({ findings: [], checkRuns: [{ check: 'c', ok: true, durationSeconds: 0 }] }),
         prober: async () => prober,
-        connect: () => connectNats({ servers: [server.url], name: node, reconnectTimeWaitMs: 200 }, log),
-        publisherFor: (nc) => new NatsPublisher(nc, node, log, 2000),
-        presenceTtlMs: 30_000,
-        log,
       }),
     );
   }
@@ -211,15 +218,10 @@ test('NATS: a failed first connect and a connection closed for good are retried,
   const log = silentLogger();
   let calls = 0;
   let current: NatsConnection | null = null;
+  const base = options('n3', log);
   const agent = await startAgent({
-    node: 'n3',
+    ...base,
     labels: { rack: 'B' },
-    intervalMs: 300,
-    inventoryIntervalMs: 500,
-    republishMs: 60_000,
-    listenHost: '127.0.0.1',
-    listenPort: 0,
-    outboxBytes: OUTBOX,
     collect: async () => snap('n3', () => 0),
     checks: () => ({ findings: [], checkRuns: [] }),
     prober: async () => new FakeProber('n3'),
@@ -227,12 +229,9 @@ test('NATS: a failed first connect and a connection closed for good are retried,
       calls++;
       // What connect() does on bad credentials: it rejects (no reconnect loop inside the client).
       if (calls <= 2) throw new Error('Authorization Violation');
-      current = await connectNats({ servers: [server.url], name: 'n3', reconnectTimeWaitMs: 200 }, log);
+      current = await base.connect();
       return current;
     },
-    publisherFor: (nc) => new NatsPublisher(nc, 'n3', log, 2000),
-    presenceTtlMs: 30_000,
-    log,
   });
   const reader = await StreamReader.open(server.url);
   try {
