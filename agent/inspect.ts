@@ -1,6 +1,13 @@
 /** `vxdoctor inspect`: one-shot local inventory + checks. Exit 0 healthy, 1 critical, 3 warnings only. */
 import { hostname } from 'node:os';
-import { type CommandSpec, ConfigError, type Parsed, parseLabels } from '../shared/config.js';
+import {
+  type CommandSpec,
+  ConfigError,
+  PROC_ROOT_FLAG,
+  type Parsed,
+  parseLabels,
+  procRootOf,
+} from '../shared/config.js';
 import { execRunner } from '../shared/exec.js';
 import { silentLogger } from '../shared/logging.js';
 import { runChecks } from './checks/index.js';
@@ -9,7 +16,8 @@ import { exitCodeFor, renderReport } from './report.js';
 
 export const command: CommandSpec = {
   name: 'inspect',
-  usage: 'vxdoctor inspect [--json] [--netns-dir DIR]... [--no-proc-netns] [--underlay-if IF]',
+  usage:
+    'vxdoctor inspect [--json] [--netns-dir DIR]... [--no-proc-netns] [--proc-root DIR] [--underlay-if IF]',
   summary:
     'Inventories this node (namespaces, bridges, VTEPs, FDB, neighbors, MTUs, offloads, sysctls, firewall) and runs the checks. Exit 0 healthy, 1 critical finding, 3 warnings only.',
   flags: [
@@ -26,8 +34,9 @@ export const command: CommandSpec = {
       name: 'proc-netns',
       type: 'bool',
       default: true,
-      help: 'Also find namespaces through /proc/*/ns/net (--no-proc-netns to skip).',
+      help: 'Also find namespaces through <proc-root>/*/ns/net (--no-proc-netns to skip).',
     },
+    PROC_ROOT_FLAG,
     { name: 'underlay-if', type: 'string', metavar: 'IF', help: 'Underlay interface (default: detected).' },
     { name: 'label', type: 'list', metavar: 'K=V', help: 'Node label, e.g. rack=A.' },
   ],
@@ -44,6 +53,7 @@ export async function run(p: Parsed): Promise<number> {
       labels,
       netnsDirs: v['netns-dir'] as string[],
       procNetns: v['proc-netns'] as boolean,
+      procRoot: procRootOf(v['proc-root']),
       ...(v['underlay-if'] ? { underlayIf: v['underlay-if'] as string } : {}),
     },
     { runner: execRunner, log: silentLogger() },

@@ -3,7 +3,17 @@
  * (inventory, checks, prober, NATS) into the runtime, graceful SIGTERM/SIGINT.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { type CommandSpec, ConfigError, NATS_FLAGS, type Parsed, parseLabels } from '../shared/config.js';
+import {
+  type CommandSpec,
+  ConfigError,
+  JETSTREAM_FLAGS,
+  jsReplicas,
+  NATS_FLAGS,
+  PROC_ROOT_FLAG,
+  type Parsed,
+  procRootOf,
+  parseLabels,
+} from '../shared/config.js';
 import { execRunner } from '../shared/exec.js';
 import { createLogger, type Logger } from '../shared/logging.js';
 import type { Finding, CheckRun, NodeSnapshot } from '../shared/schema.js';
@@ -44,8 +54,9 @@ export const command: CommandSpec = {
       name: 'proc-netns',
       type: 'bool',
       default: true,
-      help: 'Discover namespaces from /proc/*/ns/net (--no-proc-netns to disable).',
+      help: 'Discover namespaces from <proc-root>/*/ns/net (--no-proc-netns to disable).',
     },
+    PROC_ROOT_FLAG,
     { name: 'label', type: 'list', metavar: 'K=V', help: 'Node label (topology, e.g. rack=A).' },
     { name: 'interval', type: 'duration', default: '5s', help: 'Heartbeat round interval.' },
     { name: 'inventory-interval', type: 'duration', default: '30s', help: 'Inventory + checks interval.' },
@@ -84,6 +95,7 @@ export const command: CommandSpec = {
       help: 'Bound on probe messages kept while NATS is unreachable (bytes).',
     },
     ...NATS_FLAGS,
+    ...JETSTREAM_FLAGS,
     { name: 'log-level', type: 'string', default: 'info', help: 'trace, debug, info, warn, error.' },
   ],
 };
@@ -129,6 +141,7 @@ export interface AgentConfig {
   underlayIf?: string;
   netnsDirs: string[];
   procNetns: boolean;
+  procRoot: string;
   intervalMs: number;
   inventoryIntervalMs: number;
   republishMs: number;
@@ -139,6 +152,8 @@ export interface AgentConfig {
   fullMeshMax: number;
   listen: { host: string; port: number };
   outboxBytes: number;
+  /** Replicas of the stream and presence bucket when this agent creates them. */
+  jsReplicas: number;
   logLevel: string;
 }
 
@@ -186,6 +201,7 @@ export function agentConfig(p: Parsed): AgentConfig {
     ...(underlayIf ? { underlayIf } : {}),
     netnsDirs: v['netns-dir'] as string[],
     procNetns: v['proc-netns'] as boolean,
+    procRoot: procRootOf(v['proc-root']),
     intervalMs: dur('interval', 200),
     inventoryIntervalMs: dur('inventory-interval', 1000),
     republishMs: dur('republish-interval', 1000),
@@ -196,7 +212,20 @@ export function agentConfig(p: Parsed): AgentConfig {
     fullMeshMax: int('full-mesh-max', 2, 100000),
     listen: parseListen(String(v.listen)),
     outboxBytes: int('outbox-bytes', 64 * 1024, 1024 * 1024 * 1024),
+    jsReplicas: jsReplicas(v),
     logLevel: String(v['log-level']),
+  };
+}
+
+/** What the inventory is told (collectSnapshot's options) from the agent's flags. */
+export function inventoryOptions(cfg: AgentConfig): Parameters<typeof collectSnapshot>[0] {
+  return {
+    node: cfg.node,
+    labels: cfg.labels,
+    netnsDirs: cfg.netnsDirs,
+    procNetns: cfg.procNetns,
+    procRoot: cfg.procRoot,
+    ...(cfg.underlayIf ? { underlayIf: cfg.underlayIf } : {}),
   };
 }
 
@@ -242,13 +271,7 @@ export async function run(parsed: Parsed): Promise<number> {
   const log = createLogger({ level: cfg.logLevel, name: 'vxdoctor-agent' }).child({ node: cfg.node });
   const checks = await loadChecks(log);
   const runner = execRunner;
-  const inventoryOpts = {
-    node: cfg.node,
-    labels: cfg.labels,
-    netnsDirs: cfg.netnsDirs,
-    procNetns: cfg.procNetns,
-    ...(cfg.underlayIf ? { underlayIf: cfg.underlayIf } : {}),
-  };
+  const inventoryOpts = inventoryOptions(cfg);
   // Installed before start-up so a SIGTERM during it still ends in a clean stop.
   const stopRequested = new Promise<void>((resolve) => {
     const onSig = (sig: string) => {
@@ -302,9 +325,15 @@ export async function run(parsed: Parsed): Promise<number> {
         log: log.child({ component: 'heartbeat' }),
       });
     },
-    connect: () => connectNats(cfg.nats, log),
-    publisherFor: (nc) => new NatsPublisher(nc, cfg.node, log.child({ component: 'nats' })),
+    connect: () =>
+      connectNats(cfg.nats, log, {
+        replicas: cfg.jsReplicas,
+        presenceTtlMs: presenceTtlMs(cfg.intervalMs),
+      }),
+    publisherFor: (nc) =>
+      new NatsPublisher(nc, cfg.node, log.child({ component: 'nats' }), 5000, cfg.jsReplicas),
     presenceTtlMs: presenceTtlMs(cfg.intervalMs),
+    jsReplicas: cfg.jsReplicas,
     log,
   });
   await stopRequested;

@@ -3,7 +3,14 @@
  * from JetStream, correlates them into root causes and serves the HTTP API, web page and
  * /metrics. Runs until SIGINT/SIGTERM.
  */
-import { type CommandSpec, ConfigError, NATS_FLAGS, type Parsed } from '../shared/config.js';
+import {
+  type CommandSpec,
+  ConfigError,
+  JETSTREAM_FLAGS,
+  jsReplicas,
+  NATS_FLAGS,
+  type Parsed,
+} from '../shared/config.js';
 import { createLogger } from '../shared/logging.js';
 import type { CheckRun, Finding, NodeSnapshot } from '../shared/schema.js';
 import { PRESENCE_TTL_MS, startCollector } from './runtime.js';
@@ -29,6 +36,7 @@ export const command: CommandSpec = {
       help: 'HTTP listen address',
     },
     ...NATS_FLAGS,
+    ...JETSTREAM_FLAGS,
     {
       name: 'group-label',
       type: 'string',
@@ -65,6 +73,13 @@ export const command: CommandSpec = {
       help: 'JetStream durable consumer name',
     },
     {
+      name: 'durable-inactive',
+      type: 'duration',
+      default: '1h',
+      metavar: 'DURATION',
+      help: 'the server deletes the durable consumer after this long unused (a durable per pod name does not pile up across rollouts)',
+    },
+    {
       name: 'max-message-bytes',
       type: 'int',
       default: 4 * 1024 * 1024,
@@ -86,6 +101,12 @@ export function parseListen(text: string): { host: string; port: number } {
   const port = Number(m?.[3]);
   if (!m || port > 65535) throw new ConfigError(`--listen: want HOST:PORT, got "${text}"`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+/** `--durable-inactive`: at least 1 minute (shorter would drop the durable during a NATS blip). */
+export function durableInactive(ms: number): number {
+  if (!(ms >= 60_000)) throw new ConfigError(`--durable-inactive: ${ms} ms is below 1m`);
+  return ms;
 }
 
 type ClusterChecksFn = (s: NodeSnapshot[]) => { findings: Finding[]; checkRuns: CheckRun[] };
@@ -132,6 +153,8 @@ export async function run(parsed: Parsed): Promise<number> {
     presenceTtlMs: (v['presence-ttl'] as number) ?? PRESENCE_TTL_MS,
     findingTtlMs: v['finding-ttl'] as number,
     durable: v.durable as string,
+    durableInactiveMs: durableInactive(v['durable-inactive'] as number),
+    jsReplicas: jsReplicas(v),
     maxMessageBytes: v['max-message-bytes'] as number,
     defaultMetrics: true,
     ...(clusterChecks ? { clusterChecks } : {}),

@@ -1,20 +1,19 @@
 import {
   AckPolicy,
   type Consumer,
+  type ConsumerConfig,
   DeliverPolicy,
   type JetStreamManager,
   jetstream,
   jetstreamManager,
   type JsMsg,
   type OrderedConsumerOptions,
-  RetentionPolicy,
-  StorageType,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { type NatsSettings, natsConnectionOptions } from '../agent/publish/nats.js';
+import { type NatsSettings, natsConnectionOptions, streamConfig } from '../agent/publish/nats.js';
 import type { Logger } from '../shared/logging.js';
 import type {
   NodeSnapshot,
@@ -25,14 +24,7 @@ import type {
   CheckRun,
 } from '../shared/schema.js';
 import { SCHEMA_VERSION } from '../shared/schema.js';
-import {
-  KV_NODES,
-  NODE_NAME_RE,
-  STREAM_NAME,
-  STREAM_SUBJECTS,
-  SUBJECT_PREFIX,
-  traceSubject,
-} from '../shared/subjects.js';
+import { KV_NODES, NODE_NAME_RE, STREAM_NAME, SUBJECT_PREFIX, traceSubject } from '../shared/subjects.js';
 import { buildApp, TraceTimeoutError } from './app.js';
 import { Diagnoser } from './diagnosis/index.js';
 import { IngestCounters, validateMessage } from './ingest/index.js';
@@ -53,6 +45,13 @@ export interface CollectorOptions {
   /** Node findings expire this long after the node's last findings message (default 6 min). */
   findingTtlMs?: number;
   durable: string;
+  /** Replicas of the stream and KV buckets when the collector creates them (`--js-replicas`). */
+  jsReplicas?: number;
+  /**
+   * The server deletes the durable consumer after this long without a pull (ms; default 1 h):
+   * a durable named after a pod that is gone does not live forever.
+   */
+  durableInactiveMs?: number;
   maxMessageBytes?: number;
   evaluateEveryMs?: number;
   traceTimeoutMs?: number;
@@ -74,17 +73,28 @@ export interface RunningCollector {
   stop(): Promise<void>;
 }
 
-/** Stream configuration, identical to what the agent creates when the stream is missing. */
-export const STREAM_CONFIG = {
-  name: STREAM_NAME,
-  subjects: STREAM_SUBJECTS,
-  retention: RetentionPolicy.Limits,
-  storage: StorageType.File,
-  max_age: 60 * 60 * 1e9, // 1 h (nanoseconds)
-  max_bytes: 1024 * 1024 * 1024,
-  max_msg_size: 8 * 1024 * 1024,
-  duplicate_window: 120 * 1e9,
-};
+/** Stream configuration (replicas 1), identical to what the agent creates when it is missing. */
+export const STREAM_CONFIG = streamConfig(1);
+
+/** Default `inactive_threshold` of the collector's durable consumer: 1 h. */
+export const DURABLE_INACTIVE_MS = 60 * 60 * 1000;
+
+/** The collector's durable consumer (nanosecond durations, as the JetStream API wants them). */
+export function durableConfig(
+  durable: string,
+  startTime: string,
+  inactiveMs = DURABLE_INACTIVE_MS,
+): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.StartTime,
+    opt_start_time: startTime,
+    ack_wait: 30 * 1e9,
+    max_ack_pending: 10_000,
+    inactive_threshold: inactiveMs * 1e6,
+  };
+}
 
 export const PRESENCE_TTL_MS = 30_000;
 /** KV bucket where the collector keeps the `since` of active root causes across restarts. */
@@ -112,13 +122,13 @@ function parsePresence(key: string, value: Uint8Array): NodePresence | null {
   }
 }
 
-async function ensureStream(jsm: JetStreamManager, log: Logger): Promise<void> {
+async function ensureStream(jsm: JetStreamManager, log: Logger, replicas: number): Promise<void> {
   try {
     await jsm.streams.info(STREAM_NAME);
   } catch {
     try {
-      await jsm.streams.add(STREAM_CONFIG);
-      log.info({ stream: STREAM_NAME }, 'created stream');
+      await jsm.streams.add(streamConfig(replicas));
+      log.info({ stream: STREAM_NAME, replicas }, 'created stream');
     } catch (err) {
       // Another process (an agent) may have created it in between.
       await jsm.streams.info(STREAM_NAME).catch(() => {
@@ -135,6 +145,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   const natsOpts = connectOptions(o);
   const log = o.log.child({ component: 'collector' });
   const clock = o.clock ?? Date.now;
+  const replicas = o.jsReplicas ?? 1;
   const state = new ClusterState({
     clock,
     windowMs: o.windowMs,
@@ -286,13 +297,13 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
       try {
         if (!nc) throw new Error('no connection');
         const jsm = await jetstreamManager(nc, { timeout: 5000 });
-        await ensureStream(jsm, log);
+        await ensureStream(jsm, log, replicas);
         const js = jetstream(nc);
         const startTime = new Date(clock() - o.windowMs).toISOString();
         if (!rebuilt) {
           // Root causes active before a restart keep their `since`.
           try {
-            const kv = await new Kvm(nc).create(KV_ROOTCAUSES, { history: 1 });
+            const kv = await new Kvm(nc).create(KV_ROOTCAUSES, { history: 1, replicas });
             const seeds: Array<{ id: string; since: string }> = [];
             for await (const key of await kv.keys()) {
               const e = await kv.get(key);
@@ -332,17 +343,20 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
           evaluate();
         }
         // Durable consumer: delivers what it had not acked; created once from the window start.
+        // The server removes it after `inactive_threshold` without a pull (a durable named after
+        // a pod that is gone), and a restart within that time resumes it.
+        const want = durableConfig(o.durable, startTime, o.durableInactiveMs);
+        let existing: Awaited<ReturnType<typeof jsm.consumers.info>> | null = null;
         try {
-          await jsm.consumers.info(STREAM_NAME, o.durable);
+          existing = await jsm.consumers.info(STREAM_NAME, o.durable);
         } catch {
-          await jsm.consumers.add(STREAM_NAME, {
-            durable_name: o.durable,
-            ack_policy: AckPolicy.Explicit,
-            deliver_policy: DeliverPolicy.StartTime,
-            opt_start_time: startTime,
-            ack_wait: 30 * 1e9,
-            max_ack_pending: 10_000,
-          });
+          await jsm.consumers.add(STREAM_NAME, want);
+        }
+        if (existing && existing.config.inactive_threshold !== want.inactive_threshold) {
+          // Created by an older version without a threshold: set it, keep its position.
+          await jsm.consumers
+            .update(STREAM_NAME, o.durable, { inactive_threshold: want.inactive_threshold })
+            .catch((err) => log.warn({ err }, 'could not set inactive_threshold on the durable'));
         }
         const consumer: Consumer = await js.consumers.get(STREAM_NAME, o.durable);
         const msgs = await consumer.consume({ max_messages: 512, expires: 5000 });
@@ -370,7 +384,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
           kv = await kvm.open(KV_NODES);
           await kv.status();
         } catch {
-          kv = await kvm.create(KV_NODES, { ttl: o.presenceTtlMs, history: 1 });
+          kv = await kvm.create(KV_NODES, { ttl: o.presenceTtlMs, history: 1, replicas });
         }
         const w = await kv.watch();
         kvWatch = w;

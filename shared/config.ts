@@ -209,3 +209,41 @@ export const NATS_FLAGS: FlagSpec[] = [
   { name: 'nats-nkey-seed-file', type: 'string', metavar: 'FILE', help: 'NATS nkey user seed file.' },
   { name: 'nats-creds-file', type: 'string', metavar: 'FILE', help: 'NATS credentials (.creds) file.' },
 ];
+
+/**
+ * JetStream flags, the same on the agent and the collector (whichever starts first creates the
+ * stream and the KV buckets, so both must ask for the same replication).
+ */
+export const JETSTREAM_FLAGS: FlagSpec[] = [
+  {
+    name: 'js-replicas',
+    type: 'int',
+    default: 1,
+    metavar: 'N',
+    help: 'Replicas of the VXDOCTOR stream and the KV buckets when this process creates them (1..5; the JetStream cluster size, e.g. 3). Existing ones are not changed.',
+  },
+];
+
+/** The validated `--js-replicas` value (JetStream allows 1..5). */
+export function jsReplicas(values: FlagValues): number {
+  const n = values['js-replicas'] ?? 1;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 5)
+    throw new ConfigError(`--js-replicas: ${String(n)} is outside 1..5`);
+  return n;
+}
+
+/** Where the host's /proc is (the agent in a container reads it at /host/proc). */
+export const PROC_ROOT_FLAG: FlagSpec = {
+  name: 'proc-root',
+  type: 'string',
+  default: '/proc',
+  metavar: 'DIR',
+  help: "The host's /proc (namespace discovery, host sysctls); in a container mount it and point here, e.g. /host/proc.",
+};
+
+/** `--proc-root`: an absolute directory (existence is not checked: the inventory reports it). */
+export function procRootOf(value: unknown): string {
+  const dir = typeof value === 'string' && value !== '' ? value : '/proc';
+  if (!dir.startsWith('/')) throw new ConfigError(`--proc-root: "${dir}" is not an absolute path`);
+  return dir.length > 1 ? dir.replace(/\/+$/, '') : dir;
+}

@@ -24,6 +24,7 @@ import { ConfigError } from '../../shared/config.js';
 import type { Logger } from '../../shared/logging.js';
 import { STREAM_NAME, STREAM_SUBJECTS, type MessageKind, subjectFor } from '../../shared/subjects.js';
 import type { Publisher } from './outbox.js';
+import { ensurePresenceBucket } from './presence.js';
 
 export interface NatsSettings {
   servers: string[];
@@ -39,17 +40,26 @@ export interface NatsSettings {
   reconnectTimeWaitMs?: number;
 }
 
-/** Same as the collector's (collector/runtime.ts STREAM_CONFIG): whoever comes first creates it. */
-export const AGENT_STREAM_CONFIG = {
-  name: STREAM_NAME,
-  subjects: STREAM_SUBJECTS,
-  retention: RetentionPolicy.Limits,
-  storage: StorageType.File,
-  max_age: 60 * 60 * 1e9,
-  max_bytes: 1024 * 1024 * 1024,
-  max_msg_size: 8 * 1024 * 1024,
-  duplicate_window: 120 * 1e9,
-};
+/**
+ * The VXDOCTOR stream, the same for the agent and the collector (collector/runtime.ts uses this
+ * function): whoever comes first creates it, with `replicas` from `--js-replicas`.
+ */
+export function streamConfig(replicas = 1) {
+  return {
+    name: STREAM_NAME,
+    subjects: STREAM_SUBJECTS,
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    max_age: 60 * 60 * 1e9,
+    max_bytes: 1024 * 1024 * 1024,
+    max_msg_size: 8 * 1024 * 1024,
+    duplicate_window: 120 * 1e9,
+  };
+}
+
+/** The stream as a single server creates it (replicas 1). */
+export const AGENT_STREAM_CONFIG = streamConfig(1);
 
 function readFlagFile(flag: string, path: string): Uint8Array {
   try {
@@ -106,13 +116,14 @@ export function natsConnectionOptions(s: NatsSettings): NodeConnectionOptions {
   return o;
 }
 
-export async function ensureStream(jsm: JetStreamManager, log: Logger): Promise<void> {
+/** Creates the stream when it is missing (an existing one is left as it is). */
+export async function ensureStream(jsm: JetStreamManager, log: Logger, replicas = 1): Promise<void> {
   try {
     await jsm.streams.info(STREAM_NAME);
   } catch {
     try {
-      await jsm.streams.add(AGENT_STREAM_CONFIG);
-      log.info({ stream: STREAM_NAME }, 'created stream');
+      await jsm.streams.add(streamConfig(replicas));
+      log.info({ stream: STREAM_NAME, replicas }, 'created stream');
     } catch (err) {
       await jsm.streams.info(STREAM_NAME).catch(() => {
         throw err;
@@ -132,6 +143,8 @@ export class NatsPublisher implements Publisher {
     private readonly node: string,
     private readonly log: Logger,
     private readonly timeoutMs = 5000,
+    /** `--js-replicas`: replicas of the stream if this publisher creates it. */
+    private readonly replicas = 1,
   ) {
     this.js = jetstream(nc, { timeout: timeoutMs });
     void (async () => {
@@ -153,7 +166,7 @@ export class NatsPublisher implements Publisher {
   async ensure(): Promise<void> {
     if (this.streamOk) return;
     const jsm = await jetstreamManager(this.nc, { timeout: this.timeoutMs });
-    await ensureStream(jsm, this.log);
+    await ensureStream(jsm, this.log, this.replicas);
     this.streamOk = true;
   }
 
@@ -164,8 +177,33 @@ export class NatsPublisher implements Publisher {
   }
 }
 
-export async function connectNats(s: NatsSettings, log: Logger): Promise<NatsConnection> {
+export interface JetStreamSetup {
+  /** `--js-replicas` for the stream and the presence bucket. */
+  replicas: number;
+  /** TTL of the presence bucket if this process creates it. */
+  presenceTtlMs: number;
+}
+
+/**
+ * Connects; with `js`, also creates the stream and the presence bucket when missing, with the
+ * configured replicas, before anything else uses them (best effort: an agent whose user may not
+ * create them, as in deploy/kubernetes, relies on the collector having done it).
+ */
+export async function connectNats(
+  s: NatsSettings,
+  log: Logger,
+  js?: JetStreamSetup,
+): Promise<NatsConnection> {
   const nc = await connect(natsConnectionOptions(s));
   log.info({ server: nc.getServer() }, 'connected to NATS');
+  if (js) {
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 5000 });
+      await ensureStream(jsm, log, js.replicas);
+      await ensurePresenceBucket(nc, { ttlMs: js.presenceTtlMs, replicas: js.replicas });
+    } catch (err) {
+      log.debug({ err }, 'stream/presence bucket not ensured at connect (created later or by the collector)');
+    }
+  }
   return nc;
 }

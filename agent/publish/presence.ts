@@ -54,10 +54,30 @@ export class PeerSet {
   }
 }
 
+/**
+ * Opens the presence bucket, creating it when missing with `ttlMs` and `replicas`
+ * (`--js-replicas`). An existing bucket is opened as it is.
+ */
+export async function ensurePresenceBucket(
+  nc: NatsConnection,
+  o: { ttlMs: number; replicas?: number },
+): Promise<KV> {
+  const kvm = new Kvm(nc);
+  try {
+    const kv = await kvm.open(KV_NODES);
+    await kv.status();
+    return kv;
+  } catch {
+    return kvm.create(KV_NODES, { ttl: o.ttlMs, history: 1, replicas: o.replicas ?? 1 });
+  }
+}
+
 export interface PresenceOptions {
   nc: NatsConnection;
   node: string;
   ttlMs: number;
+  /** Replicas of the bucket if this agent creates it (`--js-replicas`; default 1). */
+  replicas?: number;
   log: Logger;
   /** Called with the full peer list whenever it changes. */
   onPeers(peers: NodePresence[]): void;
@@ -76,14 +96,10 @@ export class Presence {
 
   private async bucket(): Promise<KV> {
     if (this.kv) return this.kv;
-    const kvm = new Kvm(this.o.nc);
-    let kv: KV;
-    try {
-      kv = await kvm.open(KV_NODES);
-      await kv.status();
-    } catch {
-      kv = await kvm.create(KV_NODES, { ttl: this.o.ttlMs, history: 1 });
-    }
+    const kv = await ensurePresenceBucket(this.o.nc, {
+      ttlMs: this.o.ttlMs,
+      ...(this.o.replicas ? { replicas: this.o.replicas } : {}),
+    });
     this.kv = kv;
     return kv;
   }
