@@ -11,17 +11,31 @@
  * lab -> all healthy; tor-drop-vxlan -> the root cause with its fix, cross-rack cells failed and
  * same-rack cells passing on the VXLAN view, node detail chains with their MTUs and no false
  * mismatch mark. Screenshots: test-output/ui/lab-*.png.
+ * Healthy lab: every metric the Grafana dashboard queries is in the live collector's or an
+ * agent's /metrics. The collector's RSS and CPU over the run go to
+ * test-output/collector-footprint.json (docs/sizing.md).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { parse as parseYaml } from 'yaml';
 import type { DiagnosisResponse, NodeView, RootCause, RootCauseKind } from '../../shared/schema.js';
 import { labAllowed } from '../lab/lab.js';
-import { freePort, type LabAgents, OUTPUT, ROOT, sleep, startLabAgents, waitFor } from './harness.js';
+import { dashboardMetrics, loadDashboard, missingFrom } from '../unit/deploy/dashboard-metrics.js';
+import {
+  freePort,
+  type LabAgents,
+  OUTPUT,
+  procUsage,
+  ROOT,
+  sleep,
+  startLabAgents,
+  waitFor,
+} from './harness.js';
 import { Monitoring } from './monitoring.js';
 import {
   allPairs,
@@ -90,6 +104,17 @@ function matches(rc: RootCause, exp: Expectation): boolean {
   return (exp.nodes ?? []).every((n) => rc.nodes.includes(n));
 }
 
+const run = promisify(execFile);
+const MiB = (b: number) => Math.round((b / 1048576) * 10) / 10;
+
+interface FootprintSegment {
+  pid: number;
+  startedAt: string;
+  windowSeconds: number;
+  cpuPercent: number;
+  rssMiB: { min: number; median: number | null; max: number };
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2 : null;
@@ -110,6 +135,47 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
     clearSeconds: number;
   }> = [];
   const alerts = alertsByKind();
+  // Collector footprint, one segment per collector process (it is restarted in the last test).
+  const footprint: FootprintSegment[] = [];
+  let healthySteady: { windowSeconds: number; cpuPercent: number; rssMiB: number } | null = null;
+  let fp: { pid: number; t0: number; cpu0: number; rss: number[]; timer: NodeJS.Timeout } | null = null;
+  const footprintStart = (pid: number) => {
+    const u = procUsage(pid);
+    const rss = [u.rssBytes];
+    const timer = setInterval(() => {
+      try {
+        rss.push(procUsage(pid).rssBytes);
+      } catch {
+        /* exited */
+      }
+    }, 2000);
+    timer.unref();
+    fp = { pid, t0: Date.now(), cpu0: u.cpuSeconds, rss, timer };
+  };
+  const footprintEnd = () => {
+    const cur = fp;
+    fp = null;
+    if (!cur) return;
+    clearInterval(cur.timer);
+    try {
+      const u = procUsage(cur.pid);
+      cur.rss.push(u.rssBytes);
+      const secs = (Date.now() - cur.t0) / 1000;
+      footprint.push({
+        pid: cur.pid,
+        startedAt: new Date(cur.t0).toISOString(),
+        windowSeconds: Math.round(secs),
+        cpuPercent: Math.round(((u.cpuSeconds - cur.cpu0) / secs) * 1000) / 10,
+        rssMiB: {
+          min: MiB(Math.min(...cur.rss)),
+          median: MiB(median(cur.rss) ?? 0),
+          max: MiB(Math.max(...cur.rss)),
+        },
+      });
+    } catch {
+      /* exited before the reading */
+    }
+  };
   let skip = false;
   let browser: Browser | null = null;
 
@@ -155,12 +221,14 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
     p.stderr?.pipe(log);
     collector = p;
     await waitFor('collector /readyz', async () => (await fetch(`${collectorUrl}/readyz`)).ok, 30_000, 250);
+    if (p.pid) footprintStart(p.pid);
   }
 
   async function stopCollector(): Promise<void> {
     const p = collector;
     collector = null;
     if (!p?.pid || p.exitCode !== null) return;
+    footprintEnd();
     const gone = new Promise<void>((r) => p.once('exit', () => r()));
     process.kill(p.pid, 'SIGTERM');
     await Promise.race([gone, sleep(10_000)]);
@@ -199,6 +267,20 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
     );
     await browser?.close().catch(() => undefined);
     await stopCollector().catch(() => undefined);
+    if (footprint.length)
+      writeFileSync(
+        join(OUTPUT, 'collector-footprint.json'),
+        `${JSON.stringify(
+          {
+            measuredAt: new Date().toISOString(),
+            what: 'collector process during test/e2e/pipeline.test.ts: 4 lab nodes, 2 s rounds, every lab fault, Prometheus scraping every 5 s, web page checks',
+            healthySteady,
+            segments: footprint,
+          },
+          null,
+          2,
+        )}\n`,
+      );
     await mon.stop().catch(() => undefined);
     await env?.teardown();
   });
@@ -228,10 +310,44 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
     }
     // Stable: no root cause over several rounds.
     await waitFor('diagnosis empty', async () => (await diagnosis()).length === 0, 60_000, 1000);
+    const c0 = collector?.pid ? { t: Date.now(), u: procUsage(collector.pid) } : null;
     for (let i = 0; i < 5; i++) {
       await sleep(2000);
       assert.deepEqual(await diagnosis(), [], 'the healthy lab must have no root cause');
     }
+    if (c0 && collector?.pid) {
+      const u = procUsage(collector.pid);
+      const secs = (Date.now() - c0.t) / 1000;
+      healthySteady = {
+        windowSeconds: Math.round(secs * 10) / 10,
+        cpuPercent: Math.round(((u.cpuSeconds - c0.u.cpuSeconds) / secs) * 1000) / 10,
+        rssMiB: MiB(u.rssBytes),
+      };
+    }
+    // Every metric the Grafana dashboard queries exists in a live /metrics: the collector's, or
+    // an agent's (each listens on 127.0.0.1:9701 inside its lab node namespace).
+    const expositions = await Promise.all([
+      fetch(`${collectorUrl}/metrics`).then((r) => r.text()),
+      ...env!.lab.nodes.map(
+        async (n) =>
+          (
+            await run('ip', [
+              'netns',
+              'exec',
+              n.netns,
+              'curl',
+              '-sf',
+              '--max-time',
+              '3',
+              'http://127.0.0.1:9701/metrics',
+            ])
+          ).stdout,
+      ),
+    ]);
+    const used = dashboardMetrics(loadDashboard(ROOT));
+    assert.ok(used.length >= 10, `dashboard metrics: ${used.join(', ')}`);
+    assert.deepEqual(missingFrom(used, expositions), [], 'dashboard metrics missing from the live /metrics');
+    t.diagnostic(`dashboard: ${used.length} metric names, all in the live collector/agent /metrics`);
     // The page says so: all healthy, every pair green on every path, chains without false marks.
     const underlay = await underlayOf();
     const took = await onPage('healthy', async (page) => {

@@ -128,6 +128,44 @@ test('the flag check rejects an unknown flag (it can fail)', () => {
   assert.ok(SPECS.agent && SPECS.collector);
 });
 
+/** Bytes from a Kubernetes quantity (96Mi) or a Compose/Docker size (96M: Docker sizes are binary). */
+function bytes(q: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi|K|M|G|k|m|g)?$/.exec(String(q));
+  assert.ok(m, `size ${q}`);
+  const unit = (m[2] ?? '').toUpperCase().replace('I', '');
+  return Number(m[1]) * (unit === 'K' ? 1024 : unit === 'M' ? 1024 ** 2 : unit === 'G' ? 1024 ** 3 : 1);
+}
+
+/** CPU cores from a Kubernetes quantity (200m) or a Compose value ("0.2"). */
+const cores = (q: string) => (String(q).endsWith('m') ? Number(String(q).slice(0, -1)) / 1000 : Number(q));
+
+test('swarm agent: same resources, --proc-root and host /proc mount as the Kubernetes DaemonSet', () => {
+  const stack = parse(readFileSync('deploy/swarm/stack.yml', 'utf8')) as { services: Record<string, J> };
+  const svc = stack.services.agent;
+  const ds = kustomizeResources().find((o) => o.kind === 'DaemonSet') as J;
+  const c = ds.spec.template.spec.containers[0];
+  const res = svc.deploy.resources;
+  assert.equal(bytes(res.limits.memory), bytes(c.resources.limits.memory), 'memory limit');
+  assert.equal(bytes(res.reservations.memory), bytes(c.resources.requests.memory), 'memory reservation');
+  assert.equal(cores(res.limits.cpus), cores(c.resources.limits.cpu), 'cpu limit');
+  assert.equal(cores(res.reservations.cpus), cores(c.resources.requests.cpu), 'cpu reservation');
+  const procRoot = (svc.command as string[]).find((a) => a.startsWith('--proc-root='))?.split('=')[1];
+  const mount = (svc.volumes as J[]).find((v) => v.source === '/proc');
+  assert.ok(mount?.read_only, 'host /proc mounted read-only');
+  assert.equal(procRoot, mount.target, '--proc-root is where the host /proc is mounted');
+  assert.equal(bytes('96Mi'), bytes('96M'));
+  assert.notEqual(bytes('128M'), bytes('192Mi'));
+});
+
+test('swarm: --js-replicas of agent and collector match the stack NATS (one server)', () => {
+  const stack = parse(readFileSync('deploy/swarm/stack.yml', 'utf8')) as { services: Record<string, J> };
+  const natsReplicas = stack.services.nats.deploy.replicas;
+  for (const name of ['agent', 'collector']) {
+    const arg = (stack.services[name].command as string[]).find((a) => a.startsWith('--js-replicas='));
+    assert.equal(Number(arg?.split('=')[1] ?? 1), natsReplicas, `${name} --js-replicas`);
+  }
+});
+
 test('swarm stack validates against the Compose specification schema (dclint ships it)', () => {
   // dclint's package "exports" hide the file from require.resolve; read it from its package root.
   const root = dirname(dirname(createRequire(import.meta.url).resolve('dclint')));

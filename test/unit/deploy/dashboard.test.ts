@@ -1,11 +1,21 @@
 /**
  * The Grafana dashboard: fixed uid, tags, $datasource and cluster variables, every panel on the
  * $datasource, and every metric its queries name is one of the metrics in the interface list
- * (INTERFACES.md, copied here because that file is not part of the repository).
+ * (INTERFACES.md, copied here because that file is not part of the repository). The same names
+ * are checked against the live collector and agents' /metrics on the lab in
+ * test/e2e/pipeline.test.ts (shared extraction: ./dashboard-metrics.ts).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import {
+  dashboardMetrics,
+  dashboardPanels,
+  exposedNames,
+  loadDashboard,
+  metricsIn,
+  missingFrom,
+} from './dashboard-metrics.js';
 
 // INTERFACES.md "Metrics" table. Histograms add _bucket/_sum/_count.
 const METRICS = new Set([
@@ -31,11 +41,7 @@ const METRICS = new Set([
 ]);
 const HISTOGRAMS = new Set(['vxdoctor_probe_rtt_seconds']);
 
-export function metricsIn(expr: string): string[] {
-  return [...expr.matchAll(/\b(vxdoctor_[a-z0-9_]+)/g)].map((m) => m[1] as string);
-}
-
-export function unknownMetrics(names: string[]): string[] {
+function unknownMetrics(names: string[]): string[] {
   return names.filter((n) => {
     if (METRICS.has(n)) return false;
     const base = n.replace(/_(bucket|sum|count)$/, '');
@@ -43,20 +49,8 @@ export function unknownMetrics(names: string[]): string[] {
   });
 }
 
-interface Panel {
-  type: string;
-  title: string;
-  datasource?: { uid: string };
-  targets?: { expr: string }[];
-  panels?: Panel[];
-}
-const dash = JSON.parse(readFileSync('deploy/grafana/vxdoctor.json', 'utf8')) as {
-  uid: string;
-  tags: string[];
-  templating: { list: { name: string; type: string; query: unknown }[] };
-  panels: Panel[];
-};
-const panels = dash.panels.flatMap((p) => [p, ...(p.panels ?? [])]).filter((p) => p.type !== 'row');
+const dash = loadDashboard();
+const panels = dashboardPanels(dash);
 
 test('dashboard: fixed uid, tags, datasource and cluster variables', () => {
   assert.equal(dash.uid, 'vxdoctor-overview');
@@ -77,7 +71,7 @@ test('dashboard: every panel uses $datasource and filters by cluster', () => {
 });
 
 test('dashboard: queries name only metrics from the interface list', () => {
-  const used = panels.flatMap((p) => (p.targets ?? []).flatMap((t) => metricsIn(t.expr)));
+  const used = dashboardMetrics(dash);
   assert.deepEqual(unknownMetrics(used), []);
   for (const want of [
     'vxdoctor_rootcause_active',
@@ -92,6 +86,27 @@ test('dashboard: queries name only metrics from the interface list', () => {
     'vxdoctor_rtt_seconds',
     'vxdoctor_agent_up_bucket',
   ]);
+});
+
+test('the live-/metrics check (used on the lab) finds a name missing from an exposition', () => {
+  const exposition = [
+    '# HELP vxdoctor_agent_up 1 when up',
+    '# TYPE vxdoctor_agent_up gauge',
+    'vxdoctor_agent_up{node="n1"} 1',
+    '# TYPE vxdoctor_probe_rtt_seconds histogram',
+    '# TYPE vxdoctor_ingest_rejected_total counter',
+    'process_cpu_seconds_total 1.5',
+  ].join('\n');
+  assert.ok(exposedNames(exposition).has('vxdoctor_probe_rtt_seconds_bucket'), 'histogram series');
+  assert.ok(exposedNames(exposition).has('vxdoctor_ingest_rejected_total'), 'declared, no sample yet');
+  assert.deepEqual(
+    missingFrom(
+      ['vxdoctor_agent_up', 'vxdoctor_probe_rtt_seconds_bucket', 'vxdoctor_rtt_seconds'],
+      [exposition],
+    ),
+    ['vxdoctor_rtt_seconds'],
+  );
+  assert.ok(dashboardMetrics(dash).includes('vxdoctor_agent_up'), 'the cluster variable query counts too');
 });
 
 test('alert rules name only metrics from the interface list', () => {

@@ -1,12 +1,15 @@
 /**
  * Kubernetes manifests: every object validates against the Kubernetes API schemas
- * (kubernetes-models), CRDs have the structure the Prometheus Operator expects, the
+ * (kubernetes-models; the Prometheus Operator CRDs with @kubernetes-models/prometheus-operator), the
  * PrometheusRule equals the generator's output from the promtool-tested rules file, and the
  * agent's security settings are what docs/security.md promises.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
@@ -37,8 +40,10 @@ const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   'v1/Secret': Secret,
   'v1/Service': Service,
   'v1/ServiceAccount': ServiceAccount,
+  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
+  'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
 };
-const CRDS = new Set(['monitoring.coreos.com/v1/ServiceMonitor', 'monitoring.coreos.com/v1/PrometheusRule']);
 const RECOMMENDED = [
   'app.kubernetes.io/name',
   'app.kubernetes.io/instance',
@@ -65,6 +70,7 @@ test('kustomization lists resources that exist and parse', () => {
     'PodDisruptionBudget',
     'NetworkPolicy',
     'ServiceMonitor',
+    'PodMonitor',
     'PrometheusRule',
     'ConfigMap',
   ]) {
@@ -72,10 +78,9 @@ test('kustomization lists resources that exist and parse', () => {
   }
 });
 
-test('every object validates against the Kubernetes API schema (or is a known CRD)', () => {
+test('every object validates against the Kubernetes API / Prometheus Operator CRD schema', () => {
   for (const o of objects) {
     const key = `${o.apiVersion}/${o.kind}`;
-    if (CRDS.has(key)) continue;
     const Model = MODELS[key];
     assert.ok(Model, `no schema model for ${key} (${o.metadata.name})`);
     assert.doesNotThrow(() => new Model(o as never).validate(), `${key} ${o.metadata.name}`);
@@ -86,6 +91,16 @@ test('the schema validation rejects a broken manifest (the check can fail)', () 
   const ds = structuredClone(byKind('DaemonSet'));
   (ds.spec as { template: { spec: { hostNetwork: unknown } } }).template.spec.hostNetwork = 'yes';
   assert.throws(() => new DaemonSet(ds as never).validate());
+  // The operator's CRDs too: a misspelt field and a wrong type are refused.
+  const sm = structuredClone(byKind('ServiceMonitor')) as J;
+  sm.spec.endpoints[0].interval = 5;
+  assert.throws(() => new ServiceMonitor(sm).validate());
+  const pm = structuredClone(byKind('PodMonitor')) as J;
+  pm.spec.podMetricsEndpoints[0].relabelings[0].action = 'rename';
+  assert.throws(() => new PodMonitor(pm).validate());
+  const pr = structuredClone(byKind('PrometheusRule')) as J;
+  pr.spec.groups[0].rules[0].for = 10;
+  assert.throws(() => new PrometheusRule(pr).validate());
 });
 
 test('generated Secrets (nats-auth.ts) validate', () => {
@@ -169,6 +184,60 @@ test('agent DaemonSet: host network, never privileged, three capabilities, mount
     c.args.some((a: string) => /^--listen=\$\(POD_IP\):9701$/.test(a)),
     'agent listens on the pod (= node) IP :9701',
   );
+  assert.equal(env.POD_IP.valueFrom.fieldRef.fieldPath, 'status.podIP');
+  // The agent reads the host's /proc where it is mounted.
+  const procRoot = c.args.find((a: string) => a.startsWith('--proc-root='))?.split('=')[1];
+  assert.equal(procRoot, procMount.mountPath, '--proc-root is where the host /proc is mounted');
+});
+
+/** The value of `--name=V` in a container's args. */
+const argOf = (args: string[], name: string) =>
+  args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+
+test('JetStream replicas: agent and collector create stream and buckets with the NATS cluster size', () => {
+  const natsReplicas = (byKind('StatefulSet', 'vxdoctor-nats').spec as J).replicas;
+  for (const [kind, name] of [
+    ['DaemonSet', 'vxdoctor-agent'],
+    ['Deployment', 'vxdoctor-collector'],
+  ] as const) {
+    const args = (byKind(kind, name).spec as J).template.spec.containers[0].args as string[];
+    assert.equal(Number(argOf(args, 'js-replicas')), natsReplicas, `${name} --js-replicas`);
+  }
+});
+
+test('PodMonitor scrapes every agent on its node address (port http = the --listen port)', () => {
+  const pm = byKind('PodMonitor', 'vxdoctor-agent') as J;
+  const ds = byKind('DaemonSet', 'vxdoctor-agent') as J;
+  const pod = ds.spec.template;
+  assert.ok(
+    Object.entries(pm.spec.selector.matchLabels).every(([k, v]) => pod.metadata.labels[k] === v),
+    'selects the agent pods',
+  );
+  assert.ok(
+    !objects.some(
+      (o) =>
+        o.kind === 'Deployment' &&
+        Object.entries(pm.spec.selector.matchLabels).every(
+          ([k, v]) => (o.spec as J).template.metadata.labels[k] === v,
+        ),
+    ),
+    'and not the collector',
+  );
+  const c = pod.spec.containers[0];
+  const ep = pm.spec.podMetricsEndpoints[0];
+  assert.equal(ep.path, '/metrics');
+  const port = c.ports.find((p: J) => p.name === ep.port);
+  assert.ok(port, `container port named ${ep.port}`);
+  const listen = argOf(c.args, 'listen') ?? '';
+  assert.equal(listen, `$(POD_IP):${port.containerPort}`, 'the agent listens where Prometheus scrapes');
+  assert.equal(pod.spec.hostNetwork, true, 'pod IP = node IP');
+});
+
+test('collector durable: named per pod, removed by the server after --durable-inactive', () => {
+  const args = (byKind('Deployment', 'vxdoctor-collector').spec as J).template.spec.containers[0]
+    .args as string[];
+  assert.match(argOf(args, 'durable') ?? '', /\$\(POD_NAME\)/);
+  assert.ok(argOf(args, 'durable-inactive'), '--durable-inactive is set next to a per-pod durable');
 });
 
 test('collector: 2 replicas with a PDB, one durable consumer per replica', () => {
