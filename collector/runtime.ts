@@ -194,26 +194,43 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     m.ack();
   };
 
-  const trace = async (req: TraceRequest): Promise<TraceReply> => {
+  /** One agent's trace toward one peer over NATS request/reply. */
+  const ask = async (src: string, dst: string): Promise<TraceReply> => {
     if (!nc || !connected) throw new Error('not connected to NATS');
     const timeout = o.traceTimeoutMs ?? 15_000;
     let data: Uint8Array;
     try {
       // The trace subject is outside the stream, so only the agent answers.
-      data = (await nc.request(traceSubject(req.src), JSON.stringify(req), { timeout })).data;
+      data = (await nc.request(traceSubject(src), JSON.stringify({ src, dst }), { timeout })).data;
     } catch (err) {
       const msg = String((err as Error).message);
       // Nobody subscribed (no responders) or no answer in time: the agent is not there to answer.
       if (/no responders|timeout|TIMEOUT|503/i.test(msg)) {
-        throw new TraceTimeoutError(`no agent answers on ${traceSubject(req.src)} (${msg})`);
+        throw new TraceTimeoutError(`no agent answers on ${traceSubject(src)} (${msg})`);
       }
       throw err;
     }
     const body = JSON.parse(new TextDecoder().decode(data)) as TraceReply;
     if (!body || !Array.isArray(body.results) || !Array.isArray(body.verdict)) {
-      throw new Error(`malformed trace reply from ${req.src}`);
+      throw new Error(`malformed trace reply from ${src}`);
     }
     return body;
+  };
+  // Both agents at once: SRC probes DST (the answer), DST probes SRC (the reverse direction).
+  const trace = async (req: TraceRequest): Promise<TraceReply> => {
+    const [fwd, rev] = await Promise.allSettled([ask(req.src, req.dst), ask(req.dst, req.src)]);
+    if (fwd.status === 'rejected') throw fwd.reason;
+    const reverse: TraceReply =
+      rev.status === 'fulfilled'
+        ? { ...rev.value, reverse: undefined }
+        : {
+            src: req.dst,
+            dst: req.src,
+            results: [],
+            verdict: [],
+            error: String((rev.reason as Error).message),
+          };
+    return { ...fwd.value, reverse };
   };
 
   let evaluationsSinceRebuild = 0;

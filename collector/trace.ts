@@ -1,7 +1,8 @@
 /**
  * `vxdoctor trace SRC DST [--collector URL]`: asks the collector to have SRC's agent probe DST
- * on every path now, and prints each probe's hop-by-hop chain with the verdict.
- * Exit 0 every path passed, 1 a path failed, 2 usage/HTTP error, 4 the agent did not answer.
+ * (and DST's agent probe SRC) on every path now, and prints each probe's hop-by-hop chain with
+ * the verdict, both directions. Exit 0 every path passed (both ways, when DST answered), 1 a
+ * path failed, 2 usage/HTTP error, 4 SRC's agent did not answer.
  */
 import { describeFate, probeOk } from './state/index.js';
 import { type CommandSpec, ConfigError, type Parsed } from '../shared/config.js';
@@ -66,7 +67,8 @@ export function formatTrace(t: TraceReply): string {
     for (const v of t.verdict) lines.push(`  ${v}`);
   }
   if (t.error) lines.push(`error: ${t.error}`);
-  return `${lines.join('\n')}\n`;
+  const out = `${lines.join('\n')}\n`;
+  return t.reverse ? `${out}\n${formatTrace(t.reverse)}` : out;
 }
 
 export interface Io {
@@ -100,5 +102,7 @@ export async function run(parsed: Parsed, io: Io = STDIO): Promise<number> {
     return res.status === 504 ? 4 : 2;
   }
   io.out(output === 'json' ? `${JSON.stringify(body, null, 2)}\n` : formatTrace(body));
-  return body.results.length > 0 && body.results.every(probeOk) && !body.error ? 0 : 1;
+  const passed = (t: TraceReply) => t.results.length > 0 && t.results.every(probeOk) && !t.error;
+  const reverseOk = !body.reverse || body.reverse.results.length === 0 || passed(body.reverse);
+  return passed(body) && reverseOk ? 0 : 1;
 }

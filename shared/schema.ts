@@ -573,4 +573,9 @@ export interface TraceReply {
   /** One line per path, e.g. `vxlan: left n1, never reached n3 (filtered between them)`. */
   verdict: string[];
   error?: string;
+  /**
+   * The other direction (DST's agent probing SRC), asked at the same time by the collector;
+   * absent in an agent's own reply. Carries `error` when DST's agent did not answer.
+   */
+  reverse?: TraceReply;
 }

@@ -16,7 +16,7 @@ import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { type RunningCollector, startCollector } from '../../collector/runtime.js';
 import { silentLogger } from '../../shared/logging.js';
-import type { DiagnosisResponse, NodeView } from '../../shared/schema.js';
+import type { DiagnosisResponse, NodeView, TraceReply } from '../../shared/schema.js';
 import { KV_NODES } from '../../shared/subjects.js';
 import {
   crossRack,
@@ -161,10 +161,11 @@ describe('collector with a real NATS JetStream', () => {
     );
   });
 
-  it('POST /api/v1/trace asks the agent over NATS request/reply: 200 with its reply, 504 without an agent', async () => {
-    const sub = nc.subscribe('vxdoctor.trace.v1.n1', {
+  it('POST /api/v1/trace asks both agents over NATS request/reply: 200 with both directions, 504 without the source agent', async () => {
+    const sub = nc.subscribe('vxdoctor.trace.v1.*', {
       callback: (_err, m) => {
         const req = JSON.parse(new TextDecoder().decode(m.data)) as { src: string; dst: string };
+        if (req.src !== 'n1' && req.src !== 'n3') return; // no agent on n2, n4
         m.respond(
           JSON.stringify({
             src: req.src,
@@ -187,9 +188,15 @@ describe('collector with a real NATS JetStream', () => {
         });
       const ok = await post({ src: 'n1', dst: 'n3' });
       assert.equal(ok.status, 200);
-      const reply = (await ok.json()) as { verdict: string[]; results: unknown[] };
+      const reply = (await ok.json()) as TraceReply;
       assert.deepEqual(reply.verdict, ['vxlan: ok n1 -> n3']);
       assert.equal(reply.results.length, 6);
+      assert.deepEqual(reply.reverse?.verdict, ['vxlan: ok n3 -> n1'], 'the destination agent probed back');
+      assert.ok(reply.reverse?.results.every((r) => r.src === 'n3' && r.dst === 'n1'));
+      // The destination has no agent: the forward direction still answers, the reverse says why.
+      const oneWay = (await (await post({ src: 'n1', dst: 'n4' })).json()) as TraceReply;
+      assert.deepEqual(oneWay.verdict, ['vxlan: ok n1 -> n4']);
+      assert.match(oneWay.reverse?.error ?? '', /no agent answers on vxdoctor\.trace\.v1\.n4/);
       assert.equal((await post({ src: 'n2', dst: 'n3' })).status, 504);
       assert.equal((await post({ src: 'n1', dst: 'n7' })).status, 404);
     } finally {

@@ -98,6 +98,23 @@ describe('vxdoctor status / trace', () => {
     );
     assert.match(text, /control +10\.200\.2\.13:7999 +OK +sent yes .* rtt 0\.50 ms/);
     assert.match(text, /verdict:\n {2}vxlan: left n1, never reached n3/);
+    const both = formatTrace({
+      src: 'n1',
+      dst: 'n3',
+      results: [probe('n1', 'n3', 'control', 7999, 1, 0, { kind: 'ok' })],
+      verdict: ['control: ok'],
+      reverse: {
+        src: 'n3',
+        dst: 'n1',
+        results: [],
+        verdict: [],
+        error: 'no agent answers on vxdoctor.trace.v1.n3',
+      },
+    });
+    assert.match(
+      both,
+      /^trace n1 -> n3\n[\s\S]*\n\ntrace n3 -> n1\nerror: no agent answers on vxdoctor\.trace\.v1\.n3\n$/,
+    );
     const argv = (src: string, dst: string) =>
       parseCommand(traceCommand, [src, dst, '--collector', base, '--output', 'json'], {});
     const captured: string[] = [];
