@@ -35,9 +35,14 @@ after(async () => {
 const roundsSince = (node: string, since: number): ProbesMessage[] =>
   (reader?.of('probes', node) ?? []).filter((m) => m.at >= since);
 
-/** Results from `since` on, for one src/dst/path. */
+/**
+ * Results of probes *sent* from `since` on, for one src/dst/path (a round that began before a
+ * fault can be published after it: its message is late, its probes are not).
+ */
 const results = (since: number, src: string, dst: string, path: ProbePath): ProbeResult[] =>
-  roundsSince(src, since).flatMap((m) => m.results.filter((r) => r.dst === dst && r.path === path));
+  roundsSince(src, since).flatMap((m) =>
+    m.results.filter((r) => r.dst === dst && r.path === path && r.at >= since),
+  );
 
 const describe = (rs: ProbeResult[]) =>
   JSON.stringify(rs.slice(-2).map((r) => ({ ...r, note: r.note?.slice(0, 80) })));
@@ -207,7 +212,7 @@ test('agents on the lab: discovery, probes, faults, footprint', { timeout: 600_0
         if (r.port === 4789) assert.equal(r.arrivedDst, true, `n1->n3 vxlan arrivedDst: ${describe([r])}`);
       }
       const ov = roundsSince('n3', since).flatMap((m) =>
-        m.results.filter((r) => r.path === 'overlay' && r.target.startsWith('10.0.1.')),
+        m.results.filter((r) => r.path === 'overlay' && r.target.startsWith('10.0.1.') && r.at >= since),
       );
       assert.ok(ov.length >= 2, 'no docker-overlay probes from n3');
       assert.ok(
