@@ -584,7 +584,24 @@ export class ClusterState {
       string,
       { from: string; to: string; pairs: number; probed: number; lossSum: number }
     >();
-    for (const p of this.pairs(path)) {
+    // Straight from the samples, as pairs() counts them (ports merged per directed pair), but
+    // without building N² views: at 500 nodes this is the page's default request.
+    const perPair = new Map<string, { src: string; dst: string; sent: number; answered: number }>();
+    for (const p of this.pairsMap.values()) {
+      if (p.path !== path || p.samples.length === 0) continue;
+      const k = `${p.src}|${p.dst}`;
+      let c = perPair.get(k);
+      if (!c) {
+        c = { src: p.src, dst: p.dst, sent: 0, answered: 0 };
+        perPair.set(k, c);
+      }
+      for (const smp of p.samples)
+        if (smp.result.sent) {
+          c.sent++;
+          if (smp.result.answered) c.answered++;
+        }
+    }
+    for (const p of perPair.values()) {
       const from = this.groupOf(p.src, label);
       const to = this.groupOf(p.dst, label);
       const k = `${from}|${to}`;
@@ -594,9 +611,9 @@ export class ClusterState {
         acc.set(k, a);
       }
       a.pairs++;
-      if (p.loss !== null) {
+      if (p.sent > 0) {
         a.probed++;
-        a.lossSum += p.loss;
+        a.lossSum += 1 - p.answered / p.sent;
       }
     }
     return [...acc.values()]

@@ -117,4 +117,47 @@ describe('cluster state', () => {
       ],
     );
   });
+
+  it('group aggregation equals the mean over pairs() per group pair (ports merged, partial loss)', () => {
+    const s = new ClusterState({ clock: () => T0 + 3 * 5000 });
+    for (const n of NODES) s.apply(snapshotMsg(n, 0));
+    // n1 -> n3 control: one of its ports fails every other round; n2 -> n4 vxlan lost once.
+    for (let r = 0; r < 3; r++)
+      for (const m of round(r, (a, b, p, port) =>
+        (a === 'n1' && b === 'n3' && p === 'control' && port === 7946 && r % 2 === 0) ||
+        (a === 'n2' && b === 'n4' && p === 'vxlan' && r === 1)
+          ? { kind: 'lost-in-path' }
+          : { kind: 'ok' },
+      ))
+        s.apply(m);
+    for (const path of ['vxlan', 'control', 'pmtu', 'overlay'] as const) {
+      const ref = new Map<string, { pairs: number; probed: number; sum: number }>();
+      for (const p of s.pairs(path)) {
+        const k = `${s.groupOf(p.src)}|${s.groupOf(p.dst)}`;
+        const a = ref.get(k) ?? { pairs: 0, probed: 0, sum: 0 };
+        a.pairs++;
+        if (p.loss !== null) {
+          a.probed++;
+          a.sum += p.loss;
+        }
+        ref.set(k, a);
+      }
+      const got = s.groupPairs(path);
+      assert.equal(got.length, ref.size, path);
+      for (const g of got) {
+        const r = ref.get(`${g.from}|${g.to}`);
+        assert.ok(r, `${path} ${g.from}->${g.to}`);
+        assert.equal(g.pairs, r.pairs);
+        assert.equal(g.probed, r.probed);
+        assert.ok(
+          Math.abs((g.loss ?? -1) - (r.probed ? r.sum / r.probed : -1)) < 1e-12,
+          `${path} ${g.from}->${g.to}`,
+        );
+      }
+    }
+    assert.ok(
+      s.groupPairs('control').some((g) => (g.loss ?? 0) > 0),
+      'the partial loss shows',
+    );
+  });
 });
