@@ -3,7 +3,6 @@ import {
   type Consumer,
   type ConsumerConfig,
   DeliverPolicy,
-  type JetStreamManager,
   jetstream,
   jetstreamManager,
   type JsMsg,
@@ -13,7 +12,12 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { type NatsSettings, natsConnectionOptions, streamConfig } from '../agent/publish/nats.js';
+import {
+  ensureStream,
+  type NatsSettings,
+  natsConnectionOptions,
+  streamConfig,
+} from '../agent/publish/nats.js';
 import type { Logger } from '../shared/logging.js';
 import type {
   NodeSnapshot,
@@ -119,22 +123,6 @@ function parsePresence(key: string, value: Uint8Array): NodePresence | null {
     };
   } catch {
     return null;
-  }
-}
-
-async function ensureStream(jsm: JetStreamManager, log: Logger, replicas: number): Promise<void> {
-  try {
-    await jsm.streams.info(STREAM_NAME);
-  } catch {
-    try {
-      await jsm.streams.add(streamConfig(replicas));
-      log.info({ stream: STREAM_NAME, replicas }, 'created stream');
-    } catch (err) {
-      // Another process (an agent) may have created it in between.
-      await jsm.streams.info(STREAM_NAME).catch(() => {
-        throw err;
-      });
-    }
   }
 }
 
