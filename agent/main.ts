@@ -19,6 +19,7 @@ import { createLogger, type Logger } from '../shared/logging.js';
 import type { Finding, CheckRun, NodeSnapshot } from '../shared/schema.js';
 import { NODE_NAME_RE } from '../shared/subjects.js';
 import { collectSnapshot } from './inventory/index.js';
+import { ifaceNames } from './inventory/parse-host.js';
 import { connectNats, NatsPublisher, natsConnectionOptions, type NatsSettings } from './publish/nats.js';
 import { presenceTtlMs } from './publish/presence.js';
 import { type ProbeEngine, startAgent } from './runtime.js';
@@ -292,13 +293,11 @@ export async function run(parsed: Parsed): Promise<number> {
     outboxBytes: cfg.outboxBytes,
     collect: () => collectSnapshot(inventoryOpts, { runner, log: log.child({ component: 'inventory' }) }),
     changeSignal: async () => {
-      // Cheap: link names in the host namespace plus the namespace directories' entries.
-      const r = await runner('ip', ['-o', 'link', 'show'], { timeoutMs: 2000 });
-      const names = r.stdout
-        .split('\n')
-        .map((l) => l.split(':')[1]?.trim() ?? '')
-        .join(',');
-      const { readdir } = await import('node:fs/promises');
+      // Cheap, and no process spawned (a fork of the agent costs more than the read): the
+      // interface names of the agent's own (host) namespace plus the namespace directories.
+      const { readFile, readdir } = await import('node:fs/promises');
+      const dev = await readFile('/proc/self/net/dev', 'utf8').catch(() => '');
+      const names = ifaceNames(dev).join(',');
       const dirs = await Promise.all(cfg.netnsDirs.map((d) => readdir(d).catch(() => [] as string[])));
       return `${names}|${dirs.map((d) => d.sort().join(',')).join(';')}`;
     },

@@ -7,7 +7,8 @@
  *  - answers its overlay probes *through the overlay*: the agent's kernel VTEP encapsulates them
  *    to BASE.i:8472, where this process decapsulates, and the reply goes back VXLAN-encapsulated
  *    (VNI 1) so the agent's kernel VTEP delivers it to the agent's socket;
- *  - sends it one probe of every kind (vxlan, pmtu full size, control, overlay), which the agent
+ *  - sends it one probe of every kind (pmtu full size, control, overlay; the small vxlan one only
+ *    when the full-size one is not answered, as the agent does), which the agent
  *    sees with libpcap or on its socket and answers.
  * It is a load generator, not vxdoctor: there is no VTEP of its own, so one process can stand
  * in for many peers. Presence is refreshed every third of its TTL, as the agent does.
@@ -52,6 +53,8 @@ interface Peer {
   mac: string;
   seq: number;
   probeId: number;
+  /** Id of this round's full-size probe until the agent answers it. */
+  pmtuPending: number | null;
   vx: Socket;
   ctl: Socket;
 }
@@ -149,11 +152,22 @@ function onVxlanPort(p: Peer, msg: Buffer, addr: string, port: number): void {
 function answer(p: Peer, sock: Socket, msg: Buffer, addr: string, port: number): void {
   const q = decode(msg);
   if (!q) return;
-  if (q.type === 'reply') counts.repliesFromAgent[q.path]++;
-  else {
+  if (q.type === 'reply') {
+    counts.repliesFromAgent[q.path]++;
+    if (q.probeId === p.pmtuPending) p.pmtuPending = null;
+  } else {
     counts.requestsFromAgent[q.path]++;
     sock.send(reply(p, q), port, addr);
   }
+}
+
+/** Sends one request of `path` from peer `p` to the agent; returns its probe id. */
+function send(p: Peer, path: ProbePath, sock: Socket, port: number, padTo?: number): number {
+  counts.requestsToAgent[path]++;
+  const size = padTo ? padTo + 28 : 0;
+  const q = packet(p, path, size);
+  sock.send(encodeProbe(q, key, { vni: o.probeVni, ...(padTo ? { padTo } : {}) }), port, o.agent.underlay);
+  return q.probeId;
 }
 
 function bind(addr: string, port: number): Promise<Socket> {
@@ -199,6 +213,7 @@ async function main(): Promise<void> {
       mac: `0e:f1:00:00:01:${hex(i)}`,
       seq: 0,
       probeId: 0,
+      pmtuPending: null,
       vx: await bind(underlay, FLANNEL_PORT),
       ctl: await bind(underlay, o.probePort),
     };
@@ -216,23 +231,28 @@ async function main(): Promise<void> {
     if (refresh) presenceAt = Date.now();
     for (const p of peers) {
       if (refresh) await kv.put(p.node, JSON.stringify(presence(p)));
-      const send = (path: ProbePath, sock: Socket, port: number, padTo?: number) => {
-        counts.requestsToAgent[path]++;
-        const size = padTo ? padTo + 28 : 0;
-        const b = encodeProbe(packet(p, path, size), key, { vni: o.probeVni, ...(padTo ? { padTo } : {}) });
-        sock.send(b, port, o.agent.underlay);
-      };
-      send('vxlan', p.vx, FLANNEL_PORT);
-      send('pmtu', p.vx, FLANNEL_PORT, 1500 - 28);
-      send('control', p.ctl, o.probePort);
+      // As the agent does: the full-size probe stands for the small VXLAN-port probe on its port;
+      // the small one follows only if the full-size one is not answered.
+      p.pmtuPending = send(p, 'pmtu', p.vx, FLANNEL_PORT, 1500 - 28);
+      send(p, 'control', p.ctl, o.probePort);
       counts.requestsToAgent.overlay++;
       const ov = encodeProbe(packet(p, 'overlay'), key, { vni: o.probeVni });
       p.vx.send(encapsulate(p, o.probePort, o.probePort, ov), FLANNEL_PORT, o.agent.underlay);
       await new Promise((r) => setTimeout(r, Math.floor(o.intervalMs / 4 / o.peers)));
     }
   };
+  const followUp = () => {
+    for (const p of peers) if (p.pmtuPending !== null) send(p, 'vxlan', p.vx, FLANNEL_PORT);
+  };
   await round();
-  const timer = setInterval(() => void round().catch(() => undefined), o.intervalMs);
+  setTimeout(followUp, 1000);
+  const timer = setInterval(
+    () =>
+      void round()
+        .then(() => setTimeout(followUp, 1000))
+        .catch(() => undefined),
+    o.intervalMs,
+  );
   process.stdout.write('ready\n');
   process.once('SIGTERM', () => {
     clearInterval(timer);

@@ -66,3 +66,14 @@ export function parsePrivileged(status: string): boolean {
   if (!cap?.[1]) return false;
   return ((BigInt(`0x${cap[1]}`) >> CAP_NET_ADMIN) & 1n) === 1n;
 }
+
+/** `/proc/net/dev` -> the interface names of the reader's network namespace, in file order. */
+export function ifaceNames(procNetDev: string): string[] {
+  const out: string[] = [];
+  for (const line of procNetDev.split('\n').slice(2)) {
+    const i = line.indexOf(':');
+    const name = i > 0 ? line.slice(0, i).trim() : '';
+    if (name) out.push(name);
+  }
+  return out;
+}

@@ -14,9 +14,11 @@ export function presenceTtlMs(intervalMs: number): number {
   return Math.max(30_000, 3 * intervalMs);
 }
 
+const utf8 = new TextDecoder();
+
 export function parsePresence(key: string, value: Uint8Array): NodePresence | null {
   try {
-    const p = JSON.parse(new TextDecoder().decode(value)) as NodePresence;
+    const p = JSON.parse(utf8.decode(value)) as NodePresence;
     if (!p || typeof p !== 'object' || p.schemaVersion !== SCHEMA_VERSION || p.node !== key) return null;
     if (!NODE_NAME_RE.test(p.node) || !Array.isArray(p.underlay)) return null;
     return { ...p, labels: p.labels ?? {}, vteps: p.vteps ?? [], overlayEndpoints: p.overlayEndpoints ?? [] };
@@ -28,19 +30,24 @@ export function parsePresence(key: string, value: Uint8Array): NodePresence | nu
 /** Pure peer-set bookkeeping (unit tested): applies watch entries, reports the diff. */
 export class PeerSet {
   private peers = new Map<string, NodePresence>();
+  /** Each peer's record without its refresh time: a refresh that changes nothing else is no change. */
+  private content = new Map<string, string>();
   /** Server time of the last PUT per node: a KV TTL expiry produces no watch event. */
   private seen = new Map<string, number>();
   constructor(private readonly self: string) {}
   /** Returns true when the set changed. `at` = entry time (server clock), epoch ms. */
   put(p: NodePresence, at: number): boolean {
     if (p.node === this.self) return false;
-    const old = this.peers.get(p.node);
+    const content = JSON.stringify({ ...p, at: 0 });
+    const changed = this.content.get(p.node) !== content;
     this.peers.set(p.node, p);
+    this.content.set(p.node, content);
     this.seen.set(p.node, at);
-    return !old || JSON.stringify({ ...old, at: 0 }) !== JSON.stringify({ ...p, at: 0 });
+    return changed;
   }
   remove(node: string): boolean {
     this.seen.delete(node);
+    this.content.delete(node);
     return this.peers.delete(node);
   }
   /** Drops peers not refreshed within ttlMs; returns true when any was dropped. */

@@ -39,6 +39,9 @@ test('peer set ignores self, reports real changes only, expires silent peers', (
   );
   assert.equal(s.remove('n3'), true);
   assert.equal(s.remove('n3'), false);
+  assert.equal(s.put(pres('n3'), 6000), true, 'back after removal: a change');
+  assert.equal(s.prune(40_000, 30_000), true);
+  assert.equal(s.put(pres('n3'), 41_000), true, 'back after expiry: a change');
 });
 
 test('presence parse rejects other nodes keys and versions', () => {

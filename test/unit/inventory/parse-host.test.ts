@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import {
   parseEthtoolDriver,
   parseEthtoolFeatures,
+  ifaceNames,
   parseOsRelease,
   parsePrivileged,
   parseSysctl,
@@ -51,4 +52,21 @@ test('os-release', () => {
   );
   assert.equal(parseOsRelease('NAME="CentOS Linux"\nVERSION="7 (Core)"\n'), 'CentOS Linux 7 (Core)');
   assert.equal(parseOsRelease(''), null);
+});
+
+test('/proc/net/dev: interface names (the agent change signal)', () => {
+  const dev = [
+    'Inter-|   Receive                                                |  Transmit',
+    ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed',
+    '    lo:    1200      12    0    0    0     0          0         0     1200      12    0    0    0     0       0          0',
+    '  eth0: 9876543   12345    0    0    0     0          0         0  1234567    2345    0    0    0     0       0          0',
+    'flannel.1:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0',
+    'veth1a2b3c4:     0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0',
+    '',
+  ].join('\n');
+  assert.deepEqual(ifaceNames(dev), ['lo', 'eth0', 'flannel.1', 'veth1a2b3c4']);
+  assert.deepEqual(ifaceNames(''), []);
+  assert.deepEqual(ifaceNames('garbage\nmore garbage\nno colon here\n'), []);
+  // The real file of this process parses too, and holds loopback.
+  assert.ok(ifaceNames(readFileSync('/proc/self/net/dev', 'utf8')).includes('lo'));
 });
