@@ -8,47 +8,18 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, test } from 'node:test';
 import { pcapCaptureFactory } from '../../../agent/capture/index.js';
-import { Prober, type ProberOptions } from '../../../agent/heartbeat/prober.js';
-import { execRunner } from '../../../shared/exec.js';
-import { silentLogger } from '../../../shared/logging.js';
-import { SCHEMA_VERSION, type NodePresence } from '../../../shared/schema.js';
+import type { ProberOptions } from '../../../agent/heartbeat/prober.js';
+import { LoopbackProbers, loopbackPresence } from './loopback.js';
 
 const KEY = Buffer.from('k'.repeat(32));
-const probers: Prober[] = [];
+const loop = new LoopbackProbers(KEY);
 after(async () => {
-  for (const p of probers) await p.stop();
+  await loop.stopAll();
 });
 
-function prober(node: string, addr: string, port: number, capture: ProberOptions['capture']) {
-  const p = new Prober({
-    node,
-    labels: { rack: 'A' },
-    key: KEY,
-    probeVni: 16777000,
-    probePort: port,
-    underlayIf: 'lo',
-    underlayAddr: addr,
-    groupLabel: 'rack',
-    fullMeshMax: 64,
-    roundTimeoutMs: 300,
-    capture,
-    runner: execRunner,
-    log: silentLogger(),
-  });
-  probers.push(p);
-  return p;
-}
-const presence = (node: string, addr: string, port: number): NodePresence => ({
-  schemaVersion: SCHEMA_VERSION,
-  node,
-  labels: { rack: 'A' },
-  version: 'test',
-  at: Date.now(),
-  underlay: [addr],
-  probePort: port,
-  vteps: [{ style: 'flannel', vni: 1, port: 8472, mac: '0e:f1:00:00:00:02', local: addr, dev: 'flannel.1' }],
-  overlayEndpoints: [],
-});
+const prober = (node: string, addr: string, port: number, capture: ProberOptions['capture']) =>
+  loop.make(node, addr, port, capture);
+const presence = loopbackPresence;
 
 test('without the pcap module: an unknown that says so; control probes still sent and answered', async () => {
   const a = prober('pa', '127.0.0.1', 17_991, null);

@@ -9,17 +9,15 @@ import { createSocket } from 'node:dgram';
 import { after, test } from 'node:test';
 import { pcapCaptureFactory } from '../../../agent/capture/index.js';
 import { encodeProbe } from '../../../agent/heartbeat/codec.js';
-import { Prober, type ProberOptions } from '../../../agent/heartbeat/prober.js';
-import { execRunner } from '../../../shared/exec.js';
-import { silentLogger } from '../../../shared/logging.js';
-import { SCHEMA_VERSION, type NodePresence } from '../../../shared/schema.js';
+import type { ProberOptions } from '../../../agent/heartbeat/prober.js';
+import { LoopbackProbers, loopbackPresence, PROBE_VNI } from './loopback.js';
 
 const KEY = Buffer.from('f'.repeat(32));
-const VNI = 16777000;
+const loop = new LoopbackProbers(KEY);
+const VNI = PROBE_VNI;
 const root = process.getuid?.() === 0;
-const probers: Prober[] = [];
 after(async () => {
-  for (const p of probers) await p.stop();
+  await loop.stopAll();
   // node-pcap releases a stopped handle on its next matching frame: one request to each address.
   const s = createSocket('udp4');
   for (const dst of ['127.0.0.1', '127.0.0.2', '127.0.0.3']) {
@@ -43,36 +41,9 @@ after(async () => {
   s.close();
 });
 
-function prober(node: string, addr: string, port: number, capture: ProberOptions['capture']) {
-  const p = new Prober({
-    node,
-    labels: { rack: 'A' },
-    key: KEY,
-    probeVni: VNI,
-    probePort: port,
-    underlayIf: 'lo',
-    underlayAddr: addr,
-    groupLabel: 'rack',
-    fullMeshMax: 64,
-    roundTimeoutMs: 300,
-    capture,
-    runner: execRunner,
-    log: silentLogger(),
-  });
-  probers.push(p);
-  return p;
-}
-const presence = (node: string, addr: string, port: number): NodePresence => ({
-  schemaVersion: SCHEMA_VERSION,
-  node,
-  labels: { rack: 'A' },
-  version: 'test',
-  at: Date.now(),
-  underlay: [addr],
-  probePort: port,
-  vteps: [{ style: 'flannel', vni: 1, port: 8472, mac: '0e:f1:00:00:00:02', local: addr, dev: 'flannel.1' }],
-  overlayEndpoints: [],
-});
+const prober = (node: string, addr: string, port: number, capture: ProberOptions['capture']) =>
+  loop.make(node, addr, port, capture);
+const presence = loopbackPresence;
 
 test('full-size probe answered: it stands for the small VXLAN-port probe; not answered: the small one follows', {
   skip: !root && 'needs root (CAP_NET_RAW for libpcap on lo)',
