@@ -3,6 +3,7 @@
  * (inventory, checks, prober, NATS) into the runtime, graceful SIGTERM/SIGINT.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import {
   type CommandSpec,
   ConfigError,
@@ -295,7 +296,6 @@ export async function run(parsed: Parsed): Promise<number> {
     changeSignal: async () => {
       // Cheap, and no process spawned (a fork of the agent costs more than the read): the
       // interface names of the agent's own (host) namespace plus the namespace directories.
-      const { readFile, readdir } = await import('node:fs/promises');
       const dev = await readFile('/proc/self/net/dev', 'utf8').catch(() => '');
       const names = ifaceNames(dev).join(',');
       const dirs = await Promise.all(cfg.netnsDirs.map((d) => readdir(d).catch(() => [] as string[])));

@@ -349,6 +349,17 @@ export class Prober {
     return s;
   }
 
+  /**
+   * The pending probe a captured frame belongs to, read from its header alone: our request
+   * (its dst is the probed peer) or a reply to one (its src is), else null.
+   */
+  private peekPending(payload: Buffer, type: 'request' | 'reply'): Pending | null {
+    const q = peekProbe(payload);
+    if (q?.type !== type) return null;
+    const pend = this.pending.get(q.probeId);
+    return pend && pend.dst === (type === 'request' ? q.dst : q.src) ? pend : null;
+  }
+
   /** Everything libpcap shows on the underlay NIC. */
   private onFrame(frame: Buffer, ts: number): void {
     const f = parseFrame(frame);
@@ -363,13 +374,10 @@ export class Prober {
     const isControl = f.udp.dport === this.o.probePort || f.udp.sport === this.o.probePort;
     if (outbound) {
       // Our own request leaving: its header is enough (no HMAC check for what we sent).
-      const q = peekProbe(f.udp.payload);
-      if (q?.type === 'request') {
-        const pend = this.pending.get(q.probeId);
-        if (pend && pend.dst === q.dst) {
-          pend.leftSrc = true;
-          pend.leftTs ??= ts;
-        }
+      const pend = this.peekPending(f.udp.payload, 'request');
+      if (pend) {
+        pend.leftSrc = true;
+        pend.leftTs ??= ts;
       }
       return;
     }
@@ -377,13 +385,10 @@ export class Prober {
     if (isControl) {
       // The socket receives and verifies it; the capture only testifies that the reply reached
       // the NIC (the filter passes only replies here).
-      const q = peekProbe(f.udp.payload);
-      if (q?.type === 'reply') {
-        const pend = this.pending.get(q.probeId);
-        if (pend && pend.dst === q.src) {
-          pend.replySeen = true;
-          pend.replyTs ??= ts;
-        }
+      const pend = this.peekPending(f.udp.payload, 'reply');
+      if (pend) {
+        pend.replySeen = true;
+        pend.replyTs ??= ts;
       }
       return;
     }
@@ -514,7 +519,7 @@ export class Prober {
       if (!forcePmtu && cached && round - cached.round < 10 && round >= cached.round) continue;
       search.set(name, []);
     }
-    const ladder = async (sizesFor: (name: string) => number[], alsoWaitFor = 0) => {
+    const ladder = async (sizesFor: (name: string) => number[], alsoWait = false) => {
       for (const name of search.keys()) {
         const peer = this.peers.get(name)!;
         const addr = peer.underlay[0]!;
@@ -525,7 +530,7 @@ export class Prober {
           this.send(tx, p, addr, pmtuPort(peer), round, size - 28);
         }
       }
-      if (search.size || alsoWaitFor) await sleep(this.o.roundTimeoutMs);
+      if (search.size || alsoWait) await sleep(this.o.roundTimeoutMs);
     };
     const passed = (name: string) =>
       search
@@ -535,7 +540,7 @@ export class Prober {
         .map((p) => p.size);
     const coarse: number[] = [];
     for (let s = 1280; s < required; s += 16) coarse.push(s);
-    await ladder(() => coarse, followUps);
+    await ladder(() => coarse, followUps > 0);
     const lo = new Map<string, number>();
     for (const name of search.keys()) lo.set(name, Math.max(0, ...passed(name)));
     await ladder((name) => {
