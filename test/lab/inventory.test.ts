@@ -11,6 +11,7 @@ import { collectSnapshot } from '../../agent/inventory/index.js';
 import { type CommandRunner, execRunner } from '../../shared/exec.js';
 import { silentLogger } from '../../shared/logging.js';
 import type { NodeSnapshot } from '../../shared/schema.js';
+import { labId } from './lab.js';
 
 const isRoot = process.getuid?.() === 0;
 /** requireRoot semantics (TEAM.md): skip when not root unless CI=true, where it must run. */
@@ -34,13 +35,14 @@ const sh = (cmd: string, args: string[]) => {
  * else the same layout built by topology.sh (prefix vxi-l). Assertions use only what LAB-SPEC fixes.
  */
 const labSh = fileURLToPath(new URL('./lab.sh', import.meta.url));
+const LAB = labId('vxa');
 const useLab = existsSync(labSh);
 const L = useLab
   ? {
-      up: ['bash', labSh, '--id', 'vxa', 'up'],
-      down: ['bash', labSh, '--id', 'vxa', 'down'],
-      node: 'vxa-n1',
-      run: '/run/vxa/n1',
+      up: ['bash', labSh, '--id', LAB, 'up'],
+      down: ['bash', labSh, '--id', LAB, 'down'],
+      node: `${LAB}-n1`,
+      run: `/run/${LAB}/n1`,
     }
   : {
       up: ['bash', topo, 'up', 'vxi-l'],
@@ -155,7 +157,7 @@ describe(`inventory of lab node n1 (${useLab ? 'lab.sh --id vxa' : 'topology.sh 
 });
 
 describe('a namespace deleted while the read is under way', () => {
-  const P = 'vxi-d';
+  const P = `${labId('vxi')}-d`;
   const dir = `/run/${P}/netns`;
   const names = [`${P}-a`, `${P}-b`, `${P}-c`];
   const del = (n: string) => {

@@ -10,9 +10,9 @@ import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { execRunner } from '../../shared/exec.js';
-import { FAULTS, LAB_SH, Lab, labNodes, requireRoot } from './lab.js';
+import { FAULTS, LAB_SH, Lab, labId, labNodes, requireRoot } from './lab.js';
 
-const ID = 'vxt';
+const ID = labId('vxt');
 const isRoot = process.getuid?.() === 0;
 const NODES = ['n1', 'n2', 'n3', 'n4'] as const;
 type Path = 'docker' | 'flannel' | 'underlay';
@@ -442,8 +442,8 @@ describe('lab (lab.sh --id vxt) on the real datapath', { concurrency: false }, (
     if (!requireRoot(t)) return;
     const labTs = fileURLToPath(new URL('./lab.ts', import.meta.url));
     for (const [mode, id] of [
-      ['throw', 'vxu'],
-      ['sigterm', 'vxv'],
+      ['throw', labId('vxu')],
+      ['sigterm', labId('vxv')],
     ] as const) {
       const script = `import { Lab } from ${JSON.stringify(labTs)};
         const lab = await Lab.up({ id: '${id}' });

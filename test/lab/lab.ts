@@ -155,6 +155,18 @@ export function labNodes(id: string): LabNode[] {
   });
 }
 
+/**
+ * The lab id a test asks for, with `$VXLAB_TAG` (one lowercase letter) appended to a 3-letter
+ * id, so that several checkouts on one machine can run the same tests at once without sharing
+ * namespaces ('vxd' -> 'vxda').
+ */
+export function labId(base: string): string {
+  const tag = process.env.VXLAB_TAG ?? '';
+  if (tag === '' || base.length !== 3) return base;
+  if (!/^[a-z]$/.test(tag)) throw new Error(`VXLAB_TAG must be one lowercase letter, got '${tag}'`);
+  return base + tag;
+}
+
 function checkId(id: string): string {
   if (!/^[a-z]{3,4}$/.test(id)) throw new Error(`lab id must be 3-4 lowercase letters, got '${id}'`);
   return id;
@@ -191,7 +203,7 @@ export class Lab {
 
   /** Builds (after removing any previous instance with the same id) the lab `opts.id ?? VXLAB_ID ?? 'vxl'`. */
   static async up(opts: { id?: string; runner?: CommandRunner } = {}): Promise<Lab> {
-    const lab = new Lab(checkId(opts.id ?? process.env.VXLAB_ID ?? 'vxl'), opts.runner ?? execRunner);
+    const lab = new Lab(checkId(labId(opts.id ?? process.env.VXLAB_ID ?? 'vxl')), opts.runner ?? execRunner);
     process.on('exit', lab.onExit);
     process.on('SIGINT', lab.onSignal);
     process.on('SIGTERM', lab.onSignal);
