@@ -18,6 +18,7 @@ import {
 } from '../shared/schema.js';
 import { NODE_NAME_RE } from '../shared/subjects.js';
 import { Diagnoser } from './diagnosis/index.js';
+import { type HistorySource, historyPlugin } from './history/routes.js';
 import { type ClusterState, stripTracking } from './state/index.js';
 import { uiPlugin } from './ui/index.js';
 
@@ -45,6 +46,8 @@ export interface AppOptions {
   /** Server-sent events heartbeat period (ms), default 5000; change polling 1000. */
   eventsIntervalMs?: number;
   eventsPollMs?: number;
+  /** Outage history and segment samples (collector/history); absent: /api/v1/history answers 503. */
+  history?: HistorySource;
 }
 
 const probes =
@@ -210,5 +213,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(metrics(opts));
   await app.register(api(opts, diagnosis), { prefix: '/api/v1' });
   await app.register(uiPlugin);
+  await app.register(historyPlugin(opts.history));
   return app as unknown as FastifyInstance;
 }

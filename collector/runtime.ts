@@ -8,6 +8,7 @@ import {
   type JsMsg,
   type OrderedConsumerOptions,
 } from '@nats-io/jetstream';
+import { hostname } from 'node:os';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
@@ -31,6 +32,8 @@ import { SCHEMA_VERSION } from '../shared/schema.js';
 import { KV_NODES, NODE_NAME_RE, STREAM_NAME, SUBJECT_PREFIX, traceSubject } from '../shared/subjects.js';
 import { buildApp, TraceTimeoutError } from './app.js';
 import { Diagnoser } from './diagnosis/index.js';
+import { SegmentRing, segmentSamples } from './history/segments.js';
+import { HistoryStore } from './history/store.js';
 import { IngestCounters, validateMessage } from './ingest/index.js';
 import { registerCollectorMetrics } from './metrics/index.js';
 import { ClusterState } from './state/index.js';
@@ -59,6 +62,8 @@ export interface CollectorOptions {
   maxMessageBytes?: number;
   evaluateEveryMs?: number;
   traceTimeoutMs?: number;
+  /** Segment loss/RTT sampling period (ms, default 10 s). */
+  segmentStepMs?: number;
   /** Register process/default metrics (off in tests for a stable /metrics). */
   defaultMetrics?: boolean;
   /** Cross-node checks (shared/crosschecks runClusterChecks), when available. */
@@ -72,6 +77,9 @@ export interface RunningCollector {
   state: ClusterState;
   ingest: IngestCounters;
   diagnoser: Diagnoser;
+  /** Outage history on JetStream (collector/history). */
+  history: HistoryStore;
+  segments: SegmentRing;
   /** Bound HTTP address, e.g. http://127.0.0.1:9700 */
   url: string;
   stop(): Promise<void>;
@@ -222,7 +230,16 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   };
 
   let evaluationsSinceRebuild = 0;
+  const history = new HistoryStore({ log, by: `${hostname()}/${o.durable}`, replicas, clock });
+  const segments = new SegmentRing({ ...(o.segmentStepMs ? { stepMs: o.segmentStepMs } : {}) });
   const app = await buildApp({
+    history: {
+      query: (f, now) => history.query(f, now),
+      ready: () => history.ready(),
+      segments,
+      groupLabel: o.groupLabel,
+      clock,
+    },
     state,
     registry,
     log,
@@ -257,13 +274,32 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     if (!rebuilt) return;
     try {
       state.tick();
-      persistSince(diagnoser.evaluate(state.diagnosisInput()));
+      const rcs = diagnoser.evaluate(state.diagnosisInput());
+      persistSince(rcs);
       evaluationsSinceRebuild++;
+      // As /metrics: from the second evaluation after the rebuild (two-round root causes are
+      // back), so a restart neither clears nor re-raises outages in the history.
+      if (evaluationsSinceRebuild >= 2) history.record(rcs);
     } catch (err) {
       log.error({ err }, 'evaluation failed');
     }
   };
   const evalTimer = setInterval(evaluate, o.evaluateEveryMs ?? 2000);
+  const sampleSegments = (): void => {
+    if (!rebuilt) return;
+    try {
+      const label = o.groupLabel;
+      segments.sample(
+        clock(),
+        segmentSamples(state.groupPairs('vxlan', label), state.pairs('vxlan'), (n) =>
+          state.groupOf(n, label),
+        ),
+      );
+    } catch (err) {
+      log.error({ err }, 'segment sampling failed');
+    }
+  };
+  const segmentTimer = setInterval(sampleSegments, segments.stepMs);
 
   const tasks: Promise<void>[] = [];
   let kvWatch: { stop(): void } | null = null;
@@ -431,6 +467,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
       }
     })();
     tasks.push(runConsumer(), runKv());
+    history.attach(conn);
   };
   const natsTask = runNats();
 
@@ -445,10 +482,14 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     state,
     ingest,
     diagnoser,
+    history,
+    segments,
     url,
     async stop() {
       stopping = true;
       clearInterval(evalTimer);
+      clearInterval(segmentTimer);
+      await history.stop();
       consumerMsgs?.stop();
       kvWatch?.stop();
       await app.close();
