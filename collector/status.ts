@@ -12,6 +12,9 @@ import {
   type ProbePath,
   type RootCause,
 } from '../shared/schema.js';
+import { formatDuration } from './history.js';
+import { occurrences, ordinal } from './history/events.js';
+import type { HistoryResponse } from './history/routes.js';
 
 export const command: CommandSpec = {
   name: 'status',
@@ -62,6 +65,11 @@ export interface StatusReport {
   nodes: NodeView[];
   rootCauses: RootCause[];
   paths: PathHealth[];
+  /**
+   * Per active root-cause id: how many times it started in the last 7 days (this time
+   * included), from /api/v1/history; absent when the collector has no history.
+   */
+  thisWeek?: Record<string, number>;
   exitCode: 0 | 1 | 3;
 }
 
@@ -89,6 +97,12 @@ function place(r: RootCause): string {
 
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 
+/** "for 5m12s" between `since` and `now` (ISO times). */
+function agoText(now: string, since: string): string {
+  const s = Math.max(0, Math.round((Date.parse(now) - Date.parse(since)) / 1000));
+  return `for ${formatDuration(s)}`;
+}
+
 export function formatStatus(s: StatusReport): string {
   const up = s.nodes.filter((n) => n.state === 'up');
   const expired = s.nodes.filter((n) => n.state === 'expired');
@@ -107,7 +121,11 @@ export function formatStatus(s: StatusReport): string {
       `Root causes:  ${bySev('critical')} critical, ${bySev('warning')} warning, ${bySev('info')} info`,
     );
     for (const r of s.rootCauses) {
-      lines.push(`  [${r.severity}] ${r.kind} at ${place(r)} (since ${r.since})`);
+      const n = s.thisWeek?.[r.id];
+      const nth = n ? `; ${n === 1 ? 'first time' : `${ordinal(n)} time`} this week` : '';
+      lines.push(
+        `  [${r.severity}] ${r.kind} at ${place(r)} (since ${r.since}, ${agoText(s.generatedAt, r.since)}${nth})`,
+      );
       lines.push(`      ${r.summary}`);
       lines.push(`      fix: ${r.remediation}`);
     }
@@ -148,6 +166,19 @@ export async function fetchStatus(base: string, timeoutMs: number): Promise<Stat
   const paths = PROBE_PATHS.map((p, i) =>
     pathHealth(p, pairs[2 * i] as PairsResponse, pairs[2 * i + 1] as PairsResponse),
   );
+  // "3rd time this week": a collector without history (older version) just leaves it out.
+  let thisWeek: Record<string, number> | undefined;
+  if (diag.rootCauses.length) {
+    try {
+      const h = await get<HistoryResponse>('/api/v1/history?since=7d');
+      const now = Date.parse(h.generatedAt);
+      thisWeek = {};
+      for (const rc of diag.rootCauses)
+        thisWeek[rc.id] = Math.max(1, occurrences(h.outages, rc.id, now - 7 * 86400_000, now));
+    } catch {
+      thisWeek = undefined;
+    }
+  }
   return {
     collector: url,
     generatedAt: diag.generatedAt,
@@ -156,6 +187,7 @@ export async function fetchStatus(base: string, timeoutMs: number): Promise<Stat
     nodes,
     rootCauses: diag.rootCauses,
     paths,
+    ...(thisWeek ? { thisWeek } : {}),
     exitCode: exitCodeFor(diag.rootCauses),
   };
 }

@@ -14,6 +14,7 @@ const SUBCOMMANDS: Record<string, () => Promise<SubcommandModule>> = {
   agent: () => import('../agent/main.js'),
   collector: () => import('../collector/main.js'),
   inspect: () => import('../agent/inspect.js'),
+  history: () => import('../collector/history.js'),
   status: () => import('../collector/status.js'),
   trace: () => import('../collector/trace.js'),
 };
@@ -27,6 +28,7 @@ Commands:
   collector  correlate all nodes into root causes; HTTP API, web page, /metrics
   inspect    one-shot local inventory + checks (exit 1 critical, 3 warnings only)
   status     cluster summary from the collector
+  history    outages the collector recorded: start, end, duration, place, fix
   trace      on-demand hop-by-hop probe between two nodes
 
 Run 'vxdoctor <command> --help' for the flags of a command.`;

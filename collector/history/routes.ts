@@ -41,7 +41,7 @@ export interface SegmentHistoryResponse {
   segments: SegmentSeries[];
 }
 
-const NAME_RE = /^[A-Za-z0-9_.:,<> -]{1,253}$/;
+const NAME_RE = /^[A-Za-z0-9_.:, -]{1,253}$/;
 const KIND_RE = /^[a-z0-9-]{1,64}$/;
 
 function uplotDir(): string | null {
