@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { type HistoryFilter, type Outage, parseWhen } from './events.js';
-import type { SegmentRing, SegmentSeries } from './segments.js';
+import { downsample, type SegmentRing, type SegmentSeries } from './segments.js';
 
 export interface HistorySource {
   /** Outages matching the filter (newest first). */
@@ -115,6 +115,9 @@ export const historyPlugin =
       const { from, to } = req.query;
       if ((from === undefined) !== (to === undefined))
         return reply.code(400).send({ error: 'from and to go together' });
+      const points = req.query.points === undefined ? 0 : Number(req.query.points);
+      if (!Number.isInteger(points) || points < 0 || points > 10_000)
+        return reply.code(400).send({ error: 'points: an integer 0..10000 (0: every sample)' });
       const list = from !== undefined && to !== undefined ? [{ from, to }] : ring.segments();
       const body: SegmentHistoryResponse = {
         generatedAt: new Date(now).toISOString(),
@@ -124,7 +127,8 @@ export const historyPlugin =
         until: new Date(w.until).toISOString(),
         segments: list
           .map((s) => ring.series(s.from, s.to, w.since, w.until))
-          .filter((s): s is SegmentSeries => s !== null),
+          .filter((s): s is SegmentSeries => s !== null)
+          .map((s) => downsample(s, points)),
       };
       return body;
     });

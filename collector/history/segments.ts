@@ -187,3 +187,45 @@ export function segmentSamples(
     return { from: g.from, to: g.to, loss: g.loss, rttSeconds: rtt };
   });
 }
+
+/**
+ * At most `points` points: the window cut into equal buckets, each the worst (highest) loss and
+ * the mean RTT of its samples, stamped at the bucket's first sample. `points` 1 is a summary.
+ */
+export function downsample(s: SegmentSeries, points: number): SegmentSeries {
+  if (points <= 0 || s.t.length <= points) return s;
+  const t0 = s.t[0] as number;
+  const span = (s.t[s.t.length - 1] as number) - t0 + s.stepSeconds;
+  const width = span / points;
+  const out: SegmentSeries = { ...s, stepSeconds: Math.round(width), t: [], loss: [], rttMs: [] };
+  let b = -1;
+  let lossMax: number | null = null;
+  let rttSum = 0;
+  let rttN = 0;
+  const flush = () => {
+    if (b < 0) return;
+    out.loss.push(lossMax);
+    out.rttMs.push(rttN ? Math.round((rttSum / rttN) * 1e4) / 1e4 : null);
+  };
+  for (let i = 0; i < s.t.length; i++) {
+    const t = s.t[i] as number;
+    const k = Math.min(points - 1, Math.floor((t - t0) / width));
+    if (k !== b) {
+      flush();
+      b = k;
+      out.t.push(t);
+      lossMax = null;
+      rttSum = 0;
+      rttN = 0;
+    }
+    const l = s.loss[i];
+    if (l !== null && l !== undefined) lossMax = lossMax === null ? l : Math.max(lossMax, l);
+    const r = s.rttMs[i];
+    if (r !== null && r !== undefined) {
+      rttSum += r;
+      rttN++;
+    }
+  }
+  flush();
+  return out;
+}
