@@ -51,7 +51,7 @@ const until = async <T>(
   fn: () => Promise<T | undefined | false>,
   ms: number,
   everyMs = 250,
-): Promise<T> => (await until(what, fn, ms, everyMs)) as T;
+): Promise<T> => (await waitFor(what, fn, ms, everyMs)) as T;
 const UI_OUT = join(OUTPUT, 'ui');
 
 async function getJson<T>(base: string, path: string): Promise<T> {
