@@ -2,13 +2,17 @@
  * Web page render bench: a synthetic 500-node state (10 racks of 50, rack r0 <-> r1 VXLAN
  * filtered) fed through the collector's ingest into the real app, rendered in headless
  * Chromium. Prints JSON: time to first full render (performance marks in the page), for the
- * default group x group view, a drill-in to one rack pair, and the forced 500 x 500 matrix.
+ * default group x group view, a drill-in to one rack pair, and the forced 500 x 500 matrix;
+ * the history views (outage timeline over a week of 300 outages, segment grid and chart over
+ * 24 h of 10 s samples) and what one segment sample costs the collector.
  */
 import type { AddressInfo } from 'node:net';
 import { chromium } from 'playwright-core';
 import { Registry } from 'prom-client';
 import { buildApp } from '../collector/app.js';
 import { Diagnoser } from '../collector/diagnosis/index.js';
+import { fold, type HistoryEvent, query, transitions } from '../collector/history/events.js';
+import { SegmentRing, segmentSamples } from '../collector/history/segments.js';
 import { validateMessage } from '../collector/ingest/index.js';
 import { ClusterState } from '../collector/state/index.js';
 import { silentLogger } from '../shared/logging.js';
@@ -81,12 +85,50 @@ state.tick();
 diagnoser.evaluate(state.diagnosisInput());
 const ingestMs = performance.now() - tIngest;
 
+// History: one segment sample (as the collector takes every 10 s), 24 h of them in the ring,
+// and a week of outages (30 root causes, 10 outages each) folded from their events.
+const NOW = T0 + 7000;
+const tSample = performance.now();
+const sample = segmentSamples(state.groupPairs('vxlan'), state.pairs('vxlan'), (n) => state.groupOf(n));
+const segmentSampleMs = performance.now() - tSample;
+const segments = new SegmentRing();
+for (let t = NOW - 86_400_000; t <= NOW; t += 10_000) segments.sample(t, sample);
+const events: HistoryEvent[] = [];
+for (let k = 0; k < 10; k++) {
+  for (let c = 0; c < 30; c++) {
+    const start = NOW - 7 * 86_400_000 + k * 60_480_000 + c * 600_000;
+    const rc = {
+      id: `underlay-vxlan-filtered:rack:r${c % RACKS}:r${(c + 1) % RACKS}:${c}`,
+      kind: 'underlay-vxlan-filtered' as const,
+      severity: c % 3 ? ('warning' as const) : ('critical' as const),
+      nodes: names.slice(c, c + 5),
+      segment: { label: 'rack', from: `r${c % RACKS}`, to: `r${(c + 1) % RACKS}` },
+      summary: `VXLAN dropped between r${c % RACKS} and r${(c + 1) % RACKS}`,
+      evidence: ['left, never arrived'],
+      remediation: 'allow udp/4789',
+      since: new Date(start).toISOString(),
+    };
+    const up = transitions(new Map(), [rc], rc.since, 'bench');
+    events.push(
+      ...up.events,
+      ...transitions(up.open, [], new Date(start + 1_800_000).toISOString(), 'bench').events,
+    );
+  }
+}
+
 const app = await buildApp({
   state,
   registry: new Registry(),
   log: silentLogger(),
   natsConnected: () => true,
   diagnosis: () => diagnoser.current(),
+  history: {
+    query: (f, now) => query(fold(events, now), f),
+    ready: () => true,
+    segments,
+    groupLabel: 'rack',
+    clock: () => NOW,
+  },
 });
 await app.listen({ host: '127.0.0.1', port: 0 });
 const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -113,6 +155,12 @@ try {
     );
   };
   const aggregateMs = await firstRender(`${base}/`);
+  await page.waitForSelector('body[data-history]', { timeout: 120_000 });
+  const historyMs = await page.evaluate(() =>
+    Math.round(performance.getEntriesByName('vx-history-render')[0]?.startTime ?? -1),
+  );
+  const timelineRows = await page.evaluate(() => document.querySelectorAll('#outage-list li').length);
+  await page.screenshot({ path: 'test-output/ui/bench-500-history.png', fullPage: true });
   const rootCauses = await page.locator('article.rc').count();
   await page.screenshot({ path: 'test-output/ui/bench-500-groups.png', fullPage: true });
   // drill into rack r0 x r1 (second column of the first row) by keyboard
@@ -134,6 +182,9 @@ try {
       rejected,
       rootCauses,
       firstRenderGroupViewMs: aggregateMs,
+      firstRenderHistoryMs: historyMs,
+      historyOutagesListed: timelineRows,
+      segmentSampleMs: Math.round(segmentSampleMs),
       drillInMs: drillMs,
       firstRenderFullMatrixMs: fullMs,
     }),

@@ -520,25 +520,28 @@ describe('history on the lab: real agents, tor-drop-vxlan injected and cleared',
       assert.ok((outage?.worst.evidence.length ?? 0) > 0);
       const after = await page('after', null);
       // Hover the bar: the tooltip names place and fix; clicking opens the recorded verdict.
-      const bar = await after.page.evaluate(() => {
+      const at = await after.page.evaluate(() => {
         const over = document.querySelector('#timeline .u-over') as HTMLElement;
         const r = over.getBoundingClientRect();
-        for (let x = r.right - 2; x > r.left; x -= 1) {
+        const tip = document.getElementById('hist-tip') as HTMLElement;
+        for (let x = r.right - 1; x > r.left; x -= 1) {
           over.dispatchEvent(new MouseEvent('mousemove', { clientX: x, clientY: r.top + 11, bubbles: true }));
-          const tip = document.getElementById('hist-tip') as HTMLElement;
-          if (!tip.hidden) {
-            over.dispatchEvent(new MouseEvent('click', { clientX: x, clientY: r.top + 11, bubbles: true }));
-            return {
-              tip: tip.textContent ?? '',
-              detail: document.getElementById('outage-detail')?.textContent ?? '',
-            };
-          }
+          if (!tip.hidden) return { x, y: r.top + 11 };
         }
         return null;
       });
+      assert.ok(at, 'a bar on the timeline answers hover');
+      // A real pointer: hover shows the tooltip, a click opens the recorded verdict.
+      await after.page.mouse.move(at.x, at.y);
+      const tip = await after.page.locator('#hist-tip').textContent();
+      await after.page.mouse.click(at.x, at.y);
+      await after.page.waitForSelector('#outage-detail:not([hidden])', { timeout: 5000 });
+      const bar = {
+        tip: tip ?? '',
+        detail: (await after.page.locator('#outage-detail').textContent()) ?? '',
+      };
       await after.page.screenshot({ path: join(UI_OUT, 'history-after-verdict.png'), fullPage: true });
       await after.page.close();
-      assert.ok(bar, 'a bar on the timeline answers hover');
       assert.match(bar.tip, /rack A <-> rack B.*fix:/);
       assert.match(bar.detail, /Evidence at its worst/);
       assert.match(after.seen.outages[0] ?? '', /\(\d+m\d{2}s|\(\d+s\)/);

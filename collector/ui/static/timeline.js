@@ -59,7 +59,7 @@ function mount() {
   root.innerHTML = `<div class="hist-bar" role="group" aria-label="History range">
 <button type="button" data-range="24h" aria-pressed="true">24 h</button><button type="button" data-range="7d" aria-pressed="false">7 d</button>
 <span id="hist-count" aria-live="polite"></span></div>
-<div id="timeline-wrap"><div id="timeline" role="img" aria-label="outage timeline"></div><div id="hist-tip" role="tooltip" hidden></div></div>
+<div id="timeline-wrap"><div id="tl-labels" aria-hidden="true"></div><div id="timeline" role="img" aria-label="outage timeline"></div><div id="hist-tip" role="tooltip" hidden></div></div>
 <ol id="outage-list"></ol>
 <div id="outage-detail" hidden></div>
 <h3 id="seg-h">Segments over time <span class="hint">(VXLAN port; cell = worst loss in the window, click for loss and RTT)</span></h3>
@@ -79,7 +79,7 @@ function mount() {
 // --- outage timeline ---------------------------------------------------------------------
 
 const ROW_H = 22;
-const LABEL_W = 230;
+const LABEL_W = 240;
 
 function drawBars(u) {
   const p = pal();
@@ -87,15 +87,10 @@ function drawBars(u) {
   const dpr = devicePixelRatio || 1;
   const { left, top, width } = u.bbox;
   ctx.save();
-  ctx.font = `${11 * dpr}px system-ui, sans-serif`;
-  ctx.textBaseline = 'middle';
   hs.rows.forEach((r, i) => {
     const y = top + i * ROW_H * dpr;
     ctx.fillStyle = p.line;
     ctx.fillRect(left, y + ROW_H * dpr - 1, width, 1);
-    ctx.fillStyle = p.fg;
-    const label = `${r.kind} · ${r.place}`;
-    ctx.fillText(label.length > 38 ? `${label.slice(0, 37)}…` : label, 4 * dpr, y + (ROW_H * dpr) / 2);
     for (const b of r.bars) {
       const x0 = u.valToPos(b.x0 / 1000, 'x', true);
       const x1 = u.valToPos(b.x1 / 1000, 'x', true);
@@ -129,19 +124,25 @@ function drawTimeline() {
   const span = RANGES[hs.range];
   const from = hs.now - span;
   hs.rows = timelineRows(hs.week, from, hs.now, hs.now);
-  const width = Math.max(320, Math.min(1400, el.parentElement.clientWidth || 900));
+  const width = Math.max(320, Math.min(1400, (el.parentElement.clientWidth || 900) - LABEL_W));
   const height = Math.max(1, hs.rows.length) * ROW_H + 30;
+  const labels = $('tl-labels');
+  labels.innerHTML = hs.rows.length
+    ? hs.rows
+        .map(
+          (r) =>
+            `<div class="tl-row ${esc(r.severity)}" title="${esc(`${r.kind} at ${r.place}`)}">${esc(r.kind)} · ${esc(r.place)}</div>`,
+        )
+        .join('')
+    : '<div class="tl-row hint">no outages</div>';
   const opts = {
     width,
     height,
-    padding: [0, 12, 0, 0],
+    padding: [0, 12, 0, 4],
     legend: { show: false },
     cursor: { y: false, points: { show: false }, drag: { x: false, y: false } },
     scales: { x: { time: true, range: [from / 1000, hs.now / 1000] }, y: { range: [0, 1] } },
-    axes: [
-      { size: 30, stroke: pal().mut, grid: { stroke: pal().line, width: 1 } },
-      { show: true, size: LABEL_W, values: () => [], grid: { show: false }, ticks: { show: false } },
-    ],
+    axes: [{ size: 30, stroke: pal().mut, grid: { stroke: pal().line, width: 1 } }, { show: false }],
     series: [{}, { show: false }],
     hooks: { draw: [drawBars] },
   };
@@ -296,12 +297,17 @@ async function loadSegment() {
   const el = $('seg-chart');
   const width = Math.max(320, Math.min(1400, el.parentElement.clientWidth || 900));
   const span = RANGES[hs.range];
+  // Fewer samples than the range (a collector started recently): the chart covers the data,
+  // at least 10 minutes, instead of a sliver at the right edge of 24 h.
+  const first = s.t.length ? s.t[0] * 1000 : hs.now;
+  const x0 = Math.max(hs.now - span, Math.min(first, hs.now - 600_000));
+  const covers = x0 > hs.now - span ? ` (samples since ${utc(first).slice(11)})` : '';
   const opts = {
-    title: `${hs.label} ${a} → ${b}: loss and RTT, last ${hs.range === '24h' ? '24 hours' : '7 days'}`,
+    title: `${hs.label} ${a} → ${b}: loss and RTT, last ${hs.range === '24h' ? '24 hours' : '7 days'}${covers}`,
     width,
     height: 220,
     scales: {
-      x: { time: true, range: [(hs.now - span) / 1000, hs.now / 1000] },
+      x: { time: true, range: [x0 / 1000, hs.now / 1000] },
       loss: { range: [0, 100] },
       rtt: { range: (_u, _lo, hi) => [0, Math.max(1, (hi ?? 1) * 1.2)] },
     },
