@@ -55,7 +55,7 @@ export const command: CommandSpec = {
 };
 
 /** `1h02m`, `5m07s`, `42s`. */
-export function formatDuration(seconds: number): string {
+export function durationText(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   const d = Math.floor(s / 86400);
   const h = Math.floor((s % 86400) / 3600);
@@ -84,7 +84,7 @@ export function formatHistory(h: HistoryResponse): string {
       row([
         when(o.start),
         o.end ? when(o.end) : 'open',
-        formatDuration(o.durationSeconds),
+        durationText(o.durationSeconds),
         o.severity,
         o.kind,
         o.place,

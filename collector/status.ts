@@ -12,7 +12,7 @@ import {
   type ProbePath,
   type RootCause,
 } from '../shared/schema.js';
-import { formatDuration } from './history.js';
+import { durationText } from './history.js';
 import { occurrences, ordinal } from './history/events.js';
 import type { HistoryResponse } from './history/routes.js';
 
@@ -100,7 +100,7 @@ const pct = (x: number) => `${Math.round(x * 100)}%`;
 /** "for 5m12s" between `since` and `now` (ISO times). */
 function agoText(now: string, since: string): string {
   const s = Math.max(0, Math.round((Date.parse(now) - Date.parse(since)) / 1000));
-  return `for ${formatDuration(s)}`;
+  return `for ${durationText(s)}`;
 }
 
 export function formatStatus(s: StatusReport): string {

@@ -137,6 +137,7 @@ export class HistoryStore {
     const evs = r.events.filter((e) => !(e.type === 'changed' && this.open.get(e.id)?.key === ''));
     this.open = r.open;
     if (evs.length) {
+      for (const e of evs) this.log.info({ type: e.type, id: e.id, since: e.since }, `root cause ${e.type}`);
       this.queue.push(...evs);
       if (this.queue.length > 10_000) this.queue.splice(0, this.queue.length - 10_000);
       this.wake?.();

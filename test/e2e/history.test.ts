@@ -416,7 +416,8 @@ describe('history on the lab: real agents, tor-drop-vxlan injected and cleared',
     await env?.teardown();
   });
 
-  let outage: HistoryResponse['outages'][number] | undefined;
+  let closed: HistoryResponse['outages'] = [];
+  const log = (m: string) => process.stderr.write(`# ${m}\n`);
 
   it('healthy lab: empty timeline, segment view all passing; favicon answers', async (t) => {
     if (skip) return t.skip('needs root');
@@ -482,8 +483,8 @@ describe('history on the lab: real agents, tor-drop-vxlan injected and cleared',
       await sleep(12_000); // a few segment samples under the fault
       const { seen, page: p } = await page('fault', [rc.segment?.from as string, rc.segment?.to as string]);
       await p.close();
-      assert.match(seen.count, /1 outage, 1 open/);
-      assert.equal(seen.outages.length, 1);
+      assert.match(seen.count, /\d+ outages?, 1 open/);
+      assert.ok(seen.outages.length >= 1);
       assert.match(seen.outages[0] ?? '', /underlay-vxlan-filtered at rack A <-> rack B .*open/);
       const cross = seen.grid.filter((c) => c.from !== c.to);
       const same = seen.grid.filter((c) => c.from === c.to);
@@ -495,7 +496,8 @@ describe('history on the lab: real agents, tor-drop-vxlan injected and cleared',
         same.every((c) => /\bok\b/.test(c.cls)),
         `same-rack fine: ${JSON.stringify(same)}`,
       );
-      assert.deepEqual(seen.nth, ['first time this week']);
+      assert.equal(seen.nth.length, 1, 'the live root cause says how often it happened this week');
+      assert.match(seen.nth[0] ?? '', /^(first|\d+(st|nd|rd|th)) time this week$/);
       await env.lab.clear();
       injected = false;
       await until(
@@ -504,20 +506,27 @@ describe('history on the lab: real agents, tor-drop-vxlan injected and cleared',
         120_000,
         1000,
       );
+      // One outage per raise: a fault that flaps in the diagnosis shows as several, all closed.
       const h = await until(
-        'outage closed',
+        'outages closed',
         async () => {
           const x = await getJson<HistoryResponse>(base, '/api/v1/history');
-          return x.outages.length === 1 && x.outages[0]?.end ? x : undefined;
+          return x.outages.length >= 1 && x.outages.every((o) => o.end) ? x : undefined;
         },
         30_000,
         500,
       );
-      outage = h.outages[0];
-      assert.equal(outage?.kind, 'underlay-vxlan-filtered');
-      assert.equal(outage?.place, 'rack A <-> rack B');
-      assert.ok((outage?.durationSeconds ?? 0) >= 12, `duration ${outage?.durationSeconds}`);
-      assert.ok((outage?.worst.evidence.length ?? 0) > 0);
+      closed = h.outages;
+      log(
+        `tor-drop-vxlan: ${closed.length} outage(s): ${closed.map((o) => `${o.start} -> ${o.end} (${o.durationSeconds} s)`).join(', ')}`,
+      );
+      for (const o of closed) {
+        assert.equal(o.kind, 'underlay-vxlan-filtered');
+        assert.equal(o.place, 'rack A <-> rack B');
+        assert.ok(o.worst.evidence.length > 0);
+      }
+      const total = closed.reduce((a, o) => a + o.durationSeconds, 0);
+      assert.ok(total >= 12, `outage lasted ${total} s (the fault was on for more than 12 s)`);
       const after = await page('after', null);
       // Hover the bar: the tooltip names place and fix; clicking opens the recorded verdict.
       const at = await after.page.evaluate(() => {
@@ -551,14 +560,14 @@ describe('history on the lab: real agents, tor-drop-vxlan injected and cleared',
   });
 
   it('`vxdoctor history` lists it with start, end, duration and place, also after a collector restart', async (t) => {
-    if (skip || !outage) return t.skip('needs root and the previous test');
+    if (skip || !closed.length) return t.skip('needs root and the previous test');
     const list = async () => {
       const r = await cli(['history', '--collector', base, '-o', 'json']);
       assert.equal(r.code, 0, r.stderr);
       return JSON.parse(r.stdout) as HistoryResponse;
     };
     const before = await list();
-    assert.deepEqual(before.outages, [outage]);
+    assert.deepEqual(before.outages, closed);
     const text = await cli(['history', '--collector', base]);
     assert.match(text.stdout, /START\s+END\s+DURATION\s+SEVERITY\s+KIND\s+PLACE/);
     assert.match(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Fastify from 'fastify';
-import { formatDuration, formatHistory } from '../../../collector/history.js';
+import { durationText, formatHistory } from '../../../collector/history.js';
 import {
   fold,
   type HistoryEvent,
@@ -279,8 +279,8 @@ describe('history query filters', () => {
     );
     assert.match(text, /open\s+40m00s\s+critical\s+vtep-down\s+n7/);
     assert.match(text, /fix: allow udp\/4789/);
-    assert.equal(formatDuration(3725), '1h02m');
-    assert.equal(formatDuration(90_000), '1d01h00m');
+    assert.equal(durationText(3725), '1h02m');
+    assert.equal(durationText(90_000), '1d01h00m');
   });
 });
 
@@ -331,5 +331,29 @@ describe('segment ring', () => {
       (n) => (n === 'n1' || n === 'n2' ? 'a' : 'b'),
     );
     assert.deepEqual(s, [{ from: 'a', to: 'b', loss: 0.5, rttSeconds: 0.002 }]);
+  });
+});
+
+describe('status with history', () => {
+  it('says how long and how often this week', async () => {
+    const { formatStatus } = await import('../../../collector/status.js');
+    const base = {
+      collector: 'http://x',
+      generatedAt: iso(T0 + 5 * min + 12_000),
+      ready: true,
+      natsConnected: true,
+      nodes: [],
+      paths: [],
+      exitCode: 1 as const,
+    };
+    const rcs = [rc(), rc({ id: 'vtep-down:n7', kind: 'vtep-down', segment: undefined, nodes: ['n7'] })];
+    const text = formatStatus({ ...base, rootCauses: rcs, thisWeek: { [rc().id]: 3, 'vtep-down:n7': 1 } });
+    assert.match(
+      text,
+      /underlay-vxlan-filtered at zone east <-> west \(since 2026-11-20T10:00:00.000Z, for 5m12s; 3rd time this week\)/,
+    );
+    assert.match(text, /vtep-down at n7 \(since [^)]*, for 5m12s; first time this week\)/);
+    const without = formatStatus({ ...base, rootCauses: rcs });
+    assert.match(without, /\(since 2026-11-20T10:00:00.000Z, for 5m12s\)\n/, 'no history: no count');
   });
 });
