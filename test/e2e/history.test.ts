@@ -417,7 +417,7 @@ describe('history on the lab: real agents, tor-drop-vxlan injected and cleared',
   });
 
   let closed: HistoryResponse['outages'] = [];
-  const log = (m: string) => process.stderr.write(`# ${m}\n`);
+  const log = (m: string) => process.stderr.write(`${m}\n`);
 
   it('healthy lab: empty timeline, segment view all passing; favicon answers', async (t) => {
     if (skip) return t.skip('needs root');
@@ -498,6 +498,13 @@ describe('history on the lab: real agents, tor-drop-vxlan injected and cleared',
       );
       assert.equal(seen.nth.length, 1, 'the live root cause says how often it happened this week');
       assert.match(seen.nth[0] ?? '', /^(first|\d+(st|nd|rd|th)) time this week$/);
+      // `vxdoctor status`: since when, for how long, how often this week (from the history).
+      const status = await cli(['status', '--collector', base]);
+      assert.equal(status.code, 1, status.stderr);
+      assert.match(
+        status.stdout,
+        /\[critical\] underlay-vxlan-filtered at rack A <-> B \(since \S+, for \S+; (first|\d+(st|nd|rd|th)) time this week\)/,
+      );
       await env.lab.clear();
       injected = false;
       await until(
