@@ -88,8 +88,13 @@ const ingestMs = performance.now() - tIngest;
 // History: one segment sample (as the collector takes every 10 s), 24 h of them in the ring,
 // and a week of outages (30 root causes, 10 outages each) folded from their events.
 const NOW = T0 + 7000;
+// As the collector does: RTTs from the pair statuses its last evaluation built.
+const statuses = state.pairStatuses();
 const tSample = performance.now();
-const sample = segmentSamples(state.groupPairs('vxlan'), state.pairs('vxlan'), (n) => state.groupOf(n));
+const rtts = [];
+for (const p of statuses)
+  if (p.path === 'vxlan') rtts.push({ src: p.src, dst: p.dst, rttSeconds: p.last.rttSeconds });
+const sample = segmentSamples(state.groupPairs('vxlan'), rtts, (n) => state.groupOf(n));
 const segmentSampleMs = performance.now() - tSample;
 const segments = new SegmentRing();
 for (let t = NOW - 86_400_000; t <= NOW; t += 10_000) segments.sample(t, sample);

@@ -230,6 +230,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   };
 
   let evaluationsSinceRebuild = 0;
+  let lastPairStatuses: ReturnType<ClusterState['pairStatuses']> = [];
   const history = new HistoryStore({ log, by: `${hostname()}/${o.durable}`, replicas, clock });
   const segments = new SegmentRing({ ...(o.segmentStepMs ? { stepMs: o.segmentStepMs } : {}) });
   const app = await buildApp({
@@ -274,7 +275,9 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     if (!rebuilt) return;
     try {
       state.tick();
-      const rcs = diagnoser.evaluate(state.diagnosisInput());
+      const input = state.diagnosisInput();
+      lastPairStatuses = input.pairs;
+      const rcs = diagnoser.evaluate(input);
       persistSince(rcs);
       evaluationsSinceRebuild++;
       // As /metrics: from the second evaluation after the rebuild (two-round root causes are
@@ -289,11 +292,14 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     if (!rebuilt) return;
     try {
       const label = o.groupLabel;
+      // RTTs from the pair statuses the last evaluation built anyway (at 500 nodes building
+      // them again costs seconds of CPU); loss from the state's group aggregation.
+      const rtts = [];
+      for (const p of lastPairStatuses)
+        if (p.path === 'vxlan') rtts.push({ src: p.src, dst: p.dst, rttSeconds: p.last.rttSeconds });
       segments.sample(
         clock(),
-        segmentSamples(state.groupPairs('vxlan', label), state.pairs('vxlan'), (n) =>
-          state.groupOf(n, label),
-        ),
+        segmentSamples(state.groupPairs('vxlan', label), rtts, (n) => state.groupOf(n, label)),
       );
     } catch (err) {
       log.error({ err }, 'segment sampling failed');

@@ -25,6 +25,7 @@ const hs = {
   tl: null,
   seg: null,
   segChart: null,
+  pairs: null,
   grid: null,
   label: 'rack',
   rendered: false,
@@ -277,20 +278,25 @@ function renderGrid() {
     b.addEventListener('click', () => {
       hs.seg = [b.dataset.from, b.dataset.to];
       renderGrid();
-      loadSegment();
+      loadSegment(true);
     });
 }
 
-async function loadSegment() {
+/**
+ * The chart of the selected segment; with `withPairs` (a click on a cell: the user asked for
+ * it) also the group pair's node pairs now, which costs the collector a pass over all pairs.
+ */
+async function loadSegment(withPairs) {
   if (!hs.seg) return;
   const [a, b] = hs.seg;
   const q = `since=${hs.range}&from=${encodeURIComponent(a)}&to=${encodeURIComponent(b)}&points=720`;
+  const pairsUrl = `/api/v1/pairs?path=vxlan&from=${encodeURIComponent(a)}&to=${encodeURIComponent(b)}`;
   const [body, pairs] = await Promise.all([
     get(`/api/v1/history/segments?${q}`),
-    get(`/api/v1/pairs?path=vxlan&from=${encodeURIComponent(a)}&to=${encodeURIComponent(b)}`).catch(() => ({
-      pairs: [],
-    })),
+    withPairs ? get(pairsUrl).catch(() => ({ pairs: [] })) : null,
   ]);
+  if (pairs) hs.pairs = { key: `${a}|${b}`, list: pairs.pairs ?? [] };
+  else if (hs.pairs?.key !== `${a}|${b}`) hs.pairs = null;
   const s = body.segments[0] ?? { t: [], loss: [], rttMs: [] };
   const p = pal();
   const data = [s.t, s.loss.map((x) => (x === null ? null : x * 100)), s.rttMs];
@@ -333,13 +339,16 @@ async function loadSegment() {
   hs.segChart = new uPlot(opts, data, el);
   el.dataset.points = String(s.t.length);
   el.dataset.segment = `${a}|${b}`;
-  const list = [...(pairs.pairs ?? [])].sort((x, y) => (y.loss ?? -1) - (x.loss ?? -1));
-  $('seg-pairs').innerHTML = list.length
-    ? `<h4>Pairs ${esc(a)} → ${esc(b)} now (${list.length})</h4><ul>${list
-        .slice(0, 50)
-        .map((x) => `<li class="${lossClass(x.loss)}">${esc(fateText(x))}</li>`)
-        .join('')}</ul>${list.length > 50 ? `<p class="hint">${list.length - 50} more pairs</p>` : ''}`
-    : '';
+  const list = [...(hs.pairs?.list ?? [])].sort((x, y) => (y.loss ?? -1) - (x.loss ?? -1));
+  $('seg-pairs').innerHTML = !hs.pairs
+    ? `<button type="button" id="seg-pairs-open">Show the pairs ${esc(a)} → ${esc(b)} with their hop fates</button>`
+    : list.length
+      ? `<h4>Pairs ${esc(a)} → ${esc(b)} now (${list.length})</h4><ul>${list
+          .slice(0, 50)
+          .map((x) => `<li class="${lossClass(x.loss)}">${esc(fateText(x))}</li>`)
+          .join('')}</ul>${list.length > 50 ? `<p class="hint">${list.length - 50} more pairs</p>` : ''}`
+      : '<p class="hint">No pairs probed between these groups now.</p>';
+  $('seg-pairs-open')?.addEventListener('click', () => loadSegment(true));
 }
 
 let busy = false;
@@ -361,7 +370,8 @@ async function refresh() {
       hs.grid = segmentGrid(segs.segments);
       if (!hs.seg || !hs.grid.cell(hs.seg[0], hs.seg[1])) hs.seg = defaultSegment(hs.grid);
       renderGrid();
-      await loadSegment();
+      // The pairs list, once opened, follows the refresh (it was asked for).
+      await loadSegment(hs.pairs?.key === `${hs.seg?.[0]}|${hs.seg?.[1]}`);
     }
     if (!hs.rendered) {
       hs.rendered = true;
