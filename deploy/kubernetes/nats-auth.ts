@@ -66,7 +66,7 @@ export function renderAuthConf(input: AuthInput): string {
   ];
   lines.push(`    { user: "vxdoctor-collector", password: ${q(input.collectorPassword)}, permissions: {`);
   lines.push(
-    '        publish: { allow: ["vxdoctor.trace.v1.*", "$JS.>", "$KV.vxdoctor_rootcauses.>", "_INBOX.>"] }',
+    '        publish: { allow: ["vxdoctor.trace.v1.*", "vxdoctor.history.v1.>", "$JS.>", "$KV.vxdoctor_rootcauses.>", "_INBOX.>"] }',
   );
   lines.push('        subscribe: { allow: ["vxdoctor.v1.>", "$KV.>", "_INBOX.>"] } } }');
   for (const node of Object.keys(input.agents).sort()) {

@@ -14,17 +14,19 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection, nkeyAuthenticator } from '@nats-io/transport-node';
 import type { Browser } from 'playwright-core';
 import { type HistoryEvent, msgId } from '../../collector/history/events.js';
 import type { HistoryResponse, SegmentHistoryResponse } from '../../collector/history/routes.js';
-import { HISTORY_STREAM } from '../../collector/history/store.js';
+import { HISTORY_STREAM, HistoryStore } from '../../collector/history/store.js';
+import { generateAuth } from '../../deploy/kubernetes/nats-auth.js';
 import { type RunningCollector, startCollector } from '../../collector/runtime.js';
 import { silentLogger } from '../../shared/logging.js';
 import type { DiagnosisResponse, RootCause } from '../../shared/schema.js';
@@ -313,6 +315,67 @@ describe('history: two collector replicas on a real nats-server', { concurrency:
     const bad = await cli(['history', '--collector', url('b'), '--since', 'lately']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--since/);
+  });
+});
+
+describe('history under the shipped NATS permissions (deploy/kubernetes/nats-auth.ts)', () => {
+  it('the collector user writes and reads the history; an agent nkey may not write it', async () => {
+    const auth = generateAuth(['n1']);
+    const dir = mkdtempSync(join(tmpdir(), 'vxd-hist-auth-'));
+    const port = await freePort();
+    const conf = join(dir, 'nats.conf');
+    writeFileSync(
+      conf,
+      `host: 127.0.0.1\nport: ${port}\njetstream { store_dir: ${JSON.stringify(join(dir, 'js'))} }\n${auth.authConf}`,
+    );
+    const srv = spawn('nats-server', ['-c', conf], { stdio: 'ignore' });
+    const servers = `nats://127.0.0.1:${port}`;
+    let col: NatsConnection | null = null;
+    let agent: NatsConnection | null = null;
+    const store = new HistoryStore({ log: silentLogger(), by: 'auth-test' });
+    try {
+      col = await until(
+        'collector user connects',
+        async () =>
+          connect({ servers, user: 'vxdoctor-collector', pass: auth.collectorPassword, timeout: 1000 }),
+        10_000,
+      );
+      store.attach(col);
+      await until('history read', async () => store.ready(), 10_000);
+      const since = new Date().toISOString();
+      store.record([
+        {
+          id: 'vtep-down:n1',
+          kind: 'vtep-down',
+          severity: 'critical',
+          nodes: ['n1'],
+          summary: 'VTEP down on n1',
+          evidence: [],
+          remediation: 'ip link set vxlan0 up',
+          since,
+        },
+      ]);
+      await until('event stored and read back', async () => store.events().length === 1, 10_000);
+      assert.equal(store.published, 1);
+      assert.equal(store.query({ since: Date.now() - 60_000, until: Date.now() })[0]?.start, since);
+      agent = await connect({
+        servers,
+        authenticator: nkeyAuthenticator(new TextEncoder().encode(auth.seeds.n1)),
+        timeout: 2000,
+      });
+      await assert.rejects(
+        jetstream(agent).publish('vxdoctor.history.v1.raised', '{}', { timeout: 2000 }),
+        /permission|timeout|no responders|503/i,
+        'an agent cannot write outage history',
+      );
+    } finally {
+      await store.stop();
+      await agent?.close().catch(() => undefined);
+      await col?.close().catch(() => undefined);
+      if (srv.pid) process.kill(srv.pid, 'SIGTERM');
+      await sleep(200);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
