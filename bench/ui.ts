@@ -94,7 +94,10 @@ const tSample = performance.now();
 const rtts = [];
 for (const p of statuses)
   if (p.path === 'vxlan') rtts.push({ src: p.src, dst: p.dst, rttSeconds: p.last.rttSeconds });
-const sample = segmentSamples(state.groupPairs('vxlan'), rtts, (n) => state.groupOf(n));
+const tGroups = performance.now();
+const groupLoss = state.groupPairs('vxlan');
+const segmentGroupPairsMs = performance.now() - tGroups;
+const sample = segmentSamples(groupLoss, rtts, (n) => state.groupOf(n));
 const segmentSampleMs = performance.now() - tSample;
 const segments = new SegmentRing();
 for (let t = NOW - 86_400_000; t <= NOW; t += 10_000) segments.sample(t, sample);
@@ -190,6 +193,7 @@ try {
       firstRenderHistoryMs: historyMs,
       historyOutagesListed: timelineRows,
       segmentSampleMs: Math.round(segmentSampleMs),
+      segmentSampleGroupPairsMs: Math.round(segmentGroupPairsMs),
       drillInMs: drillMs,
       firstRenderFullMatrixMs: fullMs,
     }),

@@ -33,6 +33,8 @@ export interface HistoryEvent extends RootCauseFacts {
   at: string;
   /** Which collector wrote it (durable name or host), for the log only. */
   by: string;
+  /** On `raised`: the time of this collector's `cleared` it takes back (same `since`). */
+  reopens?: string;
 }
 
 /** One outage: a root cause from raised to cleared (or still open). */
@@ -94,8 +96,9 @@ export function hash(s: string): string {
  * agree on `since`) or twice by one collector across a restart is stored once, within the
  * stream's duplicate window. Folding (below) makes the rest idempotent.
  */
-export function msgId(e: Pick<HistoryEvent, 'type' | 'id' | 'since'> & RootCauseFacts): string {
+export function msgId(e: Pick<HistoryEvent, 'type' | 'id' | 'since' | 'reopens'> & RootCauseFacts): string {
   const base = `${e.id}|${e.since}|${e.type}`;
+  if (e.type === 'raised' && e.reopens) return `${base}|${e.reopens}`;
   return e.type === 'changed' ? `${base}|${hash(changeKey(e))}` : base;
 }
 
@@ -109,30 +112,60 @@ export interface OpenOutage {
    * collector's own diagnosis: a different `since` for it is the same outage, not a new one.
    */
   seeded?: boolean;
+  /** Missing from the diagnosis since (ISO), while within the clear grace. */
+  absentSince?: string;
+}
+
+/** Options of `transitions`: how long a root cause must be gone before it counts as cleared. */
+export interface TransitionOptions {
+  /**
+   * A root cause missing from the diagnosis for less than this (ms) is still open: the
+   * diagnosis can drop one for an evaluation and raise it again with the same `since`.
+   * The clear is dated at the first evaluation it was missing from. Default 0.
+   */
+  clearGraceMs?: number;
+  /**
+   * Outages this collector closed (root-cause id -> their `since` and clear time), kept by the
+   * caller: one raised again with the same `since` reopens that outage (`reopens` on the event).
+   */
+  closed?: Map<string, { since: string; at: string }>;
 }
 
 /**
  * Transitions from the open outages known so far to the current diagnosis: raised for a new
  * root cause (or a new `since`: it cleared and came back between two evaluations), changed
- * when its change key moved, cleared for one that is gone. Returns the events and the new map.
+ * when its change key moved, cleared for one that is gone (for `clearGraceMs`). Returns the
+ * events and the new map.
  */
 export function transitions(
   open: ReadonlyMap<string, OpenOutage>,
   current: RootCause[],
   at: string,
   by: string,
+  o: TransitionOptions = {},
 ): { events: HistoryEvent[]; open: Map<string, OpenOutage> } {
   const events: HistoryEvent[] = [];
   const next = new Map<string, OpenOutage>();
-  const ev = (type: HistoryEventType, id: string, since: string, f: RootCauseFacts): HistoryEvent => ({
+  const now = Date.parse(at);
+  const ev = (
+    type: HistoryEventType,
+    id: string,
+    since: string,
+    f: RootCauseFacts,
+    when = at,
+  ): HistoryEvent => ({
     v: HISTORY_EVENT_VERSION,
     type,
     id,
     since,
-    at,
+    at: when,
     by,
     ...f,
   });
+  const clear = (id: string, prev: OpenOutage, when: string) => {
+    events.push(ev('cleared', id, prev.since, prev.facts, when));
+    o.closed?.set(id, { since: prev.since, at: when });
+  };
   for (const rc of current) {
     const f = factsOf(rc);
     const key = changeKey(f);
@@ -141,15 +174,23 @@ export function transitions(
       // Our `since` differs from the history's: say raised with ours, folding merges the two.
       events.push(ev('raised', rc.id, rc.since, f));
     } else if (!prev || prev.since !== rc.since) {
-      if (prev) events.push(ev('cleared', rc.id, prev.since, prev.facts));
-      events.push(ev('raised', rc.id, rc.since, f));
+      if (prev) clear(rc.id, prev, prev.absentSince ?? at);
+      const was = o.closed?.get(rc.id);
+      const e = ev('raised', rc.id, rc.since, f);
+      // Cleared, then back with the same `since`: the diagnosis says it never ended.
+      if (was && was.since === rc.since) e.reopens = was.at;
+      o.closed?.delete(rc.id);
+      events.push(e);
     } else if (prev.key !== key) {
       events.push(ev('changed', rc.id, rc.since, f));
     }
     next.set(rc.id, { since: rc.since, key, facts: f });
   }
   for (const [id, prev] of open) {
-    if (!next.has(id)) events.push(ev('cleared', id, prev.since, prev.facts));
+    if (next.has(id)) continue;
+    const gone = prev.absentSince ?? at;
+    if (now - Date.parse(gone) >= (o.clearGraceMs ?? 0)) clear(id, prev, gone);
+    else next.set(id, { ...prev, absentSince: gone });
   }
   return { events, open: next };
 }
@@ -193,6 +234,8 @@ export function parseEvent(raw: unknown): HistoryEvent | null {
       typeof s.to !== 'string' ||
       typeof s.label !== 'string')
   )
+    return null;
+  if (e.reopens !== undefined && (typeof e.reopens !== 'string' || Number.isNaN(Date.parse(e.reopens))))
     return null;
   return { ...(e as HistoryEvent), by: typeof e.by === 'string' ? e.by : '' };
 }
@@ -279,6 +322,14 @@ export function fold(events: HistoryEvent[], now: number): Outage[] {
         continue;
       }
       const prev = done[done.length - 1];
+      if (e.type === 'raised' && e.reopens && prev && prev.end !== null && since <= prev.end) {
+        // Cleared, then raised again with the same `since`: the outage had not ended.
+        done.pop();
+        prev.end = null;
+        absorb(prev, e);
+        cur = prev;
+        continue;
+      }
       if (prev && prev.end !== null && since <= prev.end) {
         // The same outage as the last one, reported late (another replica, a restart).
         if (since < prev.start) prev.start = since;

@@ -35,6 +35,11 @@ export const HISTORY_MAX_AGE_MS = 30 * 24 * 3600 * 1000;
 export const HISTORY_MAX_BYTES = 256 * 1024 * 1024;
 /** Duplicate window: JetStream drops a repeated `Nats-Msg-Id` this long. */
 export const HISTORY_DUPLICATE_WINDOW_MS = 10 * 60 * 1000;
+/**
+ * A root cause missing from the diagnosis for less than this is still open (the diagnosis can
+ * drop one for an evaluation or two); the clear is dated when it first went missing.
+ */
+export const HISTORY_CLEAR_GRACE_MS = 10_000;
 /** Events held in memory (oldest dropped first); about 2 KiB each. */
 export const HISTORY_MAX_EVENTS = 50_000;
 
@@ -60,6 +65,8 @@ export interface HistoryStoreOptions {
   replicas?: number;
   clock?: () => number;
   maxEvents?: number;
+  /** A root cause must be gone this long to count as cleared (default 10 s). */
+  clearGraceMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -74,6 +81,7 @@ export class HistoryStore {
   private stopping = false;
   private caughtUp = false;
   private open = new Map<string, OpenOutage>();
+  private readonly closed = new Map<string, { since: string; at: string }>();
   private seeded = false;
   private queue: HistoryEvent[] = [];
   private wake: (() => void) | null = null;
@@ -132,7 +140,12 @@ export class HistoryStore {
         });
       }
     }
-    const r = transitions(this.open, rootCauses, new Date(now).toISOString(), this.o.by);
+    const r = transitions(this.open, rootCauses, new Date(now).toISOString(), this.o.by, {
+      clearGraceMs: this.o.clearGraceMs ?? HISTORY_CLEAR_GRACE_MS,
+      closed: this.closed,
+    });
+    // Reopening is for flaps: forget clears older than an hour.
+    for (const [id, c] of this.closed) if (now - Date.parse(c.at) > 3600_000) this.closed.delete(id);
     // Seeded entries carried no change key: the first diagnosis fills it without a "changed".
     const evs = r.events.filter((e) => !(e.type === 'changed' && this.open.get(e.id)?.key === ''));
     this.open = r.open;

@@ -132,7 +132,7 @@ function drawTimeline() {
     ? hs.rows
         .map(
           (r) =>
-            `<div class="tl-row ${esc(r.severity)}" title="${esc(`${r.kind} at ${r.place}`)}">${esc(r.kind)} · ${esc(r.place)}</div>`,
+            `<div class="tl-row ${esc(r.severity)}" title="${esc(`${r.kind} at ${r.place}`)}"><b>${esc(r.place)}</b> · ${esc(r.kind)}</div>`,
         )
         .join('')
     : '<div class="tl-row hint">no outages</div>';

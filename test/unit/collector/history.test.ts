@@ -96,6 +96,54 @@ describe('history transitions', () => {
     );
   });
 
+  it('a root cause missing for less than the grace stays open; the clear is dated when it went missing', () => {
+    const opts = { clearGraceMs: 10_000, closed: new Map<string, { since: string; at: string }>() };
+    let open = new Map<string, OpenOutage>();
+    const out: HistoryEvent[] = [];
+    for (const [at, rcs] of [
+      [T0, [rc()]],
+      [T0 + 2000, []],
+      [T0 + 4000, [rc()]],
+      [T0 + 6000, []],
+      [T0 + 8000, []],
+      [T0 + 16_000, []],
+    ] as Array<[number, RootCause[]]>) {
+      const r = transitions(open, rcs, iso(at), 'c1', opts);
+      open = r.open;
+      out.push(...r.events);
+    }
+    assert.deepEqual(
+      out.map((e) => `${e.type}@${e.at}`),
+      [`raised@${iso(T0)}`, `cleared@${iso(T0 + 6000)}`],
+      'the 2 s gap is no outage end; the clear is dated at the first missing evaluation',
+    );
+  });
+
+  it('raised again with the same since after a clear reopens the outage (distinct message id)', () => {
+    const opts = { closed: new Map<string, { since: string; at: string }>() };
+    let open = new Map<string, OpenOutage>();
+    const out: HistoryEvent[] = [];
+    for (const [at, rcs] of [
+      [T0, [rc()]],
+      [T0 + 2000, []],
+      [T0 + 4000, [rc()]],
+    ] as Array<[number, RootCause[]]>) {
+      const r = transitions(open, rcs, iso(at), 'c1', opts);
+      open = r.open;
+      out.push(...r.events);
+    }
+    assert.deepEqual(
+      out.map((e) => e.type),
+      ['raised', 'cleared', 'raised'],
+    );
+    assert.equal(out[2]?.reopens, iso(T0 + 2000));
+    assert.equal(new Set(out.map(msgId)).size, 3, 'the reopening raise is not dropped as a duplicate');
+    const folded = fold([...out, ...out], T0 + 60_000);
+    assert.equal(folded.length, 1);
+    assert.equal(folded[0]?.open, true, 'still open: the clear was taken back');
+    assert.equal(folded[0]?.start, iso(T0));
+  });
+
   it('message ids are deterministic per transition and distinguish changes', () => {
     const r1 = life([{ at: T0, rcs: [rc()] }], 'c1').events[0] as HistoryEvent;
     const r2 = life([{ at: T0 + 1500, rcs: [rc()] }], 'c2').events[0] as HistoryEvent;
