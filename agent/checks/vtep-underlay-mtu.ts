@@ -21,7 +21,14 @@ export const vtepUnderlayMtu: Check = {
       // A collect-metadata VTEP's own MTU is not what it carries; without the datapath's MTU
       // there is nothing to judge (and judging the device MTU would be a false alarm).
       if (link?.vxlan?.external && v.overlayMtu === undefined) {
-        out.push(unknown(s, 'vtep-underlay-mtu', subject, `overlay MTU of collect-metadata VTEP ${v.dev} not visible`));
+        out.push(
+          unknown(
+            s,
+            'vtep-underlay-mtu',
+            subject,
+            `overlay MTU of collect-metadata VTEP ${v.dev} not visible`,
+          ),
+        );
         continue;
       }
       const mtu = v.overlayMtu ?? v.mtu;

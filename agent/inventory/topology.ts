@@ -87,8 +87,7 @@ export function classifyRole(ns: NetnsSnapshot): NetnsRole {
       (ns.path !== null && DOCKER_NETNS_PLACE.test(ns.path)) ||
       ownVni.some(
         (l) =>
-          !l.vxlan?.local &&
-          (l.linkNetnsid !== null || l.vxlan?.proxy || l.vxlan?.l2miss || l.vxlan?.l3miss),
+          !l.vxlan?.local && (l.linkNetnsid !== null || l.vxlan?.proxy || l.vxlan?.l2miss || l.vxlan?.l3miss),
       );
     if (docker) return 'docker-overlay';
   }
@@ -99,7 +98,10 @@ export function classifyRole(ns: NetnsSnapshot): NetnsRole {
 }
 
 /** The overlay's own defaults, as its source creates the device. */
-export const OVERLAY_DEFAULTS: Record<Exclude<OverlayKind, 'unknown'>, { port: number; vni: number | null }> = {
+export const OVERLAY_DEFAULTS: Record<
+  Exclude<OverlayKind, 'unknown'>,
+  { port: number; vni: number | null }
+> = {
   docker: { port: 4789, vni: null }, // VNI per network, 256 and up (4096 and up in newer releases)
   flannel: { port: 8472, vni: 1 }, // kernel default port; device flannel.<VNI>
   calico: { port: 4789, vni: 4096 }, // vxlan.calico (IPv4)

@@ -104,7 +104,14 @@ test('classifyRole', () => {
         ? {
             ...l,
             linkNetnsid: null,
-            vxlan: { ...l.vxlan, local: '10.9.0.1', learning: false, proxy: false, l2miss: false, l3miss: false },
+            vxlan: {
+              ...l.vxlan,
+              local: '10.9.0.1',
+              learning: false,
+              proxy: false,
+              l2miss: false,
+              l3miss: false,
+            },
           }
         : l,
     ),
