@@ -232,6 +232,9 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
         mac: v.mac,
         local: v.local,
         dev: v.dev,
+        ...(v.overlay ? { overlay: v.overlay } : {}),
+        // What the overlay carries, so peers size their full-size probe to this port by it.
+        overlayMtu: v.overlayMtu ?? v.mtu,
       })),
       overlayEndpoints: extras.overlayEndpoints,
     };

@@ -5,7 +5,8 @@
  * device is moved between them, as Docker does with its VTEPs, or a veth pair spans them), not a
  * process per namespace. FDB changes arrive as neighbor events. What is noise for the inventory
  * is dropped here: dynamic neighbor states (REACHABLE/STALE/DELAY/PROBE churn of the underlay's
- * ARP cache, which heartbeats cause every round) and route-cache (learned PMTU) entries.
+ * ARP cache, which heartbeats cause every round) and route-cache (learned PMTU) entries; a
+ * deleted programmed entry (reported as `Deleted <ip> dev X FAILED`, without lladdr) counts.
  * Namespaces without an nsid in the agent's namespace are covered by the periodic inventory.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -29,6 +30,9 @@ export function relevantChange(line: string): boolean {
   // entries) count; the kernel's own resolution states change all the time.
   if (/\blladdr\b|\bdev\b.*\b(REACHABLE|STALE|DELAY|PROBE|INCOMPLETE|FAILED)\b/.test(l)) {
     if (/\b(PERMANENT|NOARP)\b/.test(l)) return true;
+    // A deleted PERMANENT entry is reported as `Deleted <ip> dev X FAILED` (no lladdr, measured);
+    // the kernel's own garbage collection of resolved entries keeps its lladdr and state.
+    if (/^Deleted\s/.test(l) && !/\blladdr\b/.test(l)) return true;
     if (DYNAMIC_NUD.test(l)) return false;
   }
   return true;

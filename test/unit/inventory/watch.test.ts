@@ -15,7 +15,17 @@ const LINES: Array<[string, boolean, string]> = [
   ['[nsid current]192.0.2.1 dev eth0 lladdr 02:fc:00:00:00:05 STALE ', false, 'ARP cache churn'],
   ['[nsid current]10.200.1.12 dev eth0 lladdr 02:00:0a:c8:01:0c REACHABLE ', false, 'ARP cache churn'],
   ['[nsid 3]10.1.1.1 dev ifb0 FAILED ', false, 'resolution failed (kernel state)'],
-  ['[nsid current]10.200.2.14 via 10.200.1.254 dev eth0 cache expires 597sec mtu 1454 ', false, 'route cache'],
+  [
+    '[nsid 3]Deleted 10.1.1.1 dev ifb0 FAILED ',
+    true,
+    'a PERMANENT neighbor deleted (as the kernel reports it)',
+  ],
+  ['[nsid current]Deleted 10.200.1.12 dev eth0 lladdr 02:00:0a:c8:01:0c STALE ', false, 'ARP cache GC'],
+  [
+    '[nsid current]10.200.2.14 via 10.200.1.254 dev eth0 cache expires 597sec mtu 1454 ',
+    false,
+    'route cache',
+  ],
   ['[nsid current]10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink ', true, 'route added'],
   ['[nsid 2]Deleted 10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink ', true, 'route removed'],
   ['', false, 'empty'],
