@@ -30,9 +30,21 @@ const STYLES: Array<{ style: string; dev: string; faults: Record<string, RegExp>
       'mtu-small': /vtep-underlay-mtu/,
     },
   },
-  { style: 'flannel', dev: 'flannel.1', faults: { 'vtep-down': /vtep-state/, 'mtu-small': /vtep-underlay-mtu/ } },
-  { style: 'calico', dev: 'vxlan.calico', faults: { 'vtep-down': /vtep-state/, 'mtu-small': /vtep-underlay-mtu/ } },
-  { style: 'cilium', dev: 'cilium_vxlan', faults: { 'vtep-down': /vtep-state/, 'mtu-small': /vtep-underlay-mtu/ } },
+  {
+    style: 'flannel',
+    dev: 'flannel.1',
+    faults: { 'vtep-down': /vtep-state/, 'mtu-small': /vtep-underlay-mtu/ },
+  },
+  {
+    style: 'calico',
+    dev: 'vxlan.calico',
+    faults: { 'vtep-down': /vtep-state/, 'mtu-small': /vtep-underlay-mtu/ },
+  },
+  {
+    style: 'cilium',
+    dev: 'cilium_vxlan',
+    faults: { 'vtep-down': /vtep-state/, 'mtu-small': /vtep-underlay-mtu/ },
+  },
   {
     style: 'weave',
     dev: 'vxlan-6784',
@@ -42,15 +54,26 @@ const STYLES: Array<{ style: string; dev: string; faults: Record<string, RegExp>
       'mtu-small': /vtep-underlay-mtu.*Weave fast datapath.*1460 bytes on the wire.*MTU 1454/,
     },
   },
-  { style: 'antrea', dev: 'vxlan_sys_4789', faults: { 'vtep-down': /vtep-state/, 'mtu-small': /vtep-underlay-mtu/ } },
-  { style: 'unknown', dev: 'vx-ovl', faults: { 'vtep-down': /vtep-state/, 'mtu-small': /vtep-underlay-mtu/ } },
+  {
+    style: 'antrea',
+    dev: 'vxlan_sys_4789',
+    faults: { 'vtep-down': /vtep-state/, 'mtu-small': /vtep-underlay-mtu/ },
+  },
+  {
+    style: 'unknown',
+    dev: 'vx-ovl',
+    faults: { 'vtep-down': /vtep-state/, 'mtu-small': /vtep-underlay-mtu/ },
+  },
 ];
 
 const sh = (...args: string[]) => run('bash', [SH, ID, ...args], { timeout: 60_000 });
 const serious = (f: Finding[]) => f.filter((x) => x.status === 'problem' && x.severity !== 'info');
 const line = (f: Finding) => `${f.check} ${f.severity} ${f.summary}`;
 
-async function inspect(node: string, style: string): Promise<{ snapshot: NodeSnapshot; findings: Finding[] }> {
+async function inspect(
+  node: string,
+  style: string,
+): Promise<{ snapshot: NodeSnapshot; findings: Finding[] }> {
   const dirs = ['--netns-dir', `${RUN}/${node}/netns`];
   if (style === 'docker') dirs.push('--netns-dir', `${RUN}/${node}/engine-x/netns`);
   const r = spawnSync(
