@@ -28,6 +28,7 @@ const LINES: Array<[string, boolean, string]> = [
   ],
   ['[nsid current]10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink ', true, 'route added'],
   ['[nsid 2]Deleted 10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink ', true, 'route removed'],
+  ['[nsid current]Deleted 0.0.0.0 dev lo lladdr 00:00:00:00:00:00 NOARP ', false, 'loopback NOARP GC'],
   ['', false, 'empty'],
 ];
 
