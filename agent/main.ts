@@ -21,6 +21,7 @@ import type { Finding, CheckRun, NodeSnapshot } from '../shared/schema.js';
 import { NODE_NAME_RE } from '../shared/subjects.js';
 import { collectSnapshot } from './inventory/index.js';
 import { ifaceNames } from './inventory/parse-host.js';
+import { watchNetlink } from './inventory/watch.js';
 import { connectNats, NatsPublisher, natsConnectionOptions, type NatsSettings } from './publish/nats.js';
 import { presenceTtlMs } from './publish/presence.js';
 import { type ProbeEngine, startAgent } from './runtime.js';
@@ -59,6 +60,12 @@ export const command: CommandSpec = {
       help: 'Discover namespaces from <proc-root>/*/ns/net (--no-proc-netns to disable).',
     },
     PROC_ROOT_FLAG,
+    {
+      name: 'watch-netlink',
+      type: 'bool',
+      default: true,
+      help: 'Re-inventory within a second of a netlink change (one `ip monitor` process; --no-watch-netlink to disable).',
+    },
     { name: 'label', type: 'list', metavar: 'K=V', help: 'Node label (topology, e.g. rack=A).' },
     { name: 'interval', type: 'duration', default: '5s', help: 'Heartbeat round interval.' },
     { name: 'inventory-interval', type: 'duration', default: '30s', help: 'Inventory + checks interval.' },
@@ -143,6 +150,7 @@ export interface AgentConfig {
   underlayIf?: string;
   netnsDirs: string[];
   procNetns: boolean;
+  watchNetlink: boolean;
   procRoot: string;
   intervalMs: number;
   inventoryIntervalMs: number;
@@ -203,6 +211,7 @@ export function agentConfig(p: Parsed): AgentConfig {
     ...(underlayIf ? { underlayIf } : {}),
     netnsDirs: v['netns-dir'] as string[],
     procNetns: v['proc-netns'] as boolean,
+    watchNetlink: v['watch-netlink'] as boolean,
     procRoot: procRootOf(v['proc-root']),
     intervalMs: dur('interval', 200),
     inventoryIntervalMs: dur('inventory-interval', 1000),
@@ -293,6 +302,12 @@ export async function run(parsed: Parsed): Promise<number> {
     listenPort: cfg.listen.port,
     outboxBytes: cfg.outboxBytes,
     collect: () => collectSnapshot(inventoryOpts, { runner, log: log.child({ component: 'inventory' }) }),
+    changeEvents: cfg.watchNetlink
+      ? (onChange) => {
+          const w = watchNetlink({ onChange, log: log.child({ component: 'watch' }) });
+          return () => w.stop();
+        }
+      : undefined,
     changeSignal: async () => {
       // Cheap, and no process spawned (a fork of the agent costs more than the read): the
       // interface names of the agent's own (host) namespace plus the namespace directories.

@@ -27,6 +27,7 @@ import { buildAgentApp } from './http.js';
 import { registerAgentMetrics } from './metrics.js';
 import { Outbox, type Publisher } from './publish/outbox.js';
 import { Presence } from './publish/presence.js';
+import { debounce } from './inventory/watch.js';
 
 /** The slice of the heartbeat Prober the runtime uses (agent/heartbeat/prober.ts). */
 export interface ProbeEngine {
@@ -66,6 +67,13 @@ export interface AgentRuntimeOptions {
   collect: SnapshotSource;
   /** Cheap change signal (e.g. link count per namespace); a difference triggers inventory. */
   changeSignal?: () => Promise<string>;
+  /**
+   * Netlink change events (agent/inventory/watch.ts): each call of `onChange` is one relevant
+   * change; a burst is debounced into one inventory. Returns the function that stops watching.
+   */
+  changeEvents?: (onChange: () => void) => () => void;
+  /** Quiet time after the last change event before the inventory (default 300 ms; at most 1 s after the first). */
+  changeQuietMs?: number;
   checks: CheckRunner;
   /** Created once the first snapshot exists (it needs the underlay address). */
   prober: (s: NodeSnapshot) => Promise<ProbeEngine>;
@@ -155,7 +163,19 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
       return 0;
     });
 
+  // One inventory at a time (the periodic loop, the change signal and change events all ask).
+  let inventoryRunning: Promise<void> | null = null;
   const inventory = async (): Promise<void> => {
+    while (inventoryRunning) await inventoryRunning.catch(() => undefined);
+    const p = inventoryOnce();
+    inventoryRunning = p;
+    try {
+      await p;
+    } finally {
+      inventoryRunning = null;
+    }
+  };
+  const inventoryOnce = async (): Promise<void> => {
     const t0 = performance.now();
     const s = await o.collect();
     const r = o.checks(s);
@@ -212,6 +232,9 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
         mac: v.mac,
         local: v.local,
         dev: v.dev,
+        ...(v.overlay ? { overlay: v.overlay } : {}),
+        // What the overlay carries, so peers size their full-size probe to this port by it.
+        overlayMtu: v.overlayMtu ?? v.mtu,
       })),
       overlayEndpoints: extras.overlayEndpoints,
     };
@@ -432,6 +455,22 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
       every(signalMs),
     );
   }
+  let stopEvents: (() => void) | null = null;
+  let changes: ReturnType<typeof debounce> | null = null;
+  if (o.changeEvents) {
+    const quiet = o.changeQuietMs ?? 300;
+    changes = debounce(
+      async () => {
+        if (stopping) return;
+        log.debug('netlink change: inventory now');
+        await inventory().catch((err) => log.warn({ err }, 'change-driven inventory failed'));
+      },
+      quiet,
+      Math.max(quiet, 1000),
+    );
+    const c = changes;
+    stopEvents = o.changeEvents(() => c.poke());
+  }
   log.info({ listen: `${o.listenHost}:${port}` }, 'agent running');
 
   return {
@@ -439,6 +478,8 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
     outbox,
     async stop() {
       stopping = true;
+      stopEvents?.();
+      changes?.stop();
       for (const t of timers) clearTimeout(t);
       timers.clear();
       await prober?.stop().catch((err) => log.warn({ err }, 'prober stop failed'));

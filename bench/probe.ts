@@ -10,10 +10,12 @@
  *            playing 64 agents: presence in KV, every probe kind both ways, overlay through the
  *            agent's real kernel VTEP); nats-server runs there too. Needs root; cleans up in
  *            finally. Env: PEERS (64), WARMUP_S (120), WINDOW_S (120), PROBES (codec, 200000),
- *            AGENT_NODE_FLAGS (node flags for the agent, e.g. `--prof`).
+ *            AGENT_NODE_FLAGS (node flags for the agent, e.g. `--prof`), AGENT_ARGS (agent
+ *            flags, e.g. `--no-watch-netlink`), NAMESPACES (0: extra pod-like namespaces the
+ *            agent inventories, veth peers of its own), VXLAB_TAG (suffixes the namespaces).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeProbe, encodeProbe, type ProbePacket } from '../agent/heartbeat/codec.js';
@@ -63,8 +65,13 @@ function codecCost() {
   };
 }
 
-const NS_AGENT = 'vxb0-a'; // a digit: never the prefix of a lab (ids are letters only)
-const NS_PEERS = 'vxb0-p';
+// A digit: never the prefix of a lab (ids are letters only); $VXLAB_TAG keeps checkouts apart.
+const NS_TAG = /^[a-z]$/.test(process.env.VXLAB_TAG ?? '') ? process.env.VXLAB_TAG : '';
+const NS_AGENT = `vxb0${NS_TAG}-a`;
+const NS_PEERS = `vxb0${NS_TAG}-p`;
+/** Extra namespaces the agent inventories (each a veth peer of the agent's namespace, like pods). */
+const NAMESPACES = Number(process.env.NAMESPACES ?? 0);
+const nsName = (i: number) => `vxb0${NS_TAG}-n${i}`;
 const PEERS = Number(process.env.PEERS ?? 64);
 // Two minutes: at a few hundred events a second V8 is still tiering up the hot paths after 30 s
 // (measured, same build: 1.91 % CPU with 30 s of warm-up, 1.66 % with 150 s).
@@ -83,8 +90,33 @@ function ipBatch(ns: string | null, lines: string[]): void {
   if (r.status !== 0) throw new Error(`ip -b (${ns ?? 'root'}): ${r.stderr}`);
 }
 
-function teardown(): void {
-  spawnSync('ip', ['-force', '-b', '-'], { input: `netns del ${NS_AGENT}\nnetns del ${NS_PEERS}\n` });
+function teardown(dir?: string): void {
+  for (let i = 0; i < NAMESPACES; i++) if (dir) spawnSync('umount', [join(dir, 'netns', nsName(i))]);
+  const extra = Array.from({ length: NAMESPACES }, (_, i) => `netns del ${nsName(i)}\n`).join('');
+  spawnSync('ip', ['-force', '-b', '-'], { input: `netns del ${NS_AGENT}\nnetns del ${NS_PEERS}\n${extra}` });
+}
+
+/** NAMESPACES pod-like namespaces, bind-mounted into the agent's --netns-dir. */
+function setupNamespaces(dir: string): void {
+  if (NAMESPACES <= 0) return;
+  mkdirSync(join(dir, 'netns'), { recursive: true });
+  const lines: string[] = [];
+  for (let i = 0; i < NAMESPACES; i++) lines.push(`netns add ${nsName(i)}`);
+  ipBatch(null, lines);
+  const a: string[] = [];
+  for (let i = 0; i < NAMESPACES; i++) {
+    ipBatch(nsName(i), [
+      'link set lo up',
+      `link add eth0 mtu 1450 type veth peer name veth${i} netns ${NS_AGENT}`,
+      'link set eth0 up',
+      `addr add 10.244.0.${(i % 250) + 2}/24 dev eth0`,
+    ]);
+    a.push(`link set veth${i} mtu 1450 up`);
+    const f = join(dir, 'netns', nsName(i));
+    writeFileSync(f, '');
+    spawnSync('mount', ['--bind', `/run/netns/${nsName(i)}`, f]);
+  }
+  ipBatch(NS_AGENT, a);
 }
 
 /** Agent node: eth0 + flannel.1 with a route/neighbor/FDB per peer, as flannel programs them. */
@@ -184,6 +216,7 @@ async function footprint() {
   const procs: ChildProcess[] = [];
   try {
     setup();
+    setupNamespaces(dir);
     procs.push(
       start(
         NS_PEERS,
@@ -246,6 +279,7 @@ async function footprint() {
         '5s',
         '--full-mesh-max',
         String(PEERS + 1),
+        ...(process.env.AGENT_ARGS?.split(' ').filter(Boolean) ?? []), // e.g. --no-watch-netlink
       ],
       join(dir, 'agent.log'),
     );
@@ -276,6 +310,8 @@ async function footprint() {
     );
     return {
       peers: PEERS,
+      namespaces: NAMESPACES,
+      watchNetlink: !process.env.AGENT_ARGS?.includes('--no-watch-netlink'),
       intervalSeconds: 5,
       warmupSeconds: WARMUP_S,
       windowSeconds: Number(secs.toFixed(1)),
@@ -296,7 +332,7 @@ async function footprint() {
     };
   } finally {
     for (const p of procs.reverse()) await stop(p);
-    teardown();
+    teardown(dir);
     rmSync(dir, { recursive: true, force: true });
   }
 }

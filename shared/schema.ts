@@ -42,7 +42,20 @@ export interface VxlanInfo {
   l3miss: boolean;
   /** Name of the lower (underlay) device when bound with `dev`, resolved from `link` ifindex. */
   lowerDevice: string | null;
+  /**
+   * Collect-metadata (`external`) device: VNI and remote come per packet from the datapath
+   * (Cilium, Weave fast datapath, OVS/Antrea), so it has no own VNI and an empty FDB is normal.
+   * Optional: absent in snapshots of older agents (read as false).
+   */
+  external?: boolean;
 }
+
+/**
+ * Which overlay built a VTEP, recognized from what the kernel shows (flags, VNI, port, local
+ * address, bridge and veth ports, namespace) with the device name only as a tie-breaker.
+ */
+export const OVERLAY_KINDS = ['docker', 'flannel', 'calico', 'cilium', 'weave', 'antrea', 'unknown'] as const;
+export type OverlayKind = (typeof OVERLAY_KINDS)[number];
 
 /** One network link of a namespace. */
 export interface Link {
@@ -108,7 +121,7 @@ export type NetnsOrigin = 'host' | 'netns-dir' | 'proc';
 /** Classification from names and contents. */
 export type NetnsRole =
   | 'host'
-  | 'docker-overlay' // `1-<id>` with br0 + vxlan
+  | 'docker-overlay' // a bridge + VTEP sandbox of its own (Docker's `1-<id>`, whatever its name)
   | 'docker-ingress' // `ingress_sbox`
   | 'container'
   | 'other';
@@ -180,8 +193,13 @@ export interface HostFacts {
 export interface DockerFacts {
   /** Docker namespace directory present (`/var/run/docker/netns`). */
   present: boolean;
-  /** Swarm evidence: an `ingress_sbox` namespace or overlay namespaces. */
+  /**
+   * Swarm evidence: an `ingress_sbox` namespace, overlay namespaces, the Engine API saying so, or
+   * the host listening on the Swarm control ports (see `swarmListening`).
+   */
   swarm: boolean;
+  /** Swarm TCP ports (2377 manager, 7946 gossip) the host namespace listens on (/proc/net/tcp*). */
+  swarmListening?: number[];
   /** Names of Docker overlay namespaces (`1-<id>`). */
   overlayNamespaces: string[];
   /** `docker_gwbridge` exists in the host namespace. */
@@ -218,6 +236,8 @@ export interface OverlayChain {
   /** e.g. `docker:1-abcd/vxlan0` or `flannel:flannel.1`. */
   id: string;
   style: 'docker' | 'flannel' | 'other';
+  /** The overlay recognized by content (style keeps its three values for older readers). */
+  overlay?: OverlayKind;
   hops: ChainHop[];
   /** VTEP the chain ends in, when found. */
   vtep: { netns: string; dev: string; vni: number; port: number } | null;
@@ -230,12 +250,21 @@ export interface VtepSummary {
   netns: string;
   dev: string;
   style: 'docker' | 'flannel' | 'other';
+  /** The overlay recognized by content (optional: older agents do not send it). */
+  overlay?: OverlayKind;
   vni: number;
   port: number;
   mac: string | null;
   /** Local underlay address the VTEP sends from (explicit `local`, else the node's underlay address). */
   local: string | null;
   mtu: number;
+  /**
+   * MTU of the traffic this overlay carries, when it differs from the device's own: a
+   * collect-metadata VTEP (Weave's datapath port, cilium_vxlan, an OVS tunnel port) is created
+   * with a large MTU while the pods' MTU is set elsewhere (datapath, route metric, gateway).
+   * Absent: the device MTU is the overlay MTU.
+   */
+  overlayMtu?: number;
   /** Overlay subnets reachable through this VTEP's bridge/device (CIDR). */
   subnets: string[];
   /** Remote VTEP addresses programmed in the FDB. */
@@ -432,7 +461,9 @@ export interface NodePresence {
   /** UDP port of the agent's control probe socket. */
   probePort: number;
   /** VTEPs this node has (for probe ports and cross-checks). */
-  vteps: Array<Pick<VtepSummary, 'style' | 'vni' | 'port' | 'mac' | 'local' | 'dev'>>;
+  vteps: Array<
+    Pick<VtepSummary, 'style' | 'vni' | 'port' | 'mac' | 'local' | 'dev' | 'overlay' | 'overlayMtu'>
+  >;
   /** Overlay endpoints peers can probe through the overlay. */
   overlayEndpoints: Array<{ style: 'docker' | 'flannel' | 'other'; vni: number; address: string }>;
 }

@@ -20,9 +20,14 @@ export const chainMtu: Check = {
     const out: Finding[] = [];
     for (const c of s.chains) {
       if (!c.vtep) continue;
-      const vtepHop = c.hops.find((h) => h.dev === c.vtep?.dev && h.netns === c.vtep.netns);
-      if (!vtepHop) continue;
-      const side = c.hops.slice(0, c.hops.indexOf(vtepHop));
+      const found = c.hops.find((h) => h.dev === c.vtep?.dev && h.netns === c.vtep.netns);
+      if (!found) continue;
+      // A collect-metadata VTEP (Weave's datapath port, cilium_vxlan) has a large device MTU;
+      // the overlay's MTU is what its datapath carries (VtepSummary.overlayMtu).
+      const summary = s.vteps.find((v) => v.dev === found.dev && v.netns === found.netns);
+      const external = summary?.overlayMtu !== undefined;
+      const vtepHop: ChainHop = external ? { ...found, mtu: summary.overlayMtu! } : found;
+      const side = c.hops.slice(0, c.hops.indexOf(found));
       const name = (h: ChainHop) => `${nsById(s, h.netns)?.name ?? h.netns}/${h.dev}`;
       const names = (hs: ChainHop[]) => hs.map(name).join(', ');
       const problems: string[] = [];
@@ -44,7 +49,7 @@ export const chainMtu: Check = {
         );
       }
       for (const br of side.filter((h) => h.kind === 'bridge')) {
-        const ports = bridgePorts(s, br, c.hops);
+        const ports = bridgePorts(s, br, external ? c.hops.filter((h) => h !== found) : c.hops);
         const off = ports.filter((p) => p.mtu !== br.mtu);
         if (off.length === 0) continue;
         for (const p of [br, ...off]) bad.add(p);

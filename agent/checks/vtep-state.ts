@@ -24,6 +24,22 @@ export const vtepState: Check = {
         );
       }
       const bridged = ns.links.some((l) => l.kind === 'bridge');
+      // Weave's VXLAN vport lives in its datapath: outside it, the fast datapath has no tunnel.
+      const weave = s.vteps.find((v) => v.netns === ns.id && v.dev === link.name)?.overlay === 'weave';
+      if (weave && !link.master) {
+        out.push(
+          problem(s, {
+            check: 'vtep-state',
+            kind: 'vtep-down',
+            severity: 'critical',
+            incident: 6,
+            subject: subjectOf(ns, link.name),
+            summary: `Weave fast-datapath VTEP ${link.name} (UDP ${link.vxlan?.port}) is not in Weave's datapath: fast datapath traffic cannot be tunnelled`,
+            evidence: [`${link.name} has no master in ${ns.name}`],
+            remediation: `Restart Weave (weave reset; weave launch) so it re-creates ${link.name} in its datapath.`,
+          }),
+        );
+      }
       if (ns.role === 'docker-overlay' && bridged && !link.master) {
         out.push(
           problem(s, {

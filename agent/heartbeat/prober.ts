@@ -101,6 +101,8 @@ export class Prober {
   private nextId = 1;
   private seq = 1;
   private overlayMtu = 1450;
+  /** This node's overlay MTU per VXLAN port (what each overlay carries; see VtepSummary.overlayMtu). */
+  private portMtu = new Map<number, number>();
   private swarm = false;
   private flannelAddr: string | null = null;
   private dockerSource: string | null = null;
@@ -164,7 +166,13 @@ export class Prober {
   }
 
   updateLocal(s: NodeSnapshot): void {
-    this.overlayMtu = Math.min(1450, ...s.vteps.map((v) => v.mtu)) || 1450;
+    const carried = s.vteps.map((v) => v.overlayMtu ?? v.mtu);
+    this.overlayMtu = Math.min(1450, ...carried) || 1450;
+    this.portMtu = new Map();
+    for (const v of s.vteps) {
+      const m = v.overlayMtu ?? v.mtu;
+      this.portMtu.set(v.port, Math.min(m, this.portMtu.get(v.port) ?? m));
+    }
     this.swarm = s.docker.swarm;
     const host = s.namespaces.find((n) => n.id === 'host');
     const flannel = s.vteps.find((v) => v.style === 'flannel' && v.netns === 'host');
@@ -199,7 +207,8 @@ export class Prober {
     const removed = [...this.peers.keys()].filter((n) => !next.has(n));
     this.peers.clear();
     for (const [k, v] of next) this.peers.set(k, v);
-    for (const n of removed) this.pmtuCache.delete(n);
+    for (const k of [...this.pmtuCache.keys()])
+      if (removed.includes(k.split('\u0000')[0]!)) this.pmtuCache.delete(k);
     this.peerRefs = [...this.peers.values()].map((p) => ({
       name: p.node,
       group: p.labels[this.o.groupLabel] ?? '',
@@ -441,8 +450,10 @@ export class Prober {
       ids.push(p.probeId);
       return p;
     };
-    const required = this.overlayMtu + VXLAN_OVERHEAD;
+    // Each VXLAN port a peer uses gets a full-size probe of the MTU that overlay carries.
+    const required = (peer: NodePresence, port: number) => this.requiredFor(peer, port);
     const tcp: Array<Promise<ProbeResult>> = [];
+    const mainPmtu = new Set<number>();
     const canCapture = this.capture !== null;
     // Only ICMP frag-needed seen during this round counts for this round's verdicts.
     for (const name of targets) {
@@ -476,22 +487,24 @@ export class Prober {
       }
       if (!canCapture) continue;
       for (const { name, peer, addr } of chunk) {
-        // The full-size probe goes to the first VTEP's port; a small VXLAN-port probe to that
-        // port is sent only if the full-size one fails (below). The other ports get theirs now.
-        const port = pmtuPort(peer);
-        for (const other of [...new Set(peer.vteps.map((v) => v.port))])
-          if (other !== port) this.send(tx, track(this.packet('vxlan', name)), addr, other, round);
-        this.send(tx, track(this.packet('pmtu', name, required)), addr, port, round, required - 28);
+        // A full-size probe to every VXLAN port the peer uses, of the size its overlay needs; a
+        // small VXLAN-port probe to a port is sent only if that port's full-size one fails (below).
+        for (const port of vxlanPortsOf(peer)) {
+          const size = required(peer, port);
+          const p = track(this.packet('pmtu', name, size));
+          mainPmtu.add(p.probeId);
+          this.send(tx, p, addr, port, round, size - 28);
+        }
       }
     }
     const docker = this.dockerProbe(targets, round);
     await sleep(this.o.roundTimeoutMs);
 
     // PMTU search for the peers whose full-size probe failed (cached for 10 rounds).
-    const pmtuIds = new Map<string, number>();
-    for (const id of ids) {
+    const pmtuIds = new Map<string, number>(); // `${peer}\0${port}` -> main PMTU probe id
+    for (const id of mainPmtu) {
       const p = this.pending.get(id);
-      if (p?.path === 'pmtu') pmtuIds.set(p.dst, id);
+      if (p) pmtuIds.set(`${p.dst}\u0000${p.port}`, id);
     }
     // A full-size DF probe answered on a VXLAN port proves that port open on this path (same
     // 5-tuple as a small probe would use), so it stands for the small VXLAN-port probe. Where it
@@ -499,60 +512,64 @@ export class Prober {
     // judged with the search below (same round, same wait).
     const standsFor = new Map<number, number>(); // pmtu probe id -> its port (vxlan verdict)
     let followUps = 0;
-    for (const [name, id] of pmtuIds) {
+    for (const id of pmtuIds.values()) {
       const p = this.pending.get(id)!;
       if (p.answered) {
         standsFor.set(id, p.port);
         continue;
       }
-      this.send(tx, track(this.packet('vxlan', name)), p.target, p.port, round);
+      this.send(tx, track(this.packet('vxlan', p.dst)), p.target, p.port, round);
       followUps++;
     }
+    // Search per peer and port (each overlay has its own required size).
     const search = new Map<string, number[]>();
-    for (const [name, id] of pmtuIds) {
+    for (const [key, id] of pmtuIds) {
       const p = this.pending.get(id)!;
-      const cached = this.pmtuCache.get(name);
+      const cached = this.pmtuCache.get(key);
       if (p.answered && !this.fragNeeded.has(p.target)) {
-        this.pmtuCache.delete(name);
+        this.pmtuCache.delete(key);
         continue;
       }
       if (!forcePmtu && cached && round - cached.round < 10 && round >= cached.round) continue;
-      search.set(name, []);
+      search.set(key, []);
     }
-    const ladder = async (sizesFor: (name: string) => number[], alsoWait = false) => {
-      for (const name of search.keys()) {
-        const peer = this.peers.get(name)!;
-        const addr = peer.underlay[0]!;
-        for (const size of sizesFor(name)) {
-          if (size - 28 < minProbeLength(this.o.node, name)) continue;
-          const p = track(this.packet('pmtu', name, size));
-          search.get(name)!.push(p.probeId);
-          this.send(tx, p, addr, pmtuPort(peer), round, size - 28);
+    const mainOf = (key: string) => this.pending.get(pmtuIds.get(key)!)!;
+    const ladder = async (sizesFor: (key: string) => number[], alsoWait = false) => {
+      for (const key of search.keys()) {
+        const main = mainOf(key);
+        for (const size of sizesFor(key)) {
+          if (size - 28 < minProbeLength(this.o.node, main.dst)) continue;
+          const p = track(this.packet('pmtu', main.dst, size));
+          search.get(key)!.push(p.probeId);
+          this.send(tx, p, main.target, main.port, round, size - 28);
         }
       }
       if (search.size || alsoWait) await sleep(this.o.roundTimeoutMs);
     };
-    const passed = (name: string) =>
+    const passed = (key: string) =>
       search
-        .get(name)!
+        .get(key)!
         .map((id) => this.pending.get(id)!)
         .filter((p) => p.answered)
         .map((p) => p.size);
-    const coarse: number[] = [];
-    for (let s = 1280; s < required; s += 16) coarse.push(s);
-    await ladder(() => coarse, followUps > 0);
+    const coarse = (key: string) => {
+      const out: number[] = [];
+      for (let s = 1280; s < mainOf(key).size; s += 16) out.push(s);
+      return out;
+    };
+    await ladder(coarse, followUps > 0);
     const lo = new Map<string, number>();
-    for (const name of search.keys()) lo.set(name, Math.max(0, ...passed(name)));
-    await ladder((name) => {
-      const base = lo.get(name)!;
+    for (const key of search.keys()) lo.set(key, Math.max(0, ...passed(key)));
+    await ladder((key) => {
+      const base = lo.get(key)!;
       if (!base) return [];
       const out: number[] = [];
-      for (let s = base + 2; s < Math.min(required, base + 16); s += 2) out.push(s);
+      for (let s = base + 2; s < Math.min(mainOf(key).size, base + 16); s += 2) out.push(s);
       return out;
     });
-    for (const name of search.keys()) {
-      const best = Math.max(0, ...passed(name));
-      this.pmtuCache.set(name, { round, largest: best || null });
+    for (const key of search.keys()) {
+      const best = Math.max(0, ...passed(key));
+      this.pmtuCache.set(key, { round, largest: best || null });
     }
 
     // One read of the route cache per round (not one `ip route get` per peer), and only when
@@ -567,7 +584,7 @@ export class Prober {
       const p = this.pending.get(id);
       if (!p) continue;
       this.pending.delete(id);
-      if (p.path === 'pmtu' && p.size !== required) continue; // search probes are folded into one result
+      if (p.path === 'pmtu' && !mainPmtu.has(id)) continue; // search probes are folded into one result per port
       const icmpMtu = this.fragNeeded.get(p.target) ?? null;
       const captured = p.path === 'vxlan' || p.path === 'pmtu' || p.path === 'control';
       const r: ProbeResult = {
@@ -596,11 +613,12 @@ export class Prober {
       }
       if (p.path === 'pmtu') {
         const lp = learned.get(p.target) ?? null;
-        const fits = p.answered && (lp === null || lp >= required) && !(icmpMtu && icmpMtu < required);
+        const need = p.size;
+        const fits = p.answered && (lp === null || lp >= need) && !(icmpMtu && icmpMtu < need);
         r.answered = fits;
         r.pmtu = {
-          required,
-          largestPassing: fits ? required : (this.pmtuCache.get(p.dst)?.largest ?? null),
+          required: need,
+          largestPassing: fits ? need : (this.pmtuCache.get(`${p.dst}\u0000${p.port}`)?.largest ?? null),
           fragNeededMtu: icmpMtu,
           learnedPmtu: lp,
         };
@@ -611,6 +629,10 @@ export class Prober {
     // Anything still pending from this call is dropped: the map never grows across rounds.
     for (const id of ids) this.pending.delete(id);
     return results;
+  }
+
+  private requiredFor(peer: NodePresence, port: number): number {
+    return requiredSize(peer, port, this.portMtu, this.overlayMtu);
   }
 
   /** Path MTUs the kernel learned (route cache exceptions), by destination address. */
@@ -712,9 +734,28 @@ function rttOf(p: Pending): number | null {
   return seen === null ? null : Math.max(0, seen - p.at) / 1000;
 }
 
-/** The VXLAN port the full-size (PMTU) probe goes to: the peer's first VTEP's. */
-function pmtuPort(peer: NodePresence): number {
-  return peer.vteps[0]?.port ?? 4789;
+/** Every VXLAN port the peer's VTEPs use (4789 when it announces none), in announcement order. */
+export function vxlanPortsOf(peer: NodePresence): number[] {
+  const ports = [...new Set(peer.vteps.map((v) => v.port))];
+  return ports.length ? ports : [4789];
+}
+
+/**
+ * The full-size probe for a peer's VXLAN port: the MTU that overlay carries plus 50 bytes of
+ * VXLAN encapsulation — the peer's announced overlay MTU on that port, else this node's own on
+ * that port, else `fallback` (this node's smallest overlay MTU).
+ */
+export function requiredSize(
+  peer: NodePresence,
+  port: number,
+  local: Map<number, number>,
+  fallback: number,
+): number {
+  const announced = peer.vteps
+    .filter((v) => v.port === port && typeof v.overlayMtu === 'number' && v.overlayMtu > 0)
+    .map((v) => v.overlayMtu as number);
+  const mtu = announced.length ? Math.min(...announced) : (local.get(port) ?? fallback);
+  return mtu + VXLAN_OVERHEAD;
 }
 
 /** `10.0.1.13 : xmt/rcv/%loss = 1/1/0%, min/avg/max = 0.05/0.05/0.05` -> rtt seconds (null: lost). */

@@ -35,8 +35,10 @@ import {
   parseEthtoolDriver,
   parseEthtoolFeatures,
   parseOsRelease,
+  parseListeningTcp,
   parsePrivileged,
   parseSysctl,
+  SWARM_TCP_PORTS,
 } from './parse-host.js';
 import {
   NETNS_BATCH,
@@ -455,6 +457,14 @@ async function readFirewall(
   return facts;
 }
 
+/** Listening TCP ports of the agent's (host) namespace, IPv4 and IPv6; [] when unreadable. */
+async function readListening(procRoot: string): Promise<number[]> {
+  const texts = await Promise.all(
+    ['net/tcp', 'net/tcp6'].map((f) => readFile(join(procRoot, f), 'utf8').catch(() => '')),
+  );
+  return [...new Set(texts.flatMap(parseListeningTcp))];
+}
+
 async function readOs(): Promise<string> {
   try {
     return parseOsRelease(await readFile('/etc/os-release', 'utf8')) ?? osType();
@@ -472,10 +482,11 @@ export async function collectSnapshot(opts: InventoryOptions, deps: InventoryDep
   const log = deps.log.child({ component: 'inventory' });
   const unknowns: Unknown[] = [];
 
-  const [found, statusText, os] = await Promise.all([
+  const [found, statusText, os, listening] = await Promise.all([
     discover(opts, procRoot, unknowns),
     readFile(join(procRoot, 'self/status'), 'utf8').catch(() => ''),
     readOs(),
+    readListening(procRoot),
   ]);
   const privileged = parsePrivileged(statusText);
 
@@ -605,6 +616,12 @@ export async function collectSnapshot(opts: InventoryOptions, deps: InventoryDep
     overlayNamespaces: overlayNs.map((n) => n.name),
     gwbridge: hostSnap?.links.some((l) => l.name === 'docker_gwbridge') ?? false,
   };
+  // What the node does: a Swarm node listens on its control ports in the host namespace.
+  const swarmListening = listening.filter((p) => (SWARM_TCP_PORTS as readonly number[]).includes(p));
+  if (swarmListening.length) {
+    docker.swarmListening = swarmListening;
+    docker.swarm = true;
+  }
   const socket = opts.dockerSocket === undefined ? DEFAULT_DOCKER_SOCKET : opts.dockerSocket;
   if (
     socket &&

@@ -77,3 +77,19 @@ export function ifaceNames(procNetDev: string): string[] {
   }
   return out;
 }
+
+/** Swarm's TCP control ports: 2377 (managers' cluster management), 7946 (every node's gossip). */
+export const SWARM_TCP_PORTS = [2377, 7946] as const;
+
+/**
+ * Local ports in LISTEN state (`st` 0A) from `/proc/net/tcp` or `/proc/net/tcp6` text, e.g.
+ * `   0: 00000000:1C99 00000000:0000 0A ...` -> 7321. Lines that are not such rows are skipped.
+ */
+export function parseListeningTcp(text: string): number[] {
+  const out = new Set<number>();
+  for (const line of text.split('\n')) {
+    const m = /^\s*\d+:\s+[0-9A-Fa-f]+:([0-9A-Fa-f]{4})\s+[0-9A-Fa-f]+:[0-9A-Fa-f]{4}\s+0A\s/.exec(line);
+    if (m?.[1]) out.add(Number.parseInt(m[1], 16));
+  }
+  return [...out].sort((a, b) => a - b);
+}

@@ -129,6 +129,7 @@ function parseVxlan(d: unknown, byName: Map<string, number>): VxlanInfo | null {
     l2miss: d.l2miss === true,
     l3miss: d.l3miss === true,
     lowerDevice,
+    external: d.external === true,
   };
 }
 

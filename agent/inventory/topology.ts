@@ -8,6 +8,7 @@ import type {
   NetnsRole,
   NetnsSnapshot,
   OverlayChain,
+  OverlayKind,
   VtepSummary,
 } from '../../shared/schema.js';
 
@@ -65,17 +66,135 @@ export function peerOf(
 }
 
 const DOCKER_OVERLAY_NAME = /^\d+-[0-9a-z]+$/;
+/** Docker's namespace directory under any exec-root (`/var/run/docker/netns`, `/run/docker-x/netns`). */
+const DOCKER_NETNS_PLACE = /\/[^/]*docker[^/]*\/netns\/[^/]+$/;
 
-/** Role from name and contents (see NetnsRole). */
+/**
+ * Role from contents, with the name and place as hints. A Docker overlay sandbox is what
+ * libnetwork builds, whatever the namespace is called: a namespace of its own holding a bridge
+ * and a VTEP with its own VNI (not collect-metadata), the VTEP created elsewhere and moved in
+ * (no local address; the ARP-proxy/miss flags libnetwork sets), or the namespace in Docker's
+ * netns directory, or named `<n>-<id>`.
+ */
 export function classifyRole(ns: NetnsSnapshot): NetnsRole {
   if (ns.origin === 'host') return 'host';
   const hasBridge = ns.links.some((l) => l.kind === 'bridge');
-  const hasVxlan = ns.links.some((l) => l.kind === 'vxlan');
-  if (DOCKER_OVERLAY_NAME.test(ns.name) && hasBridge && hasVxlan) return 'docker-overlay';
+  const vteps = ns.links.filter((l) => l.kind === 'vxlan');
+  const ownVni = vteps.filter((l) => !l.vxlan?.external);
+  if (hasBridge && ownVni.length > 0) {
+    const docker =
+      DOCKER_OVERLAY_NAME.test(ns.name) ||
+      (ns.path !== null && DOCKER_NETNS_PLACE.test(ns.path)) ||
+      ownVni.some(
+        (l) =>
+          !l.vxlan?.local && (l.linkNetnsid !== null || l.vxlan?.proxy || l.vxlan?.l2miss || l.vxlan?.l3miss),
+      );
+    if (docker) return 'docker-overlay';
+  }
   if (ns.name === 'ingress_sbox') return 'docker-ingress';
-  if (!hasBridge && !hasVxlan && ns.links.some((l) => l.kind === 'veth' && l.linkNetnsid !== null))
+  if (!hasBridge && vteps.length === 0 && ns.links.some((l) => l.kind === 'veth' && l.linkNetnsid !== null))
     return 'container';
   return 'other';
+}
+
+/** The overlay's own defaults, as its source creates the device. */
+export const OVERLAY_DEFAULTS: Record<
+  Exclude<OverlayKind, 'unknown'>,
+  { port: number; vni: number | null }
+> = {
+  docker: { port: 4789, vni: null }, // VNI per network, 256 and up (4096 and up in newer releases)
+  flannel: { port: 8472, vni: 1 }, // kernel default port; device flannel.<VNI>
+  calico: { port: 4789, vni: 4096 }, // vxlan.calico (IPv4)
+  cilium: { port: 8472, vni: null }, // cilium_vxlan, collect-metadata
+  weave: { port: 6784, vni: null }, // vxlan-<weave port + 1>, an ODP vport, collect-metadata
+  antrea: { port: 4789, vni: null }, // OVS tunnel port (kernel device vxlan_sys_<port>), collect-metadata
+};
+
+const NAME_HINTS: Array<[RegExp, OverlayKind]> = [
+  [/^flannel\.\d+$/, 'flannel'],
+  [/^vxlan\.calico$/, 'calico'],
+  [/^cilium_vxlan$/, 'cilium'],
+  [/^vxlan-\d+$/, 'weave'],
+  [/^(antrea-tun\d+|vxlan_sys_\d+)$/, 'antrea'],
+];
+
+/**
+ * Which overlay built this VTEP, from what the kernel shows; the device name breaks ties and
+ * keeps a recognized device recognized when one of its values is wrong (the fault to report).
+ *  - collect-metadata (`external`): Weave fast datapath (port 6784, an ODP vport; master the
+ *    datapath), an OVS tunnel port (master of kind openvswitch: Antrea), else Cilium (port 8472,
+ *    no master, next to cilium_host);
+ *  - own VNI in a bridge + VTEP sandbox: Docker;
+ *  - own VNI with a local address and learning off: flannel (port 8472, VNI 1) or Calico
+ *    (port 4789, VNI 4096);
+ *  - anything else: unknown (still inventoried, probed on its port, judged by the generic checks).
+ */
+export function classifyVtep(ns: NetnsSnapshot, link: Link): OverlayKind {
+  const x = link.vxlan;
+  if (!x) return 'unknown';
+  const hint = NAME_HINTS.find(([re]) => re.test(link.name))?.[1];
+  const score = new Map<OverlayKind, number>();
+  const add = (k: OverlayKind, n: number) => score.set(k, (score.get(k) ?? 0) + n);
+  if (x.external) {
+    const master = ns.links.find((l) => l.name === link.master);
+    const near = (re: RegExp) => ns.links.some((l) => re.test(l.name));
+    if (x.port === 6784) add('weave', 2);
+    if (master?.kind === 'openvswitch') add(x.port === 6784 ? 'weave' : 'antrea', 2);
+    if (x.port === 8472 && !master) add('cilium', 2);
+    if (near(/^cilium_(host|net)$/)) add('cilium', 1);
+    if (near(/^antrea-gw\d+$/)) add('antrea', 1);
+    if (near(/^weave$/) || master?.name === 'datapath') add('weave', 1);
+    if (hint === 'weave' || hint === 'cilium' || hint === 'antrea') add(hint, 1);
+  } else {
+    if (ns.role === 'docker-overlay') return 'docker';
+    if (x.local && !x.learning) {
+      if (x.port === 8472) add('flannel', 1);
+      if (x.vni === 1) add('flannel', 1);
+      if (x.port === 4789) add('calico', 1);
+      if (x.vni === 4096) add('calico', 1);
+    }
+    if (hint === 'flannel' || hint === 'calico') add(hint, 1.5);
+  }
+  // Two pieces of evidence (two content matches, or one and the name) name the overlay.
+  let best: OverlayKind = 'unknown';
+  let top = 2 - 1e-9;
+  for (const [k, n] of score)
+    if (n > top) {
+      best = k;
+      top = n;
+    }
+  return best;
+}
+
+/** The schema's three-valued `style` (kept for older readers) of an overlay kind. */
+export function legacyStyle(k: OverlayKind): VtepSummary['style'] {
+  return k === 'docker' ? 'docker' : k === 'flannel' ? 'flannel' : 'other';
+}
+
+/**
+ * MTU of the traffic a collect-metadata VTEP carries, which its own (large) device MTU does not
+ * tell: its master's (Weave's datapath), else the largest route `mtu` metric in its namespace
+ * (Cilium programs pod routes with one), else the device that remote pod subnets are routed
+ * through (Antrea's gateway); null when none is visible. Devices with an MTU not below the
+ * VTEP's, the VTEP itself, loopback and the underlay are not candidates.
+ */
+export function overlayMtuOf(ns: NetnsSnapshot, link: Link, underlayDev: string | null): number | null {
+  if (!link.vxlan?.external) return null;
+  const fits = (m: number | null | undefined): m is number => typeof m === 'number' && m > 0 && m < link.mtu;
+  const master = ns.links.find((l) => l.name === link.master);
+  if (master && fits(master.mtu)) return master.mtu;
+  const metric = ns.routes.map((r) => r.mtu).filter(fits);
+  if (metric.length) return Math.max(...metric);
+  const via = new Set(
+    ns.routes
+      .filter((r) => r.dst !== 'default' && r.dev && (r.flags.includes('onlink') || r.gateway))
+      .map((r) => r.dev as string),
+  );
+  const gw = ns.links
+    .filter((l) => via.has(l.name) && l.name !== link.name && l.name !== underlayDev && l.kind !== 'loopback')
+    .map((l) => l.mtu)
+    .filter(fits);
+  return gw.length ? Math.max(...gw) : null;
 }
 
 /** IPv4 `a.b.c.d/n` -> network CIDR; other families unchanged. */
@@ -171,8 +290,8 @@ export function buildTopology(all: NetnsSnapshot[], nsids: NsidMap, underlay: Un
   for (const ns of all) {
     for (const v of ns.links) {
       if (!v.vxlan) continue;
-      const style: OverlayChain['style'] =
-        ns.role === 'docker-overlay' ? 'docker' : v.name.startsWith('flannel') ? 'flannel' : 'other';
+      const overlay = classifyVtep(ns, v);
+      const style = legacyStyle(overlay);
       // The VTEP's UDP socket lives where it was created (`link_netnsid`); Docker creates it in the host.
       let socketNs: NetnsSnapshot | undefined = ns;
       if (v.linkNetnsid !== null) {
@@ -216,6 +335,7 @@ export function buildTopology(all: NetnsSnapshot[], nsids: NsidMap, underlay: Un
         chains.push({
           id: `${base}@${peer.ns.name}/${peer.link.name}`,
           style,
+          overlay,
           hops: [hop(peer.ns, peer.link), hop(ns, p), ...(bridge ? [hop(ns, bridge)] : []), ...tail],
           vtep: vtepRef,
           underlay: underlayOut,
@@ -226,6 +346,7 @@ export function buildTopology(all: NetnsSnapshot[], nsids: NsidMap, underlay: Un
         chains.push({
           id: base,
           style,
+          overlay,
           hops: [...(bridge ? [hop(ns, bridge)] : []), ...tail],
           vtep: vtepRef,
           underlay: underlayOut,
@@ -236,12 +357,14 @@ export function buildTopology(all: NetnsSnapshot[], nsids: NsidMap, underlay: Un
       for (const r of ns.routes)
         if (r.dev === v.name && r.dst !== 'default' && !r.dst.includes(':'))
           subnets.add(r.dst.includes('/') ? r.dst : `${r.dst}/32`);
+      const overlayMtu = overlayMtuOf(ns, v, underlay?.dev ?? null);
       const fdbDsts = new Set<string>();
       for (const f of ns.fdb) if (f.dev === v.name && f.dst) fdbDsts.add(f.dst);
       vteps.push({
         netns: ns.id,
         dev: v.name,
         style,
+        overlay,
         vni: v.vxlan.vni,
         port: v.vxlan.port,
         mac: v.mac,
@@ -249,6 +372,7 @@ export function buildTopology(all: NetnsSnapshot[], nsids: NsidMap, underlay: Un
           v.vxlan.local ??
           (socketNs && socketNs === host ? (underlay?.addresses[0] ?? null) : (underlayOut?.address ?? null)),
         mtu: v.mtu,
+        ...(overlayMtu !== null ? { overlayMtu } : {}),
         subnets: [...subnets].sort(),
         fdbDsts: [...fdbDsts].sort(),
       });

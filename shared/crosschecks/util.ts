@@ -16,9 +16,14 @@ export function clusterFinding(
   return { status: 'problem', node, ...f };
 }
 
-/** One overlay across nodes: flannel is one network per cluster; Docker overlays by subnet. */
+/**
+ * One overlay across nodes: a CNI (flannel, Calico, Cilium, Weave, Antrea) is one network per
+ * cluster whatever each node's pod subnet; Docker overlays (and unknown VTEPs) by subnet.
+ */
 export function overlayKey(v: VtepSummary): string {
-  return v.style === 'flannel' ? 'flannel' : `${v.style}:${[...v.subnets].sort().join(',')}`;
+  const k = v.overlay ?? (v.style === 'flannel' ? 'flannel' : undefined);
+  if (k && k !== 'docker' && k !== 'unknown') return k;
+  return `${v.style}:${[...v.subnets].sort().join(',')}`;
 }
 
 export function overlays(snaps: NodeSnapshot[]): Map<string, Array<{ node: string; vtep: VtepSummary }>> {

@@ -252,3 +252,67 @@ test('NATS: a failed first connect and a connection closed for good are retried,
     await agent.stop();
   }
 });
+
+test('a netlink change reaches the stream at once: one inventory per burst, not the next 60 s round', async () => {
+  const log = silentLogger();
+  let gen = 0;
+  let collects = 0;
+  let poke: () => void = () => {};
+  const agent = await startAgent({
+    ...options('n3', log),
+    inventoryIntervalMs: 60_000,
+    changeQuietMs: 100,
+    collect: async () => {
+      collects++;
+      return snap('n3', () => gen);
+    },
+    checks: (s) => ({
+      findings:
+        s.underlay && s.underlay.mtu > 1500
+          ? [
+              {
+                check: 'c',
+                status: 'problem',
+                severity: 'critical',
+                kind: 'vtep-down',
+                incident: null,
+                node: 'n3',
+                subject: 'x',
+                summary: 'changed',
+                evidence: [],
+                remediation: '',
+              },
+            ]
+          : [],
+      checkRuns: [],
+    }),
+    prober: async () => new FakeProber('n3'),
+    changeEvents: (onChange) => {
+      poke = onChange;
+      return () => {
+        poke = () => {};
+      };
+    },
+  });
+  const reader = await StreamReader.open(server.url);
+  try {
+    await waitFor('first findings of n3', () => reader.of('findings', 'n3').length > 0, 15_000);
+    const before = collects;
+    gen = 1;
+    const t0 = Date.now();
+    for (let i = 0; i < 10; i++) poke(); // a burst of netlink events
+    await waitFor(
+      'the changed finding in the stream',
+      () => reader.of('findings', 'n3').some((m) => m.findings.some((f) => f.summary === 'changed')),
+      10_000,
+      50,
+    );
+    const took = Date.now() - t0;
+    assert.ok(took < 5000, `took ${took} ms (the periodic inventory is 60 s away)`);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(collects - before, 1, 'ten events, one inventory');
+  } finally {
+    await reader.close();
+    await agent.stop();
+  }
+});

@@ -284,3 +284,18 @@ test('replaying the captured outputs gives the snapshot the real run produced (s
   });
   assert.deepEqual(view(s), view(real));
 });
+
+test('Swarm from what the node does: listening on TCP 7946 in the host namespace', async () => {
+  const { w, opts } = setup();
+  const { s: before } = await run(opts);
+  assert.equal(before.docker.swarmListening, undefined, 'no Swarm port listening');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  mkdirSync(join(w.procRoot, 'net'), { recursive: true });
+  writeFileSync(
+    join(w.procRoot, 'net/tcp'),
+    '  sl  local_address rem_address   st\n   0: 00000000:1F0A 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n',
+  );
+  const { s } = await run(opts);
+  assert.deepEqual(s.docker.swarmListening, [7946]);
+  assert.equal(s.docker.swarm, true);
+});

@@ -7,6 +7,7 @@ import {
   ifaceNames,
   parseOsRelease,
   parsePrivileged,
+  parseListeningTcp,
   parseSysctl,
 } from '../../../agent/inventory/parse-host.js';
 
@@ -69,4 +70,27 @@ test('/proc/net/dev: interface names (the agent change signal)', () => {
   assert.deepEqual(ifaceNames('garbage\nmore garbage\nno colon here\n'), []);
   // The real file of this process parses too, and holds loopback.
   assert.ok(ifaceNames(readFileSync('/proc/self/net/dev', 'utf8')).includes('lo'));
+});
+
+test('parseListeningTcp: LISTEN rows only, IPv4 and IPv6; a real listener is found in /proc/self/net/tcp', async () => {
+  const text = [
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+    '   0: 00000000:0949 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 72813 1 0 100 0 0 10 0',
+    '   1: 0B01C80A:0949 0C01C80A:C350 01 00000000:00000000 00:00000000 00000000     0        0 72814 1 0 20 4 30 10 -1',
+    '   2: 0B01C80A:D431 0C01C80A:1F0A 01 00000000:00000000 00:00000000 00000000     0        0 72815 1 0 20 4 30 10 -1',
+  ].join('\n');
+  assert.deepEqual(parseListeningTcp(text), [2377], 'established connections (either end) do not count');
+  const six =
+    '   0: 00000000000000000000000000000000:1F0A 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0';
+  assert.deepEqual(parseListeningTcp(six), [7946]);
+  assert.deepEqual(parseListeningTcp('garbage\n'), []);
+  const { createServer } = await import('node:net');
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  try {
+    assert.ok(parseListeningTcp(readFileSync('/proc/self/net/tcp', 'utf8')).includes(port));
+  } finally {
+    srv.close();
+  }
 });

@@ -123,6 +123,7 @@ test('parseLinks: VXLAN info of flannel and Docker VTEPs', () => {
     l2miss: false,
     l3miss: false,
     lowerDevice: 'eth0',
+    external: false,
   });
   assert.deepEqual(byName(ovLinks, 'vxlan0').vxlan, {
     vni: 256,
@@ -134,6 +135,7 @@ test('parseLinks: VXLAN info of flannel and Docker VTEPs', () => {
     l2miss: true,
     l3miss: true,
     lowerDevice: null,
+    external: false,
   });
   assert.equal(byName(hostLinks, 'cni0').vxlan, null);
 });

@@ -86,7 +86,37 @@ test('classifyRole', () => {
     'container',
     'docker-ingress',
   ]);
-  assert.equal(classifyRole({ ...ov, name: 'lb_abc' }), 'other', 'bridge+vxlan without the 1-<id> name');
+  // By content: the same bridge + VTEP sandbox under any name (or place) is Docker's.
+  assert.equal(classifyRole({ ...ov, name: 'lb_abc' }), 'docker-overlay', 'bridge+vxlan under another name');
+  assert.equal(
+    classifyRole({ ...ov, name: 'x', path: '/run/docker-alt/netns/x' }),
+    'docker-overlay',
+    'another exec-root',
+  );
+  // A bridge + VTEP sandbox that is not built like libnetwork's (own local address, none of its
+  // flags, not moved in, not in Docker's directory, no Docker name) is not taken for Docker.
+  const plain = {
+    ...ov,
+    name: 'lab-x',
+    path: '/var/run/netns/lab-x',
+    links: ov.links.map((l) =>
+      l.vxlan
+        ? {
+            ...l,
+            linkNetnsid: null,
+            vxlan: {
+              ...l.vxlan,
+              local: '10.9.0.1',
+              learning: false,
+              proxy: false,
+              l2miss: false,
+              l3miss: false,
+            },
+          }
+        : l,
+    ),
+  };
+  assert.equal(classifyRole(plain), 'other');
 });
 
 test('detectUnderlay: explicit, default route, VTEP lower device, VTEP local address', () => {
