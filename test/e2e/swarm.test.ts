@@ -12,17 +12,28 @@
  * Timings go to test-output/swarm-timings.json.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { DiagnosisResponse, NodeView, RootCause, RootCauseKind } from '../../shared/schema.js';
 import { labAllowed, labId } from '../lab/lab.js';
-import { type SwarmFault, SwarmLab } from '../lab/swarm.js';
+import { type SwarmFault, SwarmLab, type SwarmNode } from '../lab/swarm.js';
 import { buildDist, freePort, NatsServer, OUTPUT, ROOT, sleep, waitFor } from './harness.js';
 import { Monitoring } from './monitoring.js';
+
+const execFileP = promisify(execFile);
 
 interface Expectation {
   kind: RootCauseKind;
@@ -74,6 +85,7 @@ describe('swarm: real Docker Swarm incidents -> agents -> collector -> Alertmana
   const timings: Timing[] = [];
   let keyDir = '';
   let natsNodePort = 0;
+  let stackFigures: { buildSeconds: number; deploySeconds: number } | null = null;
 
   const diagnosis = async (): Promise<RootCause[]> =>
     ((await (await fetch(`${collectorUrl}/api/v1/diagnosis`)).json()) as DiagnosisResponse).rootCauses;
@@ -177,7 +189,6 @@ describe('swarm: real Docker Swarm incidents -> agents -> collector -> Alertmana
     nats = await NatsServer.start('swarm-nats-server');
     natsNodePort = 20000 + Math.floor(Math.random() * 20000);
     await lab.relay(nats.port, natsNodePort);
-    for (const n of lab.nodes) await startAgent(n.name);
     const port = await freePort();
     collectorUrl = `http://127.0.0.1:${port}`;
     const log = createWriteStream(join(OUTPUT, 'swarm-collector.log'), { flags: 'a' });
@@ -204,7 +215,7 @@ describe('swarm: real Docker Swarm incidents -> agents -> collector -> Alertmana
   after(async () => {
     writeFileSync(
       join(OUTPUT, 'swarm-timings.json'),
-      `${JSON.stringify({ labUpSeconds: lab?.upSeconds ?? null, incidents: timings }, null, 2)}\n`,
+      `${JSON.stringify({ labUpSeconds: lab?.upSeconds ?? null, stack: stackFigures, incidents: timings }, null, 2)}\n`,
     );
     for (const n of [...agents.keys()]) await stopAgent(n);
     if (collector?.pid && collector.exitCode === null) collector.kill('SIGTERM');
@@ -214,9 +225,143 @@ describe('swarm: real Docker Swarm incidents -> agents -> collector -> Alertmana
     if (keyDir) rmSync(keyDir, { recursive: true, force: true });
   });
 
+  it('the stack as docs/install-swarm.md deploys it: local image, secrets, global agents in the host network', async (t) => {
+    if (skip) return t.skip('needs root');
+    const m0 = lab!.nodes.find((n) => n.role === 'manager')!.name;
+    // The image from deploy/docker (local base, no registry), built in the first manager's daemon.
+    const t0 = Date.now();
+    const build = await execFileP(
+      'bash',
+      [join(ROOT, 'deploy/docker/build-local.sh'), '--nats', 'nats:2.9.25-alpine'],
+      {
+        env: {
+          ...process.env,
+          DOCKER_HOST: `unix:///run/${lab!.id}/${m0}/docker.sock`,
+          VXDOCTOR_DOCKER_CLI: '/usr/bin/docker',
+        },
+        timeout: 600_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    const tarball = build.stdout.trim().split('\n').at(-1)!;
+    const buildSeconds = (Date.now() - t0) / 1000;
+    const t1 = Date.now();
+    await lab!.stack(tarball);
+    await waitFor(
+      'agent global on every node, collector 1/1, nats 1/1',
+      async () => {
+        const ls = await docker(m0, ['stack', 'services', 'vxdoctor', '--format', '{{.Name}} {{.Replicas}}']);
+        const want = [
+          `vxdoctor_agent ${lab!.nodes.length}/${lab!.nodes.length}`,
+          'vxdoctor_collector 1/1',
+          'vxdoctor_nats 1/1',
+        ];
+        return want.every((w) => ls.split('\n').includes(w));
+      },
+      120_000,
+      1000,
+    );
+    const deploySeconds = (Date.now() - t1) / 1000;
+    stackFigures = { buildSeconds, deploySeconds };
+    t.diagnostic(
+      `image build ${buildSeconds.toFixed(1)} s (${tarball}); stack deploy to all tasks running ${deploySeconds.toFixed(1)} s`,
+    );
+    // Prometheus's path: every agent answers on its node address :9701, seen from another node.
+    for (const n of lab!.nodes) {
+      const from = lab!.nodes.find((x) => x.rack !== n.rack)!;
+      const body = await waitFor(
+        `${n.name}'s agent /metrics at ${n.underlay}:9701`,
+        async () => {
+          const r = await execFileP('ip', [
+            'netns',
+            'exec',
+            from.netns,
+            'curl',
+            '-sf',
+            '--max-time',
+            '3',
+            `http://${n.underlay}:9701/metrics`,
+          ]);
+          return r.stdout.includes('vxdoctor_agent_inventory_duration_seconds') ? r.stdout : null;
+        },
+        60_000,
+        1000,
+      );
+      assert.ok(body);
+    }
+    // The containerized agent (caps, read-only root, the stack's mounts) reads the node's real
+    // libnetwork state: the user overlay's VTEP is in its inventory.
+    const wk = lab!.nodes.find((n) => n.role === 'worker')!.name;
+    const agentC = (
+      await docker(wk, ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=vxdoctor_agent'])
+    ).trim();
+    const vni = Number(
+      await docker(m0, [
+        'network',
+        'inspect',
+        '-f',
+        '{{index .Options "com.docker.network.driver.overlay.vxlanid_list"}}',
+        'labnet',
+      ]),
+    );
+    const r = await lab!.docker(wk, [
+      'exec',
+      agentC,
+      'vxdoctor',
+      'inspect',
+      '--json',
+      '--proc-root',
+      '/host/proc',
+    ]);
+    const snap = (
+      JSON.parse(r.stdout) as { snapshot: { node: string; vteps: Array<{ style: string; vni: number }> } }
+    ).snapshot;
+    assert.equal(snap.node, wk, 'the node name from {{.Node.Hostname}} / the UTS namespace');
+    assert.ok(
+      snap.vteps.some((v) => v.style === 'docker' && v.vni === vni),
+      `labnet VNI ${vni} in ${JSON.stringify(snap.vteps)}`,
+    );
+    // Agents reach NATS through the routing mesh (127.0.0.1:4222) and the collector through the
+    // service VIP: both are IPVS. Where the kernel has no IPVS they cannot connect.
+    const ipvs = existsSync('/proc/sys/net/ipv4/vs');
+    const health = async (n: SwarmNode) =>
+      JSON.parse(
+        (
+          await execFileP('ip', [
+            'netns',
+            'exec',
+            n.netns,
+            'curl',
+            '-sf',
+            '--max-time',
+            '3',
+            'http://127.0.0.1:9701/healthz',
+          ])
+        ).stdout,
+      ) as { nats: boolean };
+    if (ipvs) {
+      await waitFor(
+        'every stack agent connected to the stack NATS',
+        async () => (await Promise.all(lab!.nodes.map(health))).every((h) => h.nats),
+        90_000,
+        1000,
+      );
+    } else {
+      assert.ok(
+        (await Promise.all(lab!.nodes.map(health))).every((h) => !h.nats),
+        'no routing mesh without IPVS',
+      );
+      t.diagnostic(
+        'this kernel has no IPVS (/proc/sys/net/ipv4/vs): no routing mesh, no service VIPs; NATS and the collector in the stack cannot be reached, incidents run with agents as node processes',
+      );
+    }
+    await lab!.stackRm();
+  });
+
   it('healthy swarm: nodes Ready, web on every node, overlay across racks, no root cause', async (t) => {
     if (skip) return t.skip('needs root');
     t.diagnostic(`swarm lab up in ${lab!.upSeconds.toFixed(1)} s`);
+    for (const n of lab!.nodes) await startAgent(n.name);
     assert.equal(lab!.nodes.filter((n) => n.role === 'manager').length % 2, 1, 'an odd number of managers');
     assert.ok(
       new Set(lab!.nodes.filter((n) => n.role === 'manager').map((n) => n.rack)).size > 1,

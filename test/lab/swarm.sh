@@ -6,6 +6,7 @@
 # real containers on the overlay. Faults are injected in the fabric, in a node or in Docker.
 #
 #   bash test/lab/swarm.sh [--id ID] up|down|status|clear|fault NAME|relay PORT|docker NODE ARGS...
+#                                    |stack IMAGE-TAR|stack-rm
 #                                    |pid NODE|holder NODE|start-dockerd NODE|stop-dockerd NODE|nodes
 #
 # Namespaces are ID-core, ID-torA, ID-torB and ID-<node>; state in /run/ID, daemon data in
@@ -117,13 +118,17 @@ stop_dockerd() { # node: SIGTERM (dockerd stops its containers, containerd follo
 start_node() { # node: the node's own UTS + mount namespaces, held by one sleeping process
   local n=$1 d=$RUN/$1 pid
   mkdir -p "$d/docker" "$d/netns" "$DATA/$n" /run/docker
+  # A resolver on the node's own loopback (none listens): the registry lookups Swarm tries
+  # before it falls back to a local image fail at once instead of timing out.
+  echo "nameserver 127.0.0.1" >"$d/resolv.conf"
   # Own hostname; own /var/run/docker and an empty /var/run/netns (neither the node nor its agent
   # sees the other nodes' namespaces). Slave propagation: nothing mounted inside leaks to the
   # host. nsenter --net, not `ip netns exec` (that remounts /sys and hides the cgroup mounts
   # dockerd needs). The holder outlives dockerd restarts, like a host outlives its daemon.
   nsenter --net="/run/netns/$ID-$n" unshare --uts --mount --propagation slave \
     bash -c 'hostname "$1" && mount --bind "$2/docker" /var/run/docker && mount --make-rshared /var/run/docker &&
-      mount --bind "$2/netns" /var/run/netns && mount --make-rshared /var/run/netns && exec -a "vxlab-node $2" sleep infinity' \
+      mount --bind "$2/netns" /var/run/netns && mount --make-rshared /var/run/netns &&
+      mount --bind "$2/resolv.conf" /etc/resolv.conf && exec -a "vxlab-node $2" sleep infinity' \
     bash "$n" "$d" </dev/null >>"$d/node.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
@@ -252,16 +257,14 @@ link set eth-a up
 link set eth-b up
 EOF
   for r in A B; do echo "link set p-core master br-tor up" | ipb "$ID-tor$r"; done
-  # 3. nodes. No default route: registry and DNS lookups (image pulls Swarm tries before it
-  # falls back to the local image) fail at once instead of timing out.
+  # 3. nodes (default route via the core, which has no way out: lab traffic stays in the lab)
   for n in "${NODES[@]}"; do
-    local other=$(($(rnum "$n") == 1 ? 2 : 1))
     ipb "$ID-$n" <<EOF
 link set lo up
 link add eth0 type veth peer name p-$n netns $ID-tor$(rack "$n")
 addr add $(ul "$n")/24 dev eth0
 link set eth0 up
-route add 10.81.$other.0/24 via 10.81.$(rnum "$n").254 dev eth0
+route add default via 10.81.$(rnum "$n").254 dev eth0
 EOF
     echo "link set p-$n master br-tor up" | ipb "$ID-tor$(rack "$n")"
   done
@@ -337,6 +340,38 @@ do_relay() { # port [listen-port in the nodes, default 4222]
     sleep 0.05
   done
   die "relay: listeners did not come up within 5 s"
+}
+
+# ---------- the vxdoctor stack, deployed as docs/install-swarm.md says ----------
+do_stack() { # image-tarball: load it on every node, secrets (the docs' commands), stack deploy
+  local tar=$1 n m0 pids=() p ok=1 repo
+  repo=$(cd "$(dirname "$0")/../.." && pwd)
+  [ -s "$tar" ] || die "stack: no image tarball '$tar'"
+  for n in "${NODES[@]}"; do
+    mkdir -p "$RUN/$n/netns"
+    DK_TIMEOUT=180 dk "$n" load -q -i "$tar" >/dev/null & pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || ok=0; done
+  [ $ok = 1 ] || die "stack: image load failed"
+  m0=$(first_manager)
+  # Step 3 of docs/install-swarm.md, run as written (its first ```sh block after "## 3.").
+  awk '/^## 3\./ {s=1} s && /^```sh/ {b=1; next} b && /^```/ {exit} b {print}' "$repo/docs/install-swarm.md" >"$RUN/secrets.sh"
+  [ -s "$RUN/secrets.sh" ] || die "stack: no secrets block in docs/install-swarm.md"
+  (export DOCKER_HOST="unix://$(sock "$m0")" && cd "$RUN" && PATH="$(dirname "$DOCKER"):$PATH" bash -e "$RUN/secrets.sh") >"$RUN/secrets.log" 2>&1 ||
+    die "stack: the docs' secret commands failed (see $RUN/secrets.log)"
+  (cd "$repo/deploy/swarm" && DOCKER_HOST="unix://$(sock "$m0")" timeout 120 "$DOCKER" stack deploy -c stack.yml vxdoctor) >"$RUN/stack.log" 2>&1 ||
+    die "stack deploy failed: $(cat "$RUN/stack.log")"
+}
+do_stack_rm() {
+  local m0 n
+  m0=$(first_manager)
+  dk "$m0" stack rm vxdoctor >/dev/null 2>&1 || true
+  for n in "${NODES[@]}"; do
+    for _ in $(seq 120); do
+      [ -z "$(DK_TIMEOUT=5 dk "$n" ps -q --filter label=com.docker.stack.namespace=vxdoctor 2>/dev/null)" ] && break
+      sleep 0.5
+    done
+  done
 }
 
 # ---------- faults ----------
@@ -443,6 +478,8 @@ case "$cmd" in
   fault) [ -n "${1:-}" ] || die "fault needs a name (${FAULT_NAMES[*]})"; fault_apply "$1" ;;
   relay) do_relay "${1:?relay needs a port}" "${2:-4222}" ;;
   docker) n=${1:?docker needs a node}; shift; dk "$n" "$@" ;;
+  stack) do_stack "${1:?stack needs an image tarball (deploy/docker/build-local.sh)}" ;;
+  stack-rm) do_stack_rm ;;
   pid) dockerd_pid "${1:?pid needs a node}" ;;
   holder) holder_pid "${1:?holder needs a node}" ;;
   start-dockerd) start_dockerd "${1:?}" ;;

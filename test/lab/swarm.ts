@@ -58,7 +58,8 @@ export class SwarmLab {
   }
 
   static async up(opts: { id: string; runner?: CommandRunner }): Promise<SwarmLab> {
-    if (!/^[a-z]{3,4}$/.test(opts.id)) throw new Error(`lab id must be 3-4 lowercase letters, got '${opts.id}'`);
+    if (!/^[a-z]{3,4}$/.test(opts.id))
+      throw new Error(`lab id must be 3-4 lowercase letters, got '${opts.id}'`);
     const lab = new SwarmLab(opts.id, opts.runner ?? execRunner);
     process.on('exit', lab.onExit);
     process.on('SIGINT', lab.onSignal);
@@ -121,6 +122,16 @@ export class SwarmLab {
   /** Agents in every node reach 127.0.0.1:`natsPort` (root ns) at 127.0.0.1:`nodePort`. */
   async relay(natsPort: number, nodePort: number): Promise<void> {
     await this.sh('relay', [String(natsPort), String(nodePort)], 30_000);
+  }
+
+  /** Loads the image tarball on every node, creates the docs' secrets, `docker stack deploy`. */
+  async stack(imageTar: string): Promise<void> {
+    await this.sh('stack', [imageTar], 300_000);
+  }
+
+  /** `docker stack rm vxdoctor`, until its containers are gone on every node. */
+  async stackRm(): Promise<void> {
+    await this.sh('stack-rm', [], 120_000);
   }
 
   /** `docker ARGS` against node `name`'s own daemon. */
