@@ -31,7 +31,7 @@ bash scripts/bootstrap.sh
 ID=vxm
 LAB="bash test/lab/lab.sh --id $ID"
 if $swarm; then
-  ID=vxn
+  ID=vxn${VXLAB_TAG:-}   # $VXLAB_TAG (one letter) keeps parallel checkouts apart
   LAB="bash test/lab/swarm.sh --id $ID"
 fi
 PORT=${VXDOCTOR_DEMO_NATS_PORT:-14222}
@@ -80,7 +80,7 @@ if $swarm; then
   chmod 600 "$work/probe.key"
   while read -r n r _ _; do
     # In the node's own network, mount (its /var/run/docker) and UTS namespaces.
-    nsenter -t "$($LAB holder "$n")" -n -m -u -- node bin/vxdoctor.js agent --node "$n" \
+    nsenter -t "$($LAB holder "$n")" -n -m -u -- node "$PWD/bin/vxdoctor.js" agent --node "$n" \
       --nats nats://127.0.0.1:4222 --netns-dir /var/run/docker/netns --no-proc-netns --underlay-if eth0 \
       --label "rack=$r" --probe-key-file "$work/probe.key" --interval 2s --inventory-interval 5s \
       >"$work/agent-$n.log" 2>&1 &
