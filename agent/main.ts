@@ -10,6 +10,7 @@ import {
   JETSTREAM_FLAGS,
   jsReplicas,
   NATS_FLAGS,
+  natsPassword,
   PROC_ROOT_FLAG,
   type Parsed,
   procRootOf,
@@ -199,7 +200,8 @@ export function agentConfig(p: Parsed): AgentConfig {
   set('cert', 'nats-cert');
   set('key', 'nats-key');
   set('user', 'nats-user');
-  set('password', 'nats-password');
+  const password = natsPassword(v);
+  if (password !== undefined) nats.password = password;
   set('nkeySeedFile', 'nats-nkey-seed-file');
   set('credsFile', 'nats-creds-file');
   natsConnectionOptions(nats); // validate files/combinations now (exit 2)

@@ -9,6 +9,7 @@ import {
   JETSTREAM_FLAGS,
   jsReplicas,
   NATS_FLAGS,
+  natsPassword,
   type Parsed,
 } from '../shared/config.js';
 import { createLogger } from '../shared/logging.js';
@@ -142,7 +143,7 @@ export async function run(parsed: Parsed): Promise<number> {
       cert: str('nats-cert'),
       key: str('nats-key'),
       user: str('nats-user'),
-      password: str('nats-password'),
+      password: natsPassword(v),
       nkeySeedFile: str('nats-nkey-seed-file'),
       credsFile: str('nats-creds-file'),
     },

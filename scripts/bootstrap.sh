@@ -21,6 +21,7 @@ APT_PACKAGES=(
   chromium                                         # headless browser tests of the web page
   python3 make g++                                 # node-gyp for the pcap addon
   curl util-linux                                  # demo health polling; nsenter
+  docker.io debootstrap busybox-static openssl     # Swarm lab: a dockerd per node, local images, secrets
 )
 
 missing=()

@@ -4,6 +4,7 @@
  * Lists from the environment are comma-separated. Bad input throws ConfigError naming the
  * flag (or variable) and the value, so `main` can print it and exit 2.
  */
+import { readFileSync } from 'node:fs';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -206,9 +207,39 @@ export const NATS_FLAGS: FlagSpec[] = [
   { name: 'nats-key', type: 'string', metavar: 'FILE', help: 'Client key for NATS TLS.' },
   { name: 'nats-user', type: 'string', help: 'NATS user.' },
   { name: 'nats-password', type: 'string', help: 'NATS password.' },
+  {
+    name: 'nats-password-file',
+    type: 'string',
+    metavar: 'FILE',
+    help: 'File holding the NATS password (e.g. a Docker secret); excludes --nats-password.',
+  },
   { name: 'nats-nkey-seed-file', type: 'string', metavar: 'FILE', help: 'NATS nkey user seed file.' },
   { name: 'nats-creds-file', type: 'string', metavar: 'FILE', help: 'NATS credentials (.creds) file.' },
 ];
+
+/**
+ * The NATS password from `--nats-password` or `--nats-password-file` (its content without the
+ * trailing newline), or undefined. Both at once, an unreadable or an empty file are errors.
+ */
+export function natsPassword(
+  values: FlagValues,
+  readFile: (path: string) => string = (f) => readFileSync(f, 'utf8'),
+): string | undefined {
+  const direct = values['nats-password'];
+  const file = values['nats-password-file'];
+  const hasDirect = typeof direct === 'string' && direct !== '';
+  if (typeof file !== 'string' || file === '') return hasDirect ? (direct as string) : undefined;
+  if (hasDirect) throw new ConfigError('--nats-password and --nats-password-file: give one, not both');
+  let text: string;
+  try {
+    text = readFile(file);
+  } catch (err) {
+    throw new ConfigError(`--nats-password-file: cannot read ${file}: ${(err as Error).message}`);
+  }
+  const pw = text.replace(/\r?\n$/, '');
+  if (pw === '') throw new ConfigError(`--nats-password-file: ${file} is empty`);
+  return pw;
+}
 
 /**
  * JetStream flags, the same on the agent and the collector (whichever starts first creates the

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   type CommandSpec,
   ConfigError,
+  natsPassword,
   parseCommand,
   parseDuration,
   parseLabels,
@@ -53,5 +54,37 @@ describe('parseCommand', () => {
     assert.equal(parseDuration('1.5'), 1500);
     assert.deepEqual(parseLabels(['rack=A', 'zone=z1']), { rack: 'A', zone: 'z1' });
     assert.throws(() => parseLabels(['rack']), /key=value/);
+  });
+});
+
+describe('natsPassword', () => {
+  const files: Record<string, string> = { '/s/pw': 'hunter2\n', '/s/crlf': 'a b\r\n', '/s/empty': '\n' };
+  const read = (f: string) => {
+    const t = files[f];
+    if (t === undefined) throw new Error('ENOENT: no such file');
+    return t;
+  };
+  it('reads the file without its trailing newline, keeps inner spaces', () => {
+    assert.equal(natsPassword({ 'nats-password-file': '/s/pw' }, read), 'hunter2');
+    assert.equal(natsPassword({ 'nats-password-file': '/s/crlf' }, read), 'a b');
+  });
+  it('passes --nats-password through; neither gives undefined', () => {
+    assert.equal(natsPassword({ 'nats-password': 'x\n' }, read), 'x\n');
+    assert.equal(natsPassword({}, read), undefined);
+  });
+  it('rejects both, an unreadable file and an empty one, naming the flag', () => {
+    assert.throws(
+      () => natsPassword({ 'nats-password': 'x', 'nats-password-file': '/s/pw' }, read),
+      (e: Error) => e instanceof ConfigError && /one, not both/.test(e.message),
+    );
+    assert.throws(
+      () => natsPassword({ 'nats-password-file': '/s/missing' }, read),
+      (e: Error) =>
+        e instanceof ConfigError && /--nats-password-file: cannot read \/s\/missing/.test(e.message),
+    );
+    assert.throws(
+      () => natsPassword({ 'nats-password-file': '/s/empty' }, read),
+      (e: Error) => e instanceof ConfigError && /is empty/.test(e.message),
+    );
   });
 });
