@@ -162,7 +162,10 @@ export interface AgentConfig {
 export function agentConfig(p: Parsed): AgentConfig {
   const v = p.values;
   const node = String(v.node);
-  if (!NODE_NAME_RE.test(node)) throw new ConfigError(`--node: "${node}" must match ${NODE_NAME_RE}`);
+  if (!NODE_NAME_RE.test(node))
+    throw new ConfigError(
+      `--node: "${node.slice(0, 300)}" is not a node name (dot-separated labels of [A-Za-z0-9_-], 1-63 characters each, at most 253 in all; e.g. ip-10-0-1-5.ec2.internal)`,
+    );
   const servers = (v.nats as string[]).flatMap((s) => s.split(',')).filter(Boolean);
   for (const s of servers)
     if (!/^(nats|tls|wss?):\/\/[^\s/]+/.test(s) && !/^[^\s/:]+:\d+$/.test(s))

@@ -28,7 +28,14 @@ import type {
   CheckRun,
 } from '../shared/schema.js';
 import { SCHEMA_VERSION } from '../shared/schema.js';
-import { KV_NODES, NODE_NAME_RE, STREAM_NAME, SUBJECT_PREFIX, traceSubject } from '../shared/subjects.js';
+import {
+  KV_NODES,
+  NODE_NAME_RE,
+  nodeFromToken,
+  STREAM_NAME,
+  SUBJECT_PREFIX,
+  traceSubject,
+} from '../shared/subjects.js';
 import { buildApp, TraceTimeoutError } from './app.js';
 import { Diagnoser } from './diagnosis/index.js';
 import { IngestCounters, validateMessage } from './ingest/index.js';
@@ -113,7 +120,8 @@ function connectOptions(o: CollectorOptions): NodeConnectionOptions {
 function parsePresence(key: string, value: Uint8Array): NodePresence | null {
   try {
     const p = JSON.parse(new TextDecoder().decode(value)) as NodePresence;
-    if (!p || typeof p !== 'object' || p.schemaVersion !== SCHEMA_VERSION || p.node !== key) return null;
+    if (!p || typeof p !== 'object' || p.schemaVersion !== SCHEMA_VERSION || p.node !== nodeFromToken(key))
+      return null;
     if (!NODE_NAME_RE.test(p.node) || typeof p.at !== 'number') return null;
     return {
       ...p,
@@ -399,8 +407,8 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
             // Presence age is measured on the server's clock (entry time), not the agent's.
             if (p) state.applyPresence({ ...p, at: Math.min(p.at, e.created.getTime()) });
             else log.debug({ key: e.key }, 'presence rejected');
-          } else if (NODE_NAME_RE.test(e.key)) {
-            state.removePresence(e.key);
+          } else if (nodeFromToken(e.key) !== null) {
+            state.removePresence(nodeFromToken(e.key) as string);
           }
         }
       } catch (err) {
