@@ -63,6 +63,8 @@ export interface CollectorOptions {
    * a durable named after a pod that is gone does not live forever.
    */
   durableInactiveMs?: number;
+  /** The collector page as people reach it (`--page-url`): alerts link root causes there. */
+  pageUrl?: string;
   maxMessageBytes?: number;
   evaluateEveryMs?: number;
   traceTimeoutMs?: number;
@@ -167,6 +169,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     ingest,
     rootCauses: () => diagnoser.current().rootCauses,
     natsConnected: () => connected,
+    ...(o.pageUrl ? { pageUrl: o.pageUrl } : {}),
   });
 
   const handle = (subject: string, data: Uint8Array): void => {

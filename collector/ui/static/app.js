@@ -71,7 +71,7 @@ function renderCauses(d) {
     .map(
       (
         rc,
-      ) => `<article class="rc ${esc(rc.severity)}" data-id="${esc(rc.id)}"><h3><span class="sev">${esc(rc.severity)}</span>${esc(rc.summary)}</h3>
+      ) => `<article class="rc ${esc(rc.severity)}" id="rc-${esc(rc.id)}" data-id="${esc(rc.id)}"><h3><span class="sev">${esc(rc.severity)}</span>${esc(rc.summary)}</h3>
 <div class="meta">${esc(rc.kind)} · <b class="place">${esc(placeText(rc))}</b> · since ${esc(new Date(rc.since).toISOString().replace('T', ' ').slice(0, 19))} UTC (${esc(ago(rc.since))})</div>
 ${evidence(rc.evidence)}
 ${rc.remediation ? `<div>Fix: <button class="copy" aria-label="copy fix">copy</button></div><pre class="fix" tabindex="0">${esc(rc.remediation)}</pre>` : ''}</article>`,
