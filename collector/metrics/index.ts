@@ -79,7 +79,9 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
             severity: rc.severity,
             scope: scopeOf(rc),
             node: rc.nodes.length === 1 ? (rc.nodes[0] as string) : '',
-            nodes: nodesLabel(rc.nodes),
+            // A segment is named by from/to/group_label; its node list grows while evidence
+            // arrives, and must not change the series' (and the alert's) identity.
+            nodes: rc.segment ? '' : nodesLabel(rc.nodes),
             from: rc.segment?.from ?? '',
             to: rc.segment?.to ?? '',
             group_label: rc.segment?.label ?? '',

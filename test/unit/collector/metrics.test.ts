@@ -72,7 +72,7 @@ describe('collector /metrics', () => {
     assert.equal(lines.length, 3, lines.join('\n'));
     assert.ok(
       lines.includes(
-        'vxdoctor_rootcause{id="underlay-vxlan-filtered:rack:A:B",kind="underlay-vxlan-filtered",severity="critical",scope="segment",node="",nodes="n1,n2,n3",from="A",to="B",group_label="rack",page="https://vx.example.com/ui/#rc-underlay-vxlan-filtered%3Arack%3AA%3AB"} 1',
+        'vxdoctor_rootcause{id="underlay-vxlan-filtered:rack:A:B",kind="underlay-vxlan-filtered",severity="critical",scope="segment",node="",nodes="",from="A",to="B",group_label="rack",page="https://vx.example.com/ui/#rc-underlay-vxlan-filtered%3Arack%3AA%3AB"} 1',
       ),
       lines.join('\n'),
     );

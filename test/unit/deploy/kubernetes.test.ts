@@ -213,6 +213,14 @@ test('agent RBAC: get on nodes and nothing else, bound to the agent ServiceAccou
     (cm['label-from-node'] ?? '').split(',').some((m) => m.split('=')[0] === group),
     'the group label is read from the Node',
   );
+  // The collector draws segments between values of the same label.
+  const col = (byKind('Deployment', 'vxdoctor-collector').spec as J).template.spec.containers[0];
+  const colEnv = Object.fromEntries(col.env.map((e: J) => [e.name, e]));
+  assert.deepEqual(colEnv.VXDOCTOR_GROUP_LABEL.valueFrom.configMapKeyRef, {
+    name: 'vxdoctor-agent',
+    key: 'group-label',
+  });
+  assert.equal(argOf(col.args, 'group-label'), undefined);
   for (const o of objects.filter((x) => x.kind === 'Deployment' || x.kind === 'StatefulSet'))
     assert.equal(
       (o.spec as J).template.spec.automountServiceAccountToken,
