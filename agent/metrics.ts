@@ -1,5 +1,5 @@
 /**
- * Agent self-metrics (names fixed in INTERFACES.md). Values are read from the live components
+ * Agent self-metrics (names in docs/contracts.md: all vxdoctor_agent_*). Values are read from the live components
  * in collect(), never pushed from timers.
  */
 import { Gauge, type Registry } from 'prom-client';

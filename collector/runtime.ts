@@ -1,3 +1,4 @@
+import { logNatsStatus } from '../shared/nats-status.js';
 import {
   AckPolicy,
   type Consumer,
@@ -438,7 +439,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
       for await (const s of conn.status()) {
         if (s.type === 'disconnect') connected = false;
         else if (s.type === 'reconnect') connected = true;
-        log.info({ status: s.type }, 'NATS status');
+        logNatsStatus(log, s as { type: string });
       }
     })();
     tasks.push(runConsumer(), runKv());

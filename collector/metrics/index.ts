@@ -1,5 +1,5 @@
 /**
- * Collector metrics (names fixed in INTERFACES.md). Every value is read from state in
+ * Collector metrics (names in docs/contracts.md). Every value is read from state in
  * `collect()` at scrape time; label sets come from bounded vocabularies and known label
  * combinations are pre-set to 0. The registry is injected (no global registry).
  */

@@ -91,4 +91,15 @@ describe('collector /metrics', () => {
     assert.match(label, / \+\d+ more$/);
     assert.equal(nodesLabel(['b', 'a']), 'a,b');
   });
+
+  it('RTT buckets resolve tens of microseconds to seconds', async () => {
+    const text = await render();
+    const les = [...text.matchAll(/vxdoctor_probe_rtt_seconds_bucket\{le="([^"]+)",path="vxlan"\}/g)]
+      .map((m) => m[1] as string)
+      .filter((x) => x !== '+Inf')
+      .map(Number);
+    assert.ok((les[0] as number) <= 0.00005, `first bucket ${les[0]}`);
+    assert.ok(les.filter((x) => x < 0.001).length >= 4, 'at least 4 buckets below 1 ms');
+    assert.ok((les.at(-1) as number) >= 2.5, `last bucket ${les.at(-1)}`);
+  });
 });
