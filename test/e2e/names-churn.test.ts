@@ -122,7 +122,7 @@ describe('churn and FQDN node names with the shipped NATS configuration', {
       '-out',
       'tls/tls.csr',
     ]);
-    writeFileSync(join(dir, 'tls', 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+    writeFileSync(join(dir, 'tls', 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
     openssl([
       'x509',
       '-req',
