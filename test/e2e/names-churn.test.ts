@@ -122,7 +122,10 @@ describe('churn and FQDN node names with the shipped NATS configuration', {
       '-out',
       'tls/tls.csr',
     ]);
-    writeFileSync(join(dir, 'tls', 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+    writeFileSync(
+      join(dir, 'tls', 'ext.cnf'),
+      'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
+    );
     openssl([
       'x509',
       '-req',
@@ -311,6 +314,20 @@ describe('churn and FQDN node names with the shipped NATS configuration', {
       },
     ).catch((e: { stdout: string }) => e);
     assert.ok(String(human.stdout).includes(joined), 'status text names the joined node');
+    // `trace` between two dotted names reaches both agents (their trace subjects are encoded).
+    const src = names.get('n1') as string;
+    const tr = await pexec(
+      process.execPath,
+      [join(ROOT, 'bin/vxdoctor.js'), 'trace', src, joined, '--collector', collectorUrl, '-o', 'json'],
+      { timeout: 60_000 },
+    ).then(
+      (r) => ({ code: 0, stdout: r.stdout }),
+      (e: { code: number; stdout: string }) => ({ code: e.code, stdout: String(e.stdout) }),
+    );
+    assert.ok(tr.code === 0 || tr.code === 1, `trace exit ${tr.code} (4 = no agent answered): ${tr.stdout}`);
+    const reply = JSON.parse(tr.stdout) as { src: string; dst: string; reverse?: { src: string } };
+    assert.deepEqual([reply.src, reply.dst], [src, joined]);
+    assert.equal(reply.reverse?.src, joined, "the joined node's agent answered its trace subject");
     writeFileSync(
       join(OUTPUT, 'churn-join.json'),
       `${JSON.stringify({ joinToUpSeconds: joinSecs, names: all }, null, 2)}\n`,

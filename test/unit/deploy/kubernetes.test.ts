@@ -178,8 +178,19 @@ test('the schema validation rejects a broken manifest (the check can fail)', () 
   assert.throws(() => new PrometheusRule(pr).validate());
 });
 
-test('generated Secrets (nats-auth.ts) validate', () => {
-  for (const s of authSecrets(generateAuth())) assert.doesNotThrow(() => new Secret(s as never).validate());
+test('generated Secrets (nats-auth.ts) validate and are what the pods mount (one agent identity)', () => {
+  const secrets = authSecrets(generateAuth()) as J[];
+  for (const s of secrets) assert.doesNotThrow(() => new Secret(s as never).validate());
+  const pod = (byKind('DaemonSet', 'vxdoctor-agent').spec as J).template.spec;
+  const c = pod.containers[0];
+  const seedPath = argOf(c.args, 'nats-nkey-seed-file') ?? '';
+  assert.doesNotMatch(seedPath, /NODE_NAME/, 'no per-node seed file');
+  const mount = c.volumeMounts.find((m: J) => seedPath.startsWith(`${m.mountPath}/`));
+  const vol = pod.volumes.find((v: J) => v.name === mount?.name);
+  const secret = secrets.find((s) => s.metadata.name === vol?.secret?.secretName);
+  assert.ok(secret, `the seed volume's Secret ${vol?.secret?.secretName} is generated`);
+  assert.ok(Object.keys(secret.stringData).includes(seedPath.slice(mount.mountPath.length + 1)));
+  assert.match(secret.stringData['agent.nk'], /^SU/);
 });
 
 test('namespace vxdoctor and recommended labels on every object and pod template', () => {
