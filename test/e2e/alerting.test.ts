@@ -27,6 +27,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import type { DiagnosisResponse } from '../../shared/schema.js';
 import { labAllowed, labId } from '../lab/lab.js';
+import { chromium } from 'playwright-core';
 import { freePort, type LabAgents, OUTPUT, ROOT, sleep, startLabAgents, waitFor } from './harness.js';
 
 interface Notification {
@@ -288,6 +289,20 @@ describe('alerting: two collector replicas, real Prometheus and Alertmanager, sh
       `${id} is a root cause on the page`,
     );
     assert.equal((await fetch(link.split('#')[0] as string)).status, 200, 'the page answers');
+    // In a browser, the link lands on that root cause (marked as the target).
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu'],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(link);
+      const target = page.locator('article.rc.target');
+      await target.waitFor({ timeout: 30_000, state: 'attached' });
+      assert.equal(await target.getAttribute('data-id'), id);
+    } finally {
+      await browser.close();
+    }
     await lab.clear();
   });
 });

@@ -85,6 +85,15 @@ ${rc.remediation ? `<div>Fix: <button class="copy" aria-label="copy fix">copy</b
         () => {},
       );
     });
+  // An alert's rootcause_url (`<page>/#rc-<id>`) lands on that root cause once it is rendered.
+  // Every render replaces the articles: mark it each time, scroll to it once.
+  const want = decodeURIComponent(location.hash.slice(1));
+  const a = want.startsWith('rc-') ? document.getElementById(want) : null;
+  if (a) {
+    a.classList.add('target');
+    if (st.shownTarget !== want) a.scrollIntoView({ block: 'start' });
+    st.shownTarget = want;
+  }
 }
 
 function renderNodes() {
