@@ -19,6 +19,7 @@ import {
 import { execRunner } from '../shared/exec.js';
 import { createLogger, type Logger } from '../shared/logging.js';
 import type { Finding, CheckRun, NodeSnapshot } from '../shared/schema.js';
+import { fetchNodeLabels, inClusterApi, labelsFromNode, parseLabelFromNode, SA_DIR } from './kube-node.js';
 import { NODE_NAME_RE } from '../shared/subjects.js';
 import { collectSnapshot } from './inventory/index.js';
 import { ifaceNames } from './inventory/parse-host.js';
@@ -68,6 +69,30 @@ export const command: CommandSpec = {
       help: 'Re-inventory within a second of a netlink change (one `ip monitor` process; --no-watch-netlink to disable).',
     },
     { name: 'label', type: 'list', metavar: 'K=V', help: 'Node label (topology, e.g. rack=A).' },
+    {
+      name: 'label-from-node',
+      type: 'list',
+      metavar: 'K=NODE_LABEL',
+      help: "Label K from this Kubernetes Node's label NODE_LABEL (e.g. rack=topology.kubernetes.io/zone), read once at start from the in-cluster API; --label wins.",
+    },
+    {
+      name: 'kube-api',
+      type: 'string',
+      metavar: 'URL',
+      help: 'Kubernetes API for --label-from-node (default https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT).',
+    },
+    {
+      name: 'kube-token-file',
+      type: 'string',
+      metavar: 'FILE',
+      help: `Bearer token for --label-from-node (default ${SA_DIR}/token).`,
+    },
+    {
+      name: 'kube-ca-file',
+      type: 'string',
+      metavar: 'FILE',
+      help: `CA of the Kubernetes API for --label-from-node (default ${SA_DIR}/ca.crt).`,
+    },
     { name: 'interval', type: 'duration', default: '5s', help: 'Heartbeat round interval.' },
     { name: 'inventory-interval', type: 'duration', default: '30s', help: 'Inventory + checks interval.' },
     {
@@ -148,6 +173,9 @@ export interface AgentConfig {
   node: string;
   nats: NatsSettings;
   labels: Record<string, string>;
+  /** vxdoctor label -> Node label key (`--label-from-node`). */
+  labelFromNode: Record<string, string>;
+  kube: { url?: string; tokenFile?: string; caFile?: string };
   underlayIf?: string;
   netnsDirs: string[];
   procNetns: boolean;
@@ -171,7 +199,10 @@ export interface AgentConfig {
 export function agentConfig(p: Parsed): AgentConfig {
   const v = p.values;
   const node = String(v.node);
-  if (!NODE_NAME_RE.test(node)) throw new ConfigError(`--node: "${node}" must match ${NODE_NAME_RE}`);
+  if (!NODE_NAME_RE.test(node))
+    throw new ConfigError(
+      `--node: "${node.slice(0, 300)}" is not a node name (dot-separated labels of [A-Za-z0-9_-], 1-63 characters each, at most 253 in all; e.g. ip-10-0-1-5.ec2.internal)`,
+    );
   const servers = (v.nats as string[]).flatMap((s) => s.split(',')).filter(Boolean);
   for (const s of servers)
     if (!/^(nats|tls|wss?):\/\/[^\s/]+/.test(s) && !/^[^\s/:]+:\d+$/.test(s))
@@ -210,6 +241,12 @@ export function agentConfig(p: Parsed): AgentConfig {
     node,
     nats,
     labels: parseLabels(v.label as string[] | undefined),
+    labelFromNode: parseLabelFromNode(v['label-from-node'] as string[] | undefined),
+    kube: {
+      ...(str('kube-api') ? { url: str('kube-api') as string } : {}),
+      ...(str('kube-token-file') ? { tokenFile: str('kube-token-file') as string } : {}),
+      ...(str('kube-ca-file') ? { caFile: str('kube-ca-file') as string } : {}),
+    },
     ...(underlayIf ? { underlayIf } : {}),
     netnsDirs: v['netns-dir'] as string[],
     procNetns: v['proc-netns'] as boolean,
@@ -279,9 +316,33 @@ async function loadCapture(log: Logger): Promise<unknown> {
   return null;
 }
 
+/**
+ * `--label-from-node`: the Node's labels, read at start (5 tries, 2 s apart). Without an answer
+ * the agent runs without them (logged): it still diagnoses per node, only the group is missing.
+ */
+async function nodeLabels(cfg: AgentConfig, log: Logger): Promise<Record<string, string>> {
+  if (Object.keys(cfg.labelFromNode).length === 0) return {};
+  const api = inClusterApi(process.env, cfg.kube);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { labels, missing } = labelsFromNode(await fetchNodeLabels(api, cfg.node), cfg.labelFromNode);
+      if (missing.length) log.warn({ missing }, 'node has no such label(s): not set');
+      log.info({ labels }, 'labels read from the Kubernetes Node');
+      return labels;
+    } catch (err) {
+      if (attempt >= 5) {
+        log.error({ err }, 'could not read the Kubernetes Node: running without --label-from-node labels');
+        return {};
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+
 export async function run(parsed: Parsed): Promise<number> {
-  const cfg = agentConfig(parsed);
-  const log = createLogger({ level: cfg.logLevel, name: 'vxdoctor-agent' }).child({ node: cfg.node });
+  const cfg0 = agentConfig(parsed);
+  const log = createLogger({ level: cfg0.logLevel, name: 'vxdoctor-agent' }).child({ node: cfg0.node });
+  const cfg: AgentConfig = { ...cfg0, labels: { ...(await nodeLabels(cfg0, log)), ...cfg0.labels } };
   const checks = await loadChecks(log);
   const runner = execRunner;
   const inventoryOpts = inventoryOptions(cfg);

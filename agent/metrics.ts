@@ -1,8 +1,9 @@
 /**
- * Agent self-metrics (names fixed in INTERFACES.md). Values are read from the live components
+ * Agent self-metrics (names in docs/contracts.md: all vxdoctor_agent_*). Values are read from the live components
  * in collect(), never pushed from timers.
  */
 import { Gauge, type Registry } from 'prom-client';
+import { registerBuildInfo } from '../shared/build-info.js';
 import { PROBE_PATHS, type CheckRun, type ProbePath } from '../shared/schema.js';
 
 export interface AgentMetricSources {
@@ -24,6 +25,7 @@ const REJECT_REASONS = ['bad-hmac', 'replay', 'malformed'];
 class MirrorCounter extends Gauge<string> {}
 
 export function registerAgentMetrics(registry: Registry, src: AgentMetricSources): void {
+  registerBuildInfo(registry, 'agent');
   new Gauge({
     name: 'vxdoctor_agent_inventory_duration_seconds',
     help: 'Duration of the last inventory run.',
@@ -88,7 +90,7 @@ export function registerAgentMetrics(registry: Registry, src: AgentMetricSources
   });
   (drop as unknown as { type: string }).type = 'counter';
   new Gauge({
-    name: 'vxdoctor_check_duration_seconds',
+    name: 'vxdoctor_agent_check_duration_seconds',
     help: 'Duration of the last run of each check.',
     labelNames: ['check'],
     registers: [registry],
@@ -97,7 +99,7 @@ export function registerAgentMetrics(registry: Registry, src: AgentMetricSources
     },
   });
   new Gauge({
-    name: 'vxdoctor_check_success',
+    name: 'vxdoctor_agent_check_success',
     help: '1 when the check ran to completion last time, else 0.',
     labelNames: ['check'],
     registers: [registry],
@@ -106,8 +108,8 @@ export function registerAgentMetrics(registry: Registry, src: AgentMetricSources
     },
   });
   new Gauge({
-    name: 'vxdoctor_nats_connected',
-    help: '1 while connected to NATS.',
+    name: 'vxdoctor_agent_nats_connected',
+    help: '1 while the agent is connected to NATS.',
     registers: [registry],
     collect() {
       this.set(src.natsConnected() ? 1 : 0);

@@ -23,7 +23,7 @@ import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { decodeProbe, encodeProbe, type ProbePacket } from '../agent/heartbeat/codec.js';
 import { SCHEMA_VERSION, type NodePresence, type ProbePath } from '../shared/schema.js';
-import { KV_NODES } from '../shared/subjects.js';
+import { KV_NODES, nodeToken } from '../shared/subjects.js';
 
 interface SimOptions {
   key: string;
@@ -230,7 +230,7 @@ async function main(): Promise<void> {
     const refresh = Date.now() - presenceAt >= o.ttlMs / 3;
     if (refresh) presenceAt = Date.now();
     for (const p of peers) {
-      if (refresh) await kv.put(p.node, JSON.stringify(presence(p)));
+      if (refresh) await kv.put(nodeToken(p.node), JSON.stringify(presence(p)));
       // As the agent does: the full-size probe stands for the small VXLAN-port probe on its port;
       // the small one follows only if the full-size one is not answered.
       p.pmtuPending = send(p, 'pmtu', p.vx, FLANNEL_PORT, 1500 - 28);

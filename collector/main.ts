@@ -39,6 +39,12 @@ export const command: CommandSpec = {
     ...NATS_FLAGS,
     ...JETSTREAM_FLAGS,
     {
+      name: 'page-url',
+      type: 'string',
+      metavar: 'URL',
+      help: "the collector page's address as people reach it (e.g. https://vxdoctor.example.com/); alerts link each root cause there (default http://<listen>/)",
+    },
+    {
       name: 'group-label',
       type: 'string',
       default: 'rack',
@@ -154,6 +160,10 @@ export async function run(parsed: Parsed): Promise<number> {
     presenceTtlMs: (v['presence-ttl'] as number) ?? PRESENCE_TTL_MS,
     findingTtlMs: v['finding-ttl'] as number,
     durable: v.durable as string,
+    pageUrl:
+      typeof v['page-url'] === 'string' && v['page-url'] !== ''
+        ? (v['page-url'] as string)
+        : `http://${host}:${port}/`,
     durableInactiveMs: durableInactive(v['durable-inactive'] as number),
     jsReplicas: jsReplicas(v),
     maxMessageBytes: v['max-message-bytes'] as number,

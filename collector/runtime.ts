@@ -1,3 +1,4 @@
+import { logNatsStatus } from '../shared/nats-status.js';
 import {
   AckPolicy,
   type Consumer,
@@ -29,7 +30,14 @@ import type {
   CheckRun,
 } from '../shared/schema.js';
 import { SCHEMA_VERSION } from '../shared/schema.js';
-import { KV_NODES, NODE_NAME_RE, STREAM_NAME, SUBJECT_PREFIX, traceSubject } from '../shared/subjects.js';
+import {
+  KV_NODES,
+  NODE_NAME_RE,
+  nodeFromToken,
+  STREAM_NAME,
+  SUBJECT_PREFIX,
+  traceSubject,
+} from '../shared/subjects.js';
 import { buildApp, TraceTimeoutError } from './app.js';
 import { Diagnoser } from './diagnosis/index.js';
 import { SegmentRing, segmentSamples } from './history/segments.js';
@@ -59,6 +67,8 @@ export interface CollectorOptions {
    * a durable named after a pod that is gone does not live forever.
    */
   durableInactiveMs?: number;
+  /** The collector page as people reach it (`--page-url`): alerts link root causes there. */
+  pageUrl?: string;
   maxMessageBytes?: number;
   evaluateEveryMs?: number;
   traceTimeoutMs?: number;
@@ -121,7 +131,8 @@ function connectOptions(o: CollectorOptions): NodeConnectionOptions {
 function parsePresence(key: string, value: Uint8Array): NodePresence | null {
   try {
     const p = JSON.parse(new TextDecoder().decode(value)) as NodePresence;
-    if (!p || typeof p !== 'object' || p.schemaVersion !== SCHEMA_VERSION || p.node !== key) return null;
+    if (!p || typeof p !== 'object' || p.schemaVersion !== SCHEMA_VERSION || p.node !== nodeFromToken(key))
+      return null;
     if (!NODE_NAME_RE.test(p.node) || typeof p.at !== 'number') return null;
     return {
       ...p,
@@ -167,6 +178,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     ingest,
     rootCauses: () => diagnoser.current().rootCauses,
     natsConnected: () => connected,
+    ...(o.pageUrl ? { pageUrl: o.pageUrl } : {}),
   });
 
   const handle = (subject: string, data: Uint8Array): void => {
@@ -441,8 +453,8 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
             // Presence age is measured on the server's clock (entry time), not the agent's.
             if (p) state.applyPresence({ ...p, at: Math.min(p.at, e.created.getTime()) });
             else log.debug({ key: e.key }, 'presence rejected');
-          } else if (NODE_NAME_RE.test(e.key)) {
-            state.removePresence(e.key);
+          } else if (nodeFromToken(e.key) !== null) {
+            state.removePresence(nodeFromToken(e.key) as string);
           }
         }
       } catch (err) {
@@ -469,7 +481,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
       for await (const s of conn.status()) {
         if (s.type === 'disconnect') connected = false;
         else if (s.type === 'reconnect') connected = true;
-        log.info({ status: s.type }, 'NATS status');
+        logNatsStatus(log, s as { type: string });
       }
     })();
     tasks.push(runConsumer(), runKv());

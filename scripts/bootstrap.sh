@@ -39,6 +39,13 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# kubectl (its built-in kustomize builds deploy/kubernetes in the unit tests) is not in Debian 12's
+# archive: it comes from the Kubernetes (or Google Cloud SDK) apt repository.
+if ! command -v kubectl >/dev/null; then
+  echo "bootstrap: kubectl is missing: install it from the Kubernetes apt repository (package kubectl)" >&2
+  exit 1
+fi
+
 # `npm install` rather than `npm ci`: npm 11 here writes lock files without the other
 # platforms' optional packages (e.g. @biomejs/cli-darwin-*), which `npm ci` then rejects as
 # "Missing ... from lock file". With an up-to-date lock, `npm install` installs the same versions.

@@ -6,6 +6,7 @@ import type { FindingsMessage, NodePresence, ProbesMessage, SnapshotMessage } fr
 export const STREAM_NAME = 'VXDOCTOR';
 export const SUBJECT_PREFIX = 'vxdoctor.v1';
 export const STREAM_SUBJECTS = [`${SUBJECT_PREFIX}.>`];
+/** Presence bucket; key = `nodeToken(node)`. */
 export const KV_NODES = 'vxdoctor_nodes';
 
 /** Message kinds published per node, and the payload each carries. */
@@ -17,20 +18,49 @@ export interface SubjectPayloads {
 export type MessageKind = keyof SubjectPayloads;
 export const MESSAGE_KINDS: readonly MessageKind[] = ['snapshot', 'findings', 'probes'];
 
-/** Node names become subject tokens: only [A-Za-z0-9_-] are allowed (validated at start-up). */
-export const NODE_NAME_RE = /^[A-Za-z0-9_-]{1,63}$/;
+/**
+ * Node names: every Kubernetes node name (RFC 1123 subdomain: dot-separated labels, up to 253
+ * characters) and every Swarm hostname. Labels of [A-Za-z0-9_-], 1..63 characters each, joined
+ * by single dots; 253 characters at most. Validated at start-up (`--node`) and at ingest.
+ */
+export const NODE_NAME_RE = /^(?=.{1,253}$)[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*$/;
 
-export function subjectFor(node: string, kind: MessageKind): string {
-  return `${SUBJECT_PREFIX}.${node}.${kind}`;
+export function isNodeName(s: string): boolean {
+  return NODE_NAME_RE.test(s);
 }
 
-/** Parses `vxdoctor.v1.<node>.<kind>`; null when the subject is not ours. */
+/**
+ * A node name as one NATS subject token, KV key and durable-name part (docs/contracts.md): `.`
+ * becomes `_` and `_` becomes `=`. A one-to-one character substitution (neither `=` nor `.`
+ * occurs in a token, `=` never in a name), so two names never share a token and
+ * `nodeFromToken(nodeToken(n)) === n`. `ip-10-0-1-5.ec2.internal` -> `ip-10-0-1-5_ec2_internal`.
+ */
+export function nodeToken(node: string): string {
+  if (!NODE_NAME_RE.test(node)) throw new Error(`not a node name: ${JSON.stringify(node.slice(0, 300))}`);
+  let out = '';
+  for (const c of node) out += c === '.' ? '_' : c === '_' ? '=' : c;
+  return out;
+}
+
+/** The node name a token stands for; null when the string is no token of a valid name. */
+export function nodeFromToken(token: string): string | null {
+  if (token.includes('.')) return null;
+  let out = '';
+  for (const c of token) out += c === '_' ? '.' : c === '=' ? '_' : c;
+  return NODE_NAME_RE.test(out) ? out : null;
+}
+
+export function subjectFor(node: string, kind: MessageKind): string {
+  return `${SUBJECT_PREFIX}.${nodeToken(node)}.${kind}`;
+}
+
+/** Parses `vxdoctor.v1.<token>.<kind>` into the node's name; null when the subject is not ours. */
 export function parseSubject(subject: string): { node: string; kind: MessageKind } | null {
   const parts = subject.split('.');
   if (parts.length !== 4 || `${parts[0]}.${parts[1]}` !== SUBJECT_PREFIX) return null;
-  const node = parts[2] ?? '';
+  const node = nodeFromToken(parts[2] ?? '');
   const kind = parts[3] as MessageKind;
-  if (!NODE_NAME_RE.test(node) || !MESSAGE_KINDS.includes(kind)) return null;
+  if (node === null || !MESSAGE_KINDS.includes(kind)) return null;
   return { node, kind };
 }
 
@@ -40,7 +70,7 @@ export function parseSubject(subject: string): { node: string; kind: MessageKind
  */
 export const TRACE_PREFIX = 'vxdoctor.trace.v1';
 export function traceSubject(node: string): string {
-  return `${TRACE_PREFIX}.${node}`;
+  return `${TRACE_PREFIX}.${nodeToken(node)}`;
 }
 
 export type { NodePresence };

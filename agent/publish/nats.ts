@@ -4,6 +4,7 @@
  * rather than ~4 min, the VXDOCTOR stream ensured, and JetStream publishes carrying
  * `Nats-Msg-Id` = message id (server-side de-duplication of retries).
  */
+import { logNatsStatus } from '../../shared/nats-status.js';
 import { readFileSync } from 'node:fs';
 import {
   type JetStreamClient,
@@ -154,7 +155,7 @@ export class NatsPublisher implements Publisher {
           this.up = true;
           this.streamOk = false; // server may have lost its store: ensure again
         }
-        log.info({ status: s.type }, 'NATS status');
+        logNatsStatus(log, s as { type: string });
       }
     })();
   }

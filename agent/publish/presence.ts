@@ -7,7 +7,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logging.js';
 import { type NodePresence, SCHEMA_VERSION } from '../../shared/schema.js';
-import { KV_NODES, NODE_NAME_RE } from '../../shared/subjects.js';
+import { KV_NODES, NODE_NAME_RE, nodeFromToken, nodeToken } from '../../shared/subjects.js';
 
 /** TTL of presence entries: 3 heartbeat intervals, at least 30 s. */
 export function presenceTtlMs(intervalMs: number): number {
@@ -19,7 +19,8 @@ const utf8 = new TextDecoder();
 export function parsePresence(key: string, value: Uint8Array): NodePresence | null {
   try {
     const p = JSON.parse(utf8.decode(value)) as NodePresence;
-    if (!p || typeof p !== 'object' || p.schemaVersion !== SCHEMA_VERSION || p.node !== key) return null;
+    if (!p || typeof p !== 'object' || p.schemaVersion !== SCHEMA_VERSION || p.node !== nodeFromToken(key))
+      return null;
     if (!NODE_NAME_RE.test(p.node) || !Array.isArray(p.underlay)) return null;
     return { ...p, labels: p.labels ?? {}, vteps: p.vteps ?? [], overlayEndpoints: p.overlayEndpoints ?? [] };
   } catch {
@@ -116,7 +117,7 @@ export class Presence {
     if (this.peers.prune(Date.now(), this.o.ttlMs)) this.o.onPeers(this.peers.list());
     try {
       const kv = await this.bucket();
-      await kv.put(this.o.node, JSON.stringify(p));
+      await kv.put(nodeToken(this.o.node), JSON.stringify(p));
     } catch (err) {
       this.kv = null; // re-open after a server restart
       throw err;
@@ -137,7 +138,10 @@ export class Presence {
               const p = parsePresence(e.key, e.value);
               if (p) changed = this.peers.put(p, Math.min(Date.now(), e.created.getTime()));
               else this.o.log.debug({ key: e.key }, 'presence rejected');
-            } else changed = this.peers.remove(e.key);
+            } else {
+              const node = nodeFromToken(e.key);
+              if (node !== null) changed = this.peers.remove(node);
+            }
             if (changed) this.o.onPeers(this.peers.list());
           }
         } catch (err) {

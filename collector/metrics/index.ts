@@ -1,10 +1,11 @@
 /**
- * Collector metrics (names fixed in INTERFACES.md). Every value is read from state in
+ * Collector metrics (names in docs/contracts.md). Every value is read from state in
  * `collect()` at scrape time; label sets come from bounded vocabularies and known label
  * combinations are pre-set to 0. The registry is injected (no global registry).
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { PROBE_PATHS, ROOT_CAUSE_KINDS, type RootCause } from '../../shared/schema.js';
+import { registerBuildInfo } from '../../shared/build-info.js';
 import { MESSAGE_KINDS } from '../../shared/subjects.js';
 import { type IngestCounters, REJECT_REASONS } from '../ingest/index.js';
 import { type ClusterState, RTT_BUCKETS } from '../state/index.js';
@@ -17,6 +18,28 @@ export interface MetricsSources {
   ingest: IngestCounters;
   rootCauses: () => RootCause[];
   natsConnected: () => boolean;
+  /** The collector page as people reach it (`--page-url`); the root-cause series links into it. */
+  pageUrl?: string;
+}
+
+/** Longest `nodes` label value: a cluster-wide root cause names its first nodes and a count. */
+const NODES_LABEL_MAX = 200;
+
+/** The `nodes` label: sorted names joined by commas, cut to a bounded length ("+N more"). */
+export function nodesLabel(nodes: string[]): string {
+  const sorted = [...nodes].sort();
+  let out = '';
+  for (let i = 0; i < sorted.length; i++) {
+    const next = out ? `${out},${sorted[i]}` : (sorted[i] as string);
+    if (next.length > NODES_LABEL_MAX) return `${out} +${sorted.length - i} more`;
+    out = next;
+  }
+  return out;
+}
+
+/** Link to one root cause on the collector page (`#rc-<id>`, the page's article id). */
+export function rootCauseLink(pageUrl: string, id: string): string {
+  return `${pageUrl.replace(/\/+$/, '')}/#rc-${encodeURIComponent(id)}`;
 }
 
 export function scopeOf(rc: RootCause): (typeof SCOPES)[number] {
@@ -27,6 +50,7 @@ export function scopeOf(rc: RootCause): (typeof SCOPES)[number] {
 /** Registers every collector metric on `registry`. */
 export function registerCollectorMetrics(registry: Registry, src: MetricsSources): void {
   const registers = [registry];
+  registerBuildInfo(registry, 'collector');
   new Gauge({
     name: 'vxdoctor_rootcause_active',
     help: 'Active root causes by kind, severity and scope (node, segment, cluster).',
@@ -38,6 +62,34 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
         for (const severity of SEVERITIES) for (const scope of SCOPES) this.set({ kind, severity, scope }, 0);
       for (const rc of src.rootCauses())
         this.inc({ kind: rc.kind, severity: rc.severity, scope: scopeOf(rc) });
+    },
+  });
+  new Gauge({
+    name: 'vxdoctor_rootcause',
+    help: 'One series per active root cause (value 1): its kind, severity and place (node, nodes, or segment from/to on group_label) and a link to it on the collector page. Bounded by the active root causes, never per pair.',
+    labelNames: ['id', 'kind', 'severity', 'scope', 'node', 'nodes', 'from', 'to', 'group_label', 'page'],
+    registers,
+    collect() {
+      this.reset();
+      for (const rc of src.rootCauses()) {
+        this.set(
+          {
+            id: rc.id,
+            kind: rc.kind,
+            severity: rc.severity,
+            scope: scopeOf(rc),
+            node: rc.nodes.length === 1 ? (rc.nodes[0] as string) : '',
+            // A segment is named by from/to/group_label; its node list grows while evidence
+            // arrives, and must not change the series' (and the alert's) identity.
+            nodes: rc.segment ? '' : nodesLabel(rc.nodes),
+            from: rc.segment?.from ?? '',
+            to: rc.segment?.to ?? '',
+            group_label: rc.segment?.label ?? '',
+            page: src.pageUrl ? rootCauseLink(src.pageUrl, rc.id) : '',
+          },
+          1,
+        );
+      }
     },
   });
   new Gauge({

@@ -52,7 +52,11 @@ export interface StateOptions {
 }
 
 /** RTT histogram buckets (seconds) for vxdoctor_probe_rtt_seconds. */
-export const RTT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** Probe RTT histogram bounds (s): 25 µs (a loopback/same-rack round trip) to 5 s, ~2.5x apart. */
+export const RTT_BUCKETS = [
+  0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+  5,
+];
 
 export interface RttHistogram {
   /** Cumulative-not: count per bucket index (last = +Inf overflow). */

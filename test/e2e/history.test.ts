@@ -320,7 +320,7 @@ describe('history: two collector replicas on a real nats-server', { concurrency:
 
 describe('history under the shipped NATS permissions (deploy/kubernetes/nats-auth.ts)', () => {
   it('the collector user writes and reads the history; an agent nkey may not write it', async () => {
-    const auth = generateAuth(['n1']);
+    const auth = generateAuth();
     const dir = mkdtempSync(join(tmpdir(), 'vxd-hist-auth-'));
     const port = await freePort();
     const conf = join(dir, 'nats.conf');
@@ -360,7 +360,7 @@ describe('history under the shipped NATS permissions (deploy/kubernetes/nats-aut
       assert.equal(store.query({ since: Date.now() - 60_000, until: Date.now() })[0]?.start, since);
       agent = await connect({
         servers,
-        authenticator: nkeyAuthenticator(new TextEncoder().encode(auth.seeds.n1)),
+        authenticator: nkeyAuthenticator(new TextEncoder().encode(auth.agentSeed)),
         timeout: 2000,
       });
       await assert.rejects(

@@ -71,7 +71,7 @@ function renderCauses(d) {
     .map(
       (
         rc,
-      ) => `<article class="rc ${esc(rc.severity)}" data-id="${esc(rc.id)}"><h3><span class="sev">${esc(rc.severity)}</span>${esc(rc.summary)}</h3>
+      ) => `<article class="rc ${esc(rc.severity)}" id="rc-${esc(rc.id)}" data-id="${esc(rc.id)}"><h3><span class="sev">${esc(rc.severity)}</span>${esc(rc.summary)}</h3>
 <div class="meta">${esc(rc.kind)} · <b class="place">${esc(placeText(rc))}</b> · since ${esc(new Date(rc.since).toISOString().replace('T', ' ').slice(0, 19))} UTC (${esc(ago(rc.since))})</div>
 ${evidence(rc.evidence)}
 ${rc.remediation ? `<div>Fix: <button class="copy" aria-label="copy fix">copy</button></div><pre class="fix" tabindex="0">${esc(rc.remediation)}</pre>` : ''}</article>`,
@@ -85,6 +85,15 @@ ${rc.remediation ? `<div>Fix: <button class="copy" aria-label="copy fix">copy</b
         () => {},
       );
     });
+  // An alert's rootcause_url (`<page>/#rc-<id>`) lands on that root cause once it is rendered.
+  // Every render replaces the articles: mark it each time, scroll to it once.
+  const want = decodeURIComponent(location.hash.slice(1));
+  const a = want.startsWith('rc-') ? document.getElementById(want) : null;
+  if (a) {
+    a.classList.add('target');
+    if (st.shownTarget !== want) a.scrollIntoView({ block: 'start' });
+    st.shownTarget = want;
+  }
 }
 
 function renderNodes() {

@@ -56,7 +56,13 @@ const rejects = (argv: string[], flag: RegExp) =>
   );
 
 test('bad config names the flag', () => {
-  rejects(['--node', 'n1.x', '--nats', 'nats://a:1'], /--node/);
+  rejects(['--node', 'n1..x', '--nats', 'nats://a:1'], /--node/);
+  rejects(['--node', `${'a'.repeat(64)}.x`, '--nats', 'nats://a:1'], /--node/);
+  // FQDN-style node names (EKS, kubeadm with FQDN hostnames) are node names.
+  assert.equal(
+    parse(['--node', 'ip-10-0-1-5.ec2.internal', '--nats', 'nats://a:1']).node,
+    'ip-10-0-1-5.ec2.internal',
+  );
   rejects(['--node', 'n1'], /--nats/);
   rejects([...base, '--probe-port', '70000'], /--probe-port/);
   rejects([...base, '--interval', 'soon'], /--interval/);

@@ -206,7 +206,7 @@ test('agents find each other through KV, publish, answer traces, survive an outa
     assert.deepEqual(mtus, [1502]);
     const m = await fetch(`${agents[0]?.url}/metrics`).then((r) => r.text());
     assert.match(m, new RegExp(`vxdoctor_agent_outbox_dropped_total ${dropped}\\b`));
-    assert.match(m, /vxdoctor_nats_connected 1/);
+    assert.match(m, /vxdoctor_agent_nats_connected 1/);
     const h = await fetch(`${agents[0]?.url}/healthz`);
     assert.equal(h.status, 200);
   } finally {

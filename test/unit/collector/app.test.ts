@@ -165,7 +165,7 @@ describe('collector HTTP API', () => {
         return { src: r.src, dst: r.dst, results: [], verdict: ['vxlan: ok'] };
       },
     });
-    for (const body of [{}, { src: 'n1' }, { src: 'n1', dst: 'n1' }, { src: 'n1', dst: 'a.b' }, [1]]) {
+    for (const body of [{}, { src: 'n1' }, { src: 'n1', dst: 'n1' }, { src: 'n1', dst: 'a..b' }, [1]]) {
       const r = await app.inject({ method: 'POST', url: '/api/v1/trace', payload: body as object });
       assert.equal(r.statusCode, 400, JSON.stringify(body));
     }

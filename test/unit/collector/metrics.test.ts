@@ -3,22 +3,29 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { registerCollectorMetrics } from '../../../collector/metrics/index.js';
-import { ROOT_CAUSE_KINDS } from '../../../shared/schema.js';
+import { nodesLabel, registerCollectorMetrics } from '../../../collector/metrics/index.js';
+import { ROOT_CAUSE_KINDS, type RootCause } from '../../../shared/schema.js';
 import { fixtureCluster } from './fixture-state.js';
 
 const GOLDEN = new URL('../../fixtures/collector/metrics.golden.txt', import.meta.url);
 
-async function render(): Promise<string> {
+async function render(
+  o: { pageUrl?: string; rootCauses?: (rcs: RootCause[]) => RootCause[] } = {},
+): Promise<string> {
   const { state, ingest, diagnoser } = fixtureCluster();
   const registry = new Registry();
   registerCollectorMetrics(registry, {
     state,
     ingest,
-    rootCauses: () => diagnoser.current().rootCauses,
+    rootCauses: () => (o.rootCauses ?? ((x) => x))(diagnoser.current().rootCauses),
     natsConnected: () => true,
+    ...(o.pageUrl ? { pageUrl: o.pageUrl } : {}),
   });
-  return registry.metrics();
+  // The build labels differ between machines and releases; the golden file pins the rest.
+  return (await registry.metrics()).replace(
+    /vxdoctor_build_info\{version="[^"]*",component="(\w+)",nodejs="[^"]*"\}/,
+    'vxdoctor_build_info{version="V",component="$1",nodejs="N"}',
+  );
 }
 
 describe('collector /metrics', () => {
@@ -57,5 +64,42 @@ describe('collector /metrics', () => {
     assert.doesNotMatch(text, /dst="/);
     const out = execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     assert.equal(out.trim(), '');
+  });
+
+  it('one vxdoctor_rootcause series per active root cause with its place and page link, bounded', async () => {
+    const text = await render({ pageUrl: 'https://vx.example.com/ui/' });
+    const lines = text.split('\n').filter((l) => l.startsWith('vxdoctor_rootcause{'));
+    assert.equal(lines.length, 3, lines.join('\n'));
+    assert.ok(
+      lines.includes(
+        'vxdoctor_rootcause{id="underlay-vxlan-filtered:rack:A:B",kind="underlay-vxlan-filtered",severity="critical",scope="segment",node="",nodes="",from="A",to="B",group_label="rack",page="https://vx.example.com/ui/#rc-underlay-vxlan-filtered%3Arack%3AA%3AB"} 1',
+      ),
+      lines.join('\n'),
+    );
+    assert.match(
+      text,
+      /vxdoctor_rootcause\{id="missing-gwbridge:n2",kind="missing-gwbridge",severity="critical",scope="node",node="n2",nodes="n2",/,
+    );
+    assert.match(text, /vxdoctor_build_info\{version="V",component="collector",nodejs="N"\} 1/);
+    // Gone root causes leave no series behind.
+    const none = await render({ rootCauses: () => [] });
+    assert.doesNotMatch(none, /^vxdoctor_rootcause\{/m);
+    // A cluster-wide root cause over 1,000 nodes stays one short series.
+    const many = Array.from({ length: 1000 }, (_, i) => `ip-10-0-${i >> 8}-${i & 255}.ec2.internal`);
+    const label = nodesLabel(many);
+    assert.ok(label.length <= 220, `${label.length}`);
+    assert.match(label, / \+\d+ more$/);
+    assert.equal(nodesLabel(['b', 'a']), 'a,b');
+  });
+
+  it('RTT buckets resolve tens of microseconds to seconds', async () => {
+    const text = await render();
+    const les = [...text.matchAll(/vxdoctor_probe_rtt_seconds_bucket\{le="([^"]+)",path="vxlan"\}/g)]
+      .map((m) => m[1] as string)
+      .filter((x) => x !== '+Inf')
+      .map(Number);
+    assert.ok((les[0] as number) <= 0.00005, `first bucket ${les[0]}`);
+    assert.ok(les.filter((x) => x < 0.001).length >= 4, 'at least 4 buckets below 1 ms');
+    assert.ok((les.at(-1) as number) >= 2.5, `last bucket ${les.at(-1)}`);
   });
 });

@@ -330,3 +330,46 @@ test('the promtool tests cover every alert both firing and not firing', () => {
       );
   }
 });
+
+test('HA-safe rules: vxdoctor gauges are folded across collector replicas with max, never summed', () => {
+  for (const a of alerts) {
+    if (!/vxdoctor_/.test(a.expr)) continue;
+    assert.doesNotMatch(a.expr, /\b(sum|count)\s*(by|without|\()/, `${a.alert}: sum/count over replicas`);
+    assert.match(a.expr, /\bmax by \(/, `${a.alert}: max by (...) over replicas`);
+  }
+  // Root-cause alerts keep the place labels, and their annotations name it and link the page.
+  for (const a of alerts.filter((x) => x.expr.includes('vxdoctor_rootcause{'))) {
+    for (const l of ['node', 'nodes', 'from', 'to', 'group_label', 'page'])
+      assert.match(a.expr, new RegExp(`max by \\([^)]*\\b${l}\\b`), `${a.alert} keeps ${l}`);
+    const ann = (a as unknown as { annotations: Record<string, string> }).annotations;
+    assert.match(ann.summary ?? '', /\$labels\.from/, `${a.alert}: summary names the place`);
+    assert.equal(ann.rootcause_url, '{{ $labels.page }}');
+  }
+});
+
+test('Alertmanager groups by labels the alerts carry; inhibitions are scoped to the same node or segment', () => {
+  const am = parse(readFileSync('deploy/alertmanager/alertmanager.yml', 'utf8')) as J;
+  const rcLabels = new Set([
+    'alertname',
+    'id',
+    'kind',
+    'scope',
+    'node',
+    'nodes',
+    'from',
+    'to',
+    'group_label',
+    'page',
+    'severity',
+    'reason',
+  ]);
+  for (const l of am.route.group_by) assert.ok(rcLabels.has(l), `group_by ${l}: no alert carries it`);
+  for (const r of am.inhibit_rules) {
+    const src = r.source_matchers.join(' ');
+    if (/VxdoctorCollectorAbsent/.test(src)) continue;
+    assert.ok(
+      r.equal.includes('node') || ['group_label', 'from', 'to'].every((l) => r.equal.includes(l)),
+      `inhibition from ${src} is scoped to a node or segment: equal ${r.equal}`,
+    );
+  }
+});

@@ -20,6 +20,8 @@ import {
 // INTERFACES.md "Metrics" table. Histograms add _bucket/_sum/_count.
 const METRICS = new Set([
   'vxdoctor_rootcause_active',
+  'vxdoctor_rootcause',
+  'vxdoctor_build_info',
   'vxdoctor_findings',
   'vxdoctor_peer_reachable_ratio',
   'vxdoctor_segment_loss_ratio',
@@ -38,6 +40,9 @@ const METRICS = new Set([
   'vxdoctor_agent_outbox_dropped_total',
   'vxdoctor_check_duration_seconds',
   'vxdoctor_check_success',
+  'vxdoctor_agent_check_duration_seconds',
+  'vxdoctor_agent_check_success',
+  'vxdoctor_agent_nats_connected',
 ]);
 const HISTOGRAMS = new Set(['vxdoctor_probe_rtt_seconds']);
 
@@ -74,7 +79,7 @@ test('dashboard: queries name only metrics from the interface list', () => {
   const used = dashboardMetrics(dash);
   assert.deepEqual(unknownMetrics(used), []);
   for (const want of [
-    'vxdoctor_rootcause_active',
+    'vxdoctor_rootcause',
     'vxdoctor_segment_loss_ratio',
     'vxdoctor_probe_rtt_seconds_bucket',
     'vxdoctor_agent_up',
@@ -107,6 +112,23 @@ test('the live-/metrics check (used on the lab) finds a name missing from an exp
     ['vxdoctor_rtt_seconds'],
   );
   assert.ok(dashboardMetrics(dash).includes('vxdoctor_agent_up'), 'the cluster variable query counts too');
+});
+
+test('dashboard: every query picks its job, and collector series are never summed across replicas', () => {
+  for (const p of panels)
+    for (const t of p.targets ?? []) {
+      assert.match(t.expr, /job="vxdoctor-(collector|agent)"/, `${p.title}: ${t.expr}`);
+      // Two collector replicas export the same series: fold them with max/min before any sum.
+      assert.doesNotMatch(
+        t.expr,
+        /\b(sum|count)(\s+by\s*\([^)]*\))?\s*\((rate\()?vxdoctor_\w+\{job="vxdoctor-collector"/,
+        `${p.title}: ${t.expr}`,
+      );
+      // The agents' metrics are vxdoctor_agent_* (one meaning per name across jobs).
+      for (const m of metricsIn(t.expr))
+        if (/job="vxdoctor-agent"/.test(t.expr) && !/job="vxdoctor-collector"/.test(t.expr))
+          assert.match(m, /^vxdoctor_agent_/, `${p.title}: ${m}`);
+    }
 });
 
 test('alert rules name only metrics from the interface list', () => {

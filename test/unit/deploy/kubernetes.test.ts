@@ -5,7 +5,9 @@
  * agent's security settings are what docs/security.md promises.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
@@ -13,6 +15,8 @@ import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitorin
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
@@ -23,7 +27,7 @@ import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { parse } from 'yaml';
 import { renderPrometheusRule } from '../../../deploy/kubernetes/gen-prometheusrule.js';
 import { authSecrets, generateAuth } from '../../../deploy/kubernetes/nats-auth.js';
-import { kustomizeResources, type K8sObject } from './load.js';
+import { type K8sObject, kubectlKustomize, kustomizeResources, parseObjects } from './load.js';
 
 // Parsed YAML is untyped; tests read it by path.
 // biome-ignore lint/suspicious/noExplicitAny: manifest objects are arbitrary JSON
@@ -35,6 +39,8 @@ const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   'apps/v1/StatefulSet': StatefulSet,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
   'v1/ConfigMap': ConfigMap,
   'v1/Namespace': Namespace,
   'v1/Secret': Secret,
@@ -44,6 +50,7 @@ const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
   'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
 };
+const CLUSTER_SCOPED = ['Namespace', 'ClusterRole', 'ClusterRoleBinding'];
 const RECOMMENDED = [
   'app.kubernetes.io/name',
   'app.kubernetes.io/instance',
@@ -51,7 +58,8 @@ const RECOMMENDED = [
   'app.kubernetes.io/part-of',
 ];
 
-const objects = kustomizeResources();
+const K8S_DIR_NAME = 'deploy/kubernetes';
+const objects = kustomizeResources(K8S_DIR_NAME);
 const byKind = (kind: string, name?: string): K8sObject => {
   const o = objects.find((x) => x.kind === kind && (name === undefined || x.metadata.name === name));
   assert.ok(o, `${kind} ${name ?? ''} present`);
@@ -87,6 +95,73 @@ test('every object validates against the Kubernetes API / Prometheus Operator CR
   }
 });
 
+const validateAll = (objs: K8sObject[], where: string): void => {
+  for (const o of objs) {
+    const key = `${o.apiVersion}/${o.kind}`;
+    const Model = MODELS[key];
+    assert.ok(Model, `${where}: no schema model for ${key} (${o.metadata.name})`);
+    assert.doesNotThrow(() => new Model(o as never).validate(), `${where}: ${key} ${o.metadata.name}`);
+  }
+};
+
+/**
+ * The variants install-kubernetes.md documents: the committed ones, and every overlay it writes
+ * with `cat > DIR/kustomization.yaml <<'X'` (built from a scratch directory where
+ * `../deploy` is this repository's deploy/, as in the doc's working directory).
+ */
+function documentedOverlays(): { dir: string; text: string }[] {
+  const md = readFileSync('docs/install-kubernetes.md', 'utf8');
+  return [...md.matchAll(/cat > ([\w./-]+)\/kustomization\.yaml <<'X'\n([\s\S]*?)\nX\n/g)].map((m) => ({
+    dir: m[1] as string,
+    text: m[2] as string,
+  }));
+}
+
+test('kubectl kustomize builds the base, deploy/kubernetes-no-operator and every documented overlay; all validate', () => {
+  validateAll(objects, K8S_DIR_NAME);
+  const noOp = kustomizeResources('deploy/kubernetes-no-operator');
+  validateAll(noOp, 'no-operator');
+  assert.deepEqual(
+    noOp.filter((o) => o.apiVersion.startsWith('monitoring.coreos.com/')).map((o) => o.kind),
+    [],
+  );
+  assert.equal(noOp.length, objects.length - 3, 'only the three operator objects removed');
+  const overlays = documentedOverlays();
+  assert.ok(overlays.length >= 1, 'install-kubernetes.md shows at least one overlay');
+  const root = mkdtempSync(join(tmpdir(), 'vxd-kustomize-'));
+  try {
+    symlinkSync(resolve('deploy'), join(root, 'deploy'));
+    for (const ov of overlays) {
+      mkdirSync(join(root, ov.dir), { recursive: true });
+      writeFileSync(join(root, ov.dir, 'kustomization.yaml'), `${ov.text}\n`);
+      const built = parseObjects(kubectlKustomize(join(root, ov.dir)), ov.dir);
+      validateAll(built, ov.dir);
+      // One install: an overlay changes settings, it never adds a second NATS, collector or agent set.
+      // and keeps the base's names (a nameSuffix per rack would make one install per rack).
+      const names = (objs: K8sObject[]) => objs.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+      assert.deepEqual(names(built), names(objects), `${ov.dir}: the base's objects, no more`);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('the build is the real kubectl: YAML its parser refuses fails here too', () => {
+  const root = mkdtempSync(join(tmpdir(), 'vxd-kustomize-bad-'));
+  try {
+    cpSync(K8S_DIR_NAME, join(root, 'k'), { recursive: true });
+    const f = join(root, 'k', 'nats.yaml');
+    // The flow mapping the issue reported: `?` in an unquoted flow scalar.
+    writeFileSync(
+      f,
+      readFileSync(f, 'utf8').replace('"/healthz?js-enabled-only=true"', '/healthz?js-enabled-only=true'),
+    );
+    assert.throws(() => kubectlKustomize(join(root, 'k')), /kubectl kustomize .*(yaml|YAML)/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('the schema validation rejects a broken manifest (the check can fail)', () => {
   const ds = structuredClone(byKind('DaemonSet'));
   (ds.spec as { template: { spec: { hostNetwork: unknown } } }).template.spec.hostNetwork = 'yes';
@@ -103,14 +178,24 @@ test('the schema validation rejects a broken manifest (the check can fail)', () 
   assert.throws(() => new PrometheusRule(pr).validate());
 });
 
-test('generated Secrets (nats-auth.ts) validate', () => {
-  for (const s of authSecrets(generateAuth(['node-1', 'node-2'])))
-    assert.doesNotThrow(() => new Secret(s as never).validate());
+test('generated Secrets (nats-auth.ts) validate and are what the pods mount (one agent identity)', () => {
+  const secrets = authSecrets(generateAuth()) as J[];
+  for (const s of secrets) assert.doesNotThrow(() => new Secret(s as never).validate());
+  const pod = (byKind('DaemonSet', 'vxdoctor-agent').spec as J).template.spec;
+  const c = pod.containers[0];
+  const seedPath = argOf(c.args, 'nats-nkey-seed-file') ?? '';
+  assert.doesNotMatch(seedPath, /NODE_NAME/, 'no per-node seed file');
+  const mount = c.volumeMounts.find((m: J) => seedPath.startsWith(`${m.mountPath}/`));
+  const vol = pod.volumes.find((v: J) => v.name === mount?.name);
+  const secret = secrets.find((s) => s.metadata.name === vol?.secret?.secretName);
+  assert.ok(secret, `the seed volume's Secret ${vol?.secret?.secretName} is generated`);
+  assert.ok(Object.keys(secret.stringData).includes(seedPath.slice(mount.mountPath.length + 1)));
+  assert.match(secret.stringData['agent.nk'], /^SU/);
 });
 
 test('namespace vxdoctor and recommended labels on every object and pod template', () => {
   for (const o of objects) {
-    if (o.kind !== 'Namespace')
+    if (!CLUSTER_SCOPED.includes(o.kind))
       assert.equal(o.metadata.namespace, 'vxdoctor', `${o.kind}/${o.metadata.name} namespace`);
     for (const l of RECOMMENDED) assert.ok(o.metadata.labels?.[l], `${o.kind}/${o.metadata.name} label ${l}`);
     const tpl = (o.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)
@@ -119,6 +204,40 @@ test('namespace vxdoctor and recommended labels on every object and pod template
       for (const l of RECOMMENDED)
         assert.ok(tpl.metadata?.labels?.[l], `${o.kind}/${o.metadata.name} pod label ${l}`);
   }
+});
+
+test('agent RBAC: get on nodes and nothing else, bound to the agent ServiceAccount only', () => {
+  const roles = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role');
+  assert.deepEqual(
+    roles.map((r) => r.rules),
+    [[{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]],
+  );
+  const b = byKind('ClusterRoleBinding', 'vxdoctor-agent') as J;
+  assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: 'vxdoctor-agent', namespace: 'vxdoctor' }]);
+  assert.equal(b.roleRef.name, 'vxdoctor-agent');
+  const ds = byKind('DaemonSet', 'vxdoctor-agent').spec as J;
+  const env = Object.fromEntries(ds.template.spec.containers[0].env.map((e: J) => [e.name, e]));
+  assert.equal(env.VXDOCTOR_LABEL_FROM_NODE.valueFrom.configMapKeyRef.key, 'label-from-node');
+  const cm = byKind('ConfigMap', 'vxdoctor-agent').data as Record<string, string>;
+  const group = cm['group-label'];
+  assert.ok(
+    (cm['label-from-node'] ?? '').split(',').some((m) => m.split('=')[0] === group),
+    'the group label is read from the Node',
+  );
+  // The collector draws segments between values of the same label.
+  const col = (byKind('Deployment', 'vxdoctor-collector').spec as J).template.spec.containers[0];
+  const colEnv = Object.fromEntries(col.env.map((e: J) => [e.name, e]));
+  assert.deepEqual(colEnv.VXDOCTOR_GROUP_LABEL.valueFrom.configMapKeyRef, {
+    name: 'vxdoctor-agent',
+    key: 'group-label',
+  });
+  assert.equal(argOf(col.args, 'group-label'), undefined);
+  for (const o of objects.filter((x) => x.kind === 'Deployment' || x.kind === 'StatefulSet'))
+    assert.equal(
+      (o.spec as J).template.spec.automountServiceAccountToken,
+      false,
+      `${o.metadata.name} has no token`,
+    );
 });
 
 test('selectors match their pod templates; Services select existing pods', () => {

@@ -1,7 +1,9 @@
-/** Loads the Kubernetes objects listed in deploy/kubernetes/kustomization.yaml (committed files only). */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
+/**
+ * Builds a kustomization with the real `kubectl kustomize` (what `kubectl apply -k` sends) and
+ * parses its output into objects.
+ */
+import { execFileSync } from 'node:child_process';
+import { parseAllDocuments } from 'yaml';
 
 export interface K8sObject {
   apiVersion: string;
@@ -14,18 +16,31 @@ export interface K8sObject {
 
 export const K8S_DIR = 'deploy/kubernetes';
 
-export function kustomizeResources(dir = K8S_DIR): K8sObject[] {
-  const k = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+/** `kubectl kustomize DIR`; throws with kubectl's own message when the build fails. */
+export function kubectlKustomize(dir: string): string {
+  try {
+    return execFileSync('kubectl', ['kustomize', dir], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      maxBuffer: 16 * 1024 * 1024,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`kubectl kustomize ${dir} failed: ${(e.stderr ?? '').trim() || e.message}`);
+  }
+}
+
+export function parseObjects(text: string, where: string): K8sObject[] {
   const out: K8sObject[] = [];
-  for (const file of k.resources) {
-    if (file.startsWith('generated/')) continue; // written by nats-auth.ts at install time
-    const path = join(dir, file);
-    if (!existsSync(path)) throw new Error(`kustomization resource ${path} missing`);
-    for (const d of parseAllDocuments(readFileSync(path, 'utf8'))) {
-      if (d.errors.length) throw new Error(`${path}: ${d.errors[0]?.message}`);
-      const o = d.toJS() as K8sObject | null;
-      if (o) out.push(o);
-    }
+  for (const d of parseAllDocuments(text)) {
+    if (d.errors.length) throw new Error(`${where}: ${d.errors[0]?.message}`);
+    const o = d.toJS() as K8sObject | null;
+    if (o) out.push(o);
   }
   return out;
+}
+
+export function kustomizeResources(dir = K8S_DIR): K8sObject[] {
+  return parseObjects(kubectlKustomize(dir), `kubectl kustomize ${dir}`);
 }
