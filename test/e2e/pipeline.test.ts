@@ -50,6 +50,7 @@ import {
 const LAB_NODES = ['n1', 'n2', 'n3', 'n4'];
 const RACK_OF: Record<string, string> = { n1: 'A', n2: 'A', n3: 'B', n4: 'B' };
 const UI_OUT = join(OUTPUT, 'ui');
+const ROUND_INTERVAL = process.env.VXDOCTOR_E2E_INTERVAL ?? '2s';
 
 interface Expectation {
   kind: RootCauseKind;
@@ -58,6 +59,10 @@ interface Expectation {
   segment?: true;
   /** Other critical kinds that are a correct reading of the same fault. */
   alsoCritical?: RootCauseKind[];
+  /** Injected loss per packet: the root cause's measured ratio must be within 10 points. */
+  lossRatio?: number;
+  /** A per-port verdict names the dropped port and the one that passes. */
+  ports?: { dropped: number; passing: number };
 }
 
 const EXPECT: Record<string, Expectation> = {
@@ -79,6 +84,12 @@ const EXPECT: Record<string, Expectation> = {
   'vtep-down': { kind: 'vtep-down', nodes: ['n2'] },
   'subnet-overlap': { kind: 'subnet-overlap', nodes: ['n1'] },
   'node-isolated': { kind: 'node-unreachable', nodes: ['n4'] },
+  'tor-gray-loss': { kind: 'underlay-loss', segment: true, lossRatio: 1 / 3 },
+  'tor-drop-4789': {
+    kind: 'underlay-vxlan-filtered',
+    segment: true,
+    ports: { dropped: 4789, passing: 8472 },
+  },
 };
 
 /** Alert name per root-cause kind, read from the shipped rules (one source of truth). */
@@ -115,6 +126,10 @@ interface FootprintSegment {
   rssMiB: { min: number; median: number | null; max: number };
 }
 
+const p95 = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.ceil(0.95 * s.length) - 1)]! : null;
+};
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2 : null;
@@ -133,6 +148,7 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
     diagnosisSeconds: number;
     webhookSeconds: number;
     clearSeconds: number;
+    measuredLoss?: { ratio: number; probes: number; rounds: number };
   }> = [];
   const alerts = alertsByKind();
   // Collector footprint, one segment per collector process (it is restarted in the last test).
@@ -245,7 +261,12 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
     }
     mkdirSync(UI_OUT, { recursive: true });
     // lab id vxe: bench/probe.ts owns the vxp-* namespaces (a lab teardown deletes every ID-* netns)
-    env = await startLabAgents({ id: 'vxe', name: 'pipeline', extraArgs: ['--inventory-interval', '4s'] });
+    // VXDOCTOR_E2E_INTERVAL=5s measures fault -> root cause at the production round interval.
+    env = await startLabAgents({
+      id: 'vxe',
+      name: 'pipeline',
+      extraArgs: ['--inventory-interval', '4s', '--interval', ROUND_INTERVAL],
+    });
     collectorPort = await freePort();
     collectorUrl = `http://127.0.0.1:${collectorPort}`;
     await startCollector();
@@ -257,8 +278,10 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
       join(OUTPUT, 'pipeline-timings.json'),
       JSON.stringify(
         {
+          roundInterval: ROUND_INTERVAL,
           faults: timings,
           medianDiagnosisSeconds: median(timings.map((x) => x.diagnosisSeconds)),
+          p95DiagnosisSeconds: p95(timings.map((x) => x.diagnosisSeconds)),
           medianWebhookSeconds: median(timings.map((x) => x.webhookSeconds)),
         },
         null,
@@ -392,6 +415,42 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
           `nothing else critical for ${fault}: ${JSON.stringify(rcs, null, 1)}`,
         );
         assert.equal(rcs.filter((rc) => rc.kind === exp.kind).length, 1, 'one fault, one root cause');
+        if (exp.ports) {
+          assert.match(found.summary, new RegExp(`UDP ${exp.ports.dropped}\\b`), 'names the dropped port');
+          assert.match(
+            found.summary,
+            new RegExp(`UDP ${exp.ports.passing} passes`),
+            'names the port that passes',
+          );
+          assert.match(found.summary, /Docker\/Swarm overlay/, 'names the overlay it breaks');
+        }
+        let measuredLoss: { ratio: number; probes: number; rounds: number } | undefined;
+        if (exp.lossRatio !== undefined) {
+          // The figure rests on more probes as the fault goes on: judge it on at least 80.
+          const settled = (await waitFor(
+            'loss figure over 80 probes',
+            async () => (await diagnosis()).find((rc) => matches(rc, exp) && (rc.loss?.probes ?? 0) >= 80),
+            90_000,
+            1000,
+          )) as RootCause;
+          const l = settled.loss!;
+          measuredLoss = { ratio: l.ratio, probes: l.probes, rounds: l.rounds };
+          t.diagnostic(
+            `measured loss ${l.ratio} per crossing (${l.roundTripRatio} of ${l.probes} round trips)`,
+          );
+          assert.ok(
+            Math.abs(l.ratio - exp.lossRatio) <= 0.1,
+            `loss ${l.ratio} within 10 points of the injected ${exp.lossRatio}: ${JSON.stringify(l)}`,
+          );
+          const others = (await diagnosis()).filter(
+            (rc) => rc.severity === 'critical' && !allowed.has(rc.kind),
+          );
+          assert.deepEqual(
+            others.map((rc) => rc.id),
+            [],
+            'still nothing else critical (no underlay-mtu)',
+          );
+        }
         if (fault === 'tor-drop-vxlan') {
           // The page, while the fault is on: root cause with its fix, cross-rack cells failed,
           // same-rack cells passing on the VXLAN view; node detail shows n1's chains and MTUs.
@@ -433,7 +492,13 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
           60_000,
           500,
         );
-        timings.push({ fault, diagnosisSeconds, webhookSeconds, clearSeconds: (Date.now() - tc) / 1000 });
+        timings.push({
+          fault,
+          diagnosisSeconds,
+          webhookSeconds,
+          clearSeconds: (Date.now() - tc) / 1000,
+          ...(measuredLoss ? { measuredLoss } : {}),
+        });
       } finally {
         await env!.lab.clear().catch(() => undefined);
       }
