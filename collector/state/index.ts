@@ -416,7 +416,7 @@ export class ClusterState {
         lastSeen: n.lastSeen,
         ...this.nodeState(n, now),
         vteps: (snap?.vteps ?? []).map((v) => ({ style: v.style, port: v.port })),
-        unknowns: snap?.unknowns ?? [],
+        unknowns: [...(snap?.unknowns ?? []), ...(snap?.namespaces ?? []).flatMap((ns) => ns.unknowns ?? [])],
         privileged: snap?.host ? snap.host.privileged : null,
       };
     });
