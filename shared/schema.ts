@@ -557,8 +557,21 @@ export interface PairsResponse {
   /** Topology label used for grouping (default `rack`). */
   groupLabel: string;
   pairs: PairView[];
-  /** Group x group aggregation (when requested): mean loss over the pairs probed. */
-  groups?: Array<{ from: string; to: string; pairs: number; probed: number; loss: number | null }>;
+  /** Every loss figure here is over the last `windowSeconds` (the collector's `--window`). */
+  windowSeconds?: number;
+  /**
+   * Group x group aggregation (when requested): mean loss over the pairs probed, and the probes
+   * sent / passing over the window behind it.
+   */
+  groups?: Array<{
+    from: string;
+    to: string;
+    pairs: number;
+    probed: number;
+    loss: number | null;
+    sent?: number;
+    answered?: number;
+  }>;
 }
 
 /** `GET /api/v1/findings`: active node findings plus cluster-check findings. */

@@ -597,7 +597,15 @@ export class ClusterState {
   groupPairs(path: ProbePath, label = this.groupLabel): NonNullable<PairsResponse['groups']> {
     const acc = new Map<
       string,
-      { from: string; to: string; pairs: number; probed: number; lossSum: number }
+      {
+        from: string;
+        to: string;
+        pairs: number;
+        probed: number;
+        lossSum: number;
+        sent: number;
+        answered: number;
+      }
     >();
     // Straight from the samples, as pairs() counts them (ports merged per directed pair), but
     // without building N² views: at 500 nodes this is the page's default request.
@@ -621,10 +629,12 @@ export class ClusterState {
       const k = `${from}|${to}`;
       let a = acc.get(k);
       if (!a) {
-        a = { from, to, pairs: 0, probed: 0, lossSum: 0 };
+        a = { from, to, pairs: 0, probed: 0, lossSum: 0, sent: 0, answered: 0 };
         acc.set(k, a);
       }
       a.pairs++;
+      a.sent += p.sent;
+      a.answered += p.answered;
       if (p.sent > 0) {
         a.probed++;
         a.lossSum += 1 - p.answered / p.sent;
@@ -638,6 +648,8 @@ export class ClusterState {
         pairs: a.pairs,
         probed: a.probed,
         loss: a.probed ? a.lossSum / a.probed : null,
+        sent: a.sent,
+        answered: a.answered,
       }));
   }
 
