@@ -63,13 +63,21 @@ interface Expectation {
   lossRatio?: number;
   /** A per-port verdict names the dropped port and the one that passes. */
   ports?: { dropped: number; passing: number };
+  /** What the summary must say, and must not (e.g. frag-needed is not a silent drop). */
+  says?: RegExp;
+  saysNot?: RegExp;
 }
 
 const EXPECT: Record<string, Expectation> = {
   'tor-drop-vxlan': { kind: 'underlay-vxlan-filtered', segment: true },
   'host-fw-vxlan': { kind: 'host-firewall-vxlan', nodes: ['n3'] },
-  'mtu-blackhole': { kind: 'underlay-mtu', nodes: ['n4'] },
-  'mtu-fragneeded': { kind: 'underlay-mtu', nodes: ['n4'] },
+  'mtu-blackhole': { kind: 'underlay-mtu', nodes: ['n4'], says: /silent drop/, saysNot: /frag-needed says/ },
+  'mtu-fragneeded': {
+    kind: 'underlay-mtu',
+    nodes: ['n4'],
+    says: /frag-needed says mtu 1454|learned PMTU 1454/,
+    saysNot: /silent drop/,
+  },
   'fdb-nat': { kind: 'fdb-wrong-destination', nodes: ['n1'] },
   'dup-vtep': {
     kind: 'duplicate-vtep-address',
@@ -416,6 +424,8 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
           `nothing else critical for ${fault}: ${JSON.stringify(rcs, null, 1)}`,
         );
         assert.equal(rcs.filter((rc) => rc.kind === exp.kind).length, 1, 'one fault, one root cause');
+        if (exp.says) assert.match(found.summary, exp.says);
+        if (exp.saysNot) assert.doesNotMatch(found.summary, exp.saysNot);
         if (exp.ports) {
           assert.match(found.summary, new RegExp(`UDP ${exp.ports.dropped}\\b`), 'names the dropped port');
           assert.match(

@@ -19,7 +19,9 @@ import { underlayLoss } from '../../../collector/diagnosis/rules/underlay-loss.j
 import { underlayMtu } from '../../../collector/diagnosis/rules/underlay-mtu.js';
 import { vxlanFilteredNode } from '../../../collector/diagnosis/rules/vxlan-filtered-node.js';
 import { vxlanFilteredSegment } from '../../../collector/diagnosis/rules/vxlan-filtered-segment.js';
+import { Diagnoser } from '../../../collector/diagnosis/index.js';
 import { type Bucket, tally } from '../../../collector/state/evidence.js';
+import { ClusterState } from '../../../collector/state/index.js';
 import type {
   DiagnosisInput,
   NodeStatus,
@@ -27,6 +29,7 @@ import type {
   TrackedFinding,
 } from '../../../collector/state/index.js';
 import { ROOT_CAUSE_KINDS, type ProbePath, type RootCauseKind } from '../../../shared/schema.js';
+import { presence, snapshotMsg, T0 as S0 } from './synth.js';
 
 const ROUND = 5000;
 const T = Date.parse('2026-12-01T10:00:00.000Z');
@@ -455,5 +458,23 @@ describe('every root-cause kind is produced by some check or rule', () => {
     const ids = RULES.map((r) => r.id);
     assert.ok(ids.indexOf('vxlan-filtered-segment') < ids.indexOf('underlay-loss'));
     assert.ok(ids.indexOf('underlay-loss') < ids.indexOf('underlay-mtu'));
+  });
+});
+
+describe('inventory-incomplete through the cluster state', () => {
+  it("a snapshot's unknowns reach the rule: a warning naming the node and the unreadable namespace", () => {
+    const state = new ClusterState({ clock: () => S0 + 3000 });
+    state.applyPresence(presence('n1', S0));
+    const snap = snapshotMsg('n1', 0);
+    snap.snapshot.unknowns = [{ what: 'netns:/run/netns/cni-1', reason: 'cannot open: EACCES' }];
+    state.apply(snap);
+    const d = new Diagnoser();
+    assert.deepEqual(d.evaluate(state.diagnosisInput()), [], 'a finding-like kind waits one evaluation');
+    const [rc, ...rest] = d.evaluate(state.diagnosisInput());
+    assert.equal(rest.length, 0);
+    assert.equal(rc?.id, 'inventory-incomplete:n1');
+    assert.equal(rc?.severity, 'warning');
+    assert.match(rc?.summary ?? '', /n1: the agent cannot read netns:\/run\/netns\/cni-1/);
+    assert.ok(rc?.evidence.some((e) => /EACCES/.test(e)));
   });
 });
