@@ -17,7 +17,10 @@ export const vxlanFilteredNode: Rule = {
   run(ctx) {
     const filtered: Array<[string, Candidate]> = [];
     for (const n of ctx.input.nodes) {
-      const ports = byPort(ctx.toNode(n.name).filter((p) => !ctx.isExplained(p)));
+      const ports = byPort(
+        ctx,
+        ctx.toNode(n.name).filter((p) => !ctx.isExplained(p)),
+      );
       const dropped: number[] = [];
       const passing: number[] = [];
       for (const [port, ps] of ports) {

@@ -24,7 +24,10 @@ export const vxlanFilteredSegment: Rule = {
       for (let j = i + 1; j < ctx.groups.length; j++) {
         const a = ctx.groups[i] as string;
         const b = ctx.groups[j] as string;
-        const cross = byPort(ctx.known.filter((p) => across(p, a, b) && !ctx.isExplained(p)));
+        const cross = byPort(
+          ctx,
+          ctx.known.filter((p) => across(p, a, b) && !ctx.isExplained(p)),
+        );
         const dropped: number[] = [];
         const passing: number[] = [];
         for (const [port, ps] of cross) {

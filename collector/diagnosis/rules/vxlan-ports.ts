@@ -6,11 +6,17 @@ import { overlayOfPort } from '../kinds.js';
 /** Probes in the latest round that make a 100 % drop unambiguous without a second round. */
 export const ONE_ROUND_PROBES = 12;
 
-/** VXLAN-port probes (small ones, and full-size ones standing for them) by port. */
-export function byPort(ps: PairStatus[]): Map<number, PairStatus[]> {
+/**
+ * VXLAN-port probes (small ones, and full-size ones standing for them) by port. A port the
+ * destination's VTEPs no longer use (its latest snapshot says so) is left out: probes sent to it
+ * before the peers learned the change say nothing about the path.
+ */
+export function byPort(ctx: RuleContext, ps: PairStatus[]): Map<number, PairStatus[]> {
   const out = new Map<number, PairStatus[]>();
   for (const p of ps) {
     if (p.path !== 'vxlan' || p.port === null) continue;
+    const vteps = ctx.node(p.dst)?.vteps ?? [];
+    if (vteps.length && !vteps.some((v) => v.port === p.port)) continue;
     const l = out.get(p.port);
     if (l) l.push(p);
     else out.set(p.port, [p]);
