@@ -31,8 +31,9 @@ interface Episode {
   large: { sent: number; ok: number };
   onset: number;
   rounds: number;
-  /** Rounds of the episode with both a loss and a pass somewhere in the set. */
+  /** Rounds of the episode with both a loss and a pass somewhere in the set, of `slots`. */
   mixedRounds: number;
+  slots: number;
   /** Pairs (per path and port) with samples in the episode, with some loss, with all lost. */
   keys: number;
   lossyKeys: number;
@@ -100,7 +101,18 @@ export function episode(ps: PairStatus[], now: number): Episode | null {
     if (k.ok < k.sent) lossyKeys++;
     if (k.ok === 0 && k.sent >= 2) fullKeys++;
   }
-  return { all: t, small, large, onset, rounds, mixedRounds: mixed, keys, lossyKeys, fullKeys };
+  return {
+    all: t,
+    small,
+    large,
+    onset,
+    rounds,
+    mixedRounds: mixed,
+    slots: slots.size,
+    keys,
+    lossyKeys,
+    fullKeys,
+  };
 }
 
 const rt = (x: { sent: number; ok: number }) => (x.sent ? 1 - x.ok / x.sent : 0);
@@ -112,6 +124,9 @@ export function isGrayLoss(e: Episode | null): e is Episode {
   const probes = e.small.sent + e.large.sent;
   const ok = e.small.ok + e.large.ok;
   if (probes < MIN_PROBES || e.rounds < MIN_ROUNDS || e.mixedRounds < MIN_ROUNDS) return false;
+  // Across rounds, not a step: most rounds of the episode lose some and pass some (a fault that
+  // just cleared is all-lost rounds, then clean ones).
+  if (e.mixedRounds * 2 < e.slots) return false;
   if (ok === 0) return false; // nothing passes: filtering or unreachable, not loss
   if (rt({ sent: probes, ok }) < MIN_RT_LOSS) return false;
   // Size-independent: small and full-size probes both lose (an MTU limit loses only the large).

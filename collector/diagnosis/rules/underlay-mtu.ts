@@ -11,12 +11,25 @@ import { type Rule, rootCauseId } from '../engine.js';
 
 export const MTU_ROUNDS = 2;
 
-/** The pair's small VXLAN-port probes (same src/dst) over the rounds since `since` all passed. */
+/** The small VXLAN-port probes between the two nodes (either way) since `since` all passed. */
 function smallPass(all: PairStatus[], p: PairStatus, since: number): boolean {
-  const small = all.filter((q) => q.path === 'vxlan' && q.src === p.src && q.dst === p.dst);
+  const small = all.filter(
+    (q) =>
+      q.path === 'vxlan' && ((q.src === p.src && q.dst === p.dst) || (q.src === p.dst && q.dst === p.src)),
+  );
   if (!small.length) return true; // nothing says otherwise (no capture: no vxlan probes)
   const t = tally(small.flatMap((q) => q.buckets.filter((b) => b.at >= since)));
   return t.sent === t.ok;
+}
+
+/** Small-probe loss among the given nodes since `since`: an MTU limit loses no small packet. */
+function smallLoss(all: PairStatus[], nodes: Set<string>, since: number): { sent: number; ok: number } {
+  const t = tally(
+    all
+      .filter((q) => q.path === 'vxlan' && nodes.has(q.src) && nodes.has(q.dst))
+      .flatMap((q) => q.buckets.filter((b) => b.at >= since)),
+  );
+  return { sent: t.sent, ok: t.ok };
 }
 
 export const underlayMtu: Rule = {
@@ -36,6 +49,12 @@ export const underlayMtu: Rule = {
       return measured && smallPass(ctx.known, p, (recent[0] as { at: number }).at);
     });
     if (!fails.length) return;
+    // Random loss makes some full-size rounds fail and some small probes pass: judged over every
+    // pair among the nodes involved since the failures began, small probes must not be lost.
+    const since = Math.min(...fails.map((p) => p.failSince ?? ctx.input.now));
+    const among = new Set(fails.flatMap((p) => [p.src, p.dst]));
+    const sl = smallLoss(ctx.known, among, since);
+    if (sl.sent > 0 && (sl.sent - sl.ok) / sl.sent > 0.05) return;
     const involved = new Map<string, number>();
     for (const p of fails) for (const n of [p.src, p.dst]) involved.set(n, (involved.get(n) ?? 0) + 1);
     const common = [...involved].filter(([, c]) => c === fails.length).map(([n]) => n);
