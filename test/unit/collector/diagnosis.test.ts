@@ -373,3 +373,39 @@ describe('diagnosis: raising, since, clearing', () => {
     assert.deepEqual(d.evaluate(state.diagnosisInput()), []);
   });
 });
+
+describe('diagnosis: gray loss through the cluster state', () => {
+  it('1 in 3 packets lost per crossing between racks: underlay-loss on the segment, ratio within 10 points, never underlay-mtu', () => {
+    let seed = 11;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    let now = T0;
+    const state = new ClusterState({ clock: () => now });
+    const d = new Diagnoser();
+    const seen = new Set<string>();
+    let last: RootCause[] = [];
+    for (let n = 0; n < 16; n++) {
+      now = T0 + n * ROUND_MS + 2000;
+      for (const node of NODES) {
+        state.applyPresence(presence(node, T0 + n * ROUND_MS));
+        state.apply(snapshotMsg(node, n));
+      }
+      // a round trip survives two crossings: 1 - (2/3)^2 = 5/9 of them fail
+      const f: Fault = (a, b, p) =>
+        n >= 4 && crossRack(a, b) && p !== 'control' && rnd() < 5 / 9
+          ? { kind: 'lost-in-path' }
+          : { kind: 'ok' };
+      for (const m of round(n, f)) state.apply(m);
+      state.tick();
+      last = d.evaluate(state.diagnosisInput());
+      for (const r of last) seen.add(r.kind);
+    }
+    assert.deepEqual([...seen], ['underlay-loss']);
+    const rc = last[0];
+    assert.equal(rc?.id, 'underlay-loss:rack:A:B');
+    assert.ok(rc?.loss && Math.abs(rc.loss.ratio - 1 / 3) <= 0.1, JSON.stringify(rc?.loss));
+    assert.ok((rc?.loss?.probes ?? 0) >= 100, 'the figure rests on every round since the loss began');
+  });
+});
