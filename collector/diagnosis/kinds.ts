@@ -30,7 +30,9 @@ export const KINDS: Record<RootCauseKind, KindInfo> = {
   'underlay-mtu': {
     remediation:
       'Raise the underlay MTU on every hop (NIC, switch ports) to at least overlay MTU + 50, or lower the overlay MTU (Docker: `-o com.docker.network.driver.mtu=N`; flannel: `--iface-mtu`/net-conf MTU).',
-    explains: paths('pmtu', 'overlay'),
+    // A local underlay-MTU finding explains overlay failures; the pmtu probes stay for the
+    // underlay-mtu rule to measure (largest size, frag-needed, learned PMTU), which then leads.
+    explains: paths('overlay'),
     absorbs: ['mtu-mismatch', 'underlay-mtu'],
   },
   'underlay-loss': {

@@ -80,7 +80,14 @@ export const underlayMtu: Rule = {
           : ' (silent drop, no ICMP frag-needed, no learned PMTU: a black hole)';
     const where = nodes.length === 1 ? `the path to ${nodes[0]}` : `paths between ${nodes.join(', ')}`;
     const sent = tallies.reduce((s, t) => s + t.sent, 0);
-    const c = ctx.add(rootCauseId('underlay-mtu', nodes), {
+    const id = rootCauseId('underlay-mtu', nodes);
+    // A local check may already have said so (underlay NIC MTU): the measurement leads.
+    const local = ctx.candidates.get(id);
+    const localLines = local
+      ? [`(also explains) ${local.summary}`, ...local.evidence.map((e) => `  ${e}`)]
+      : [];
+    if (local) ctx.candidates.delete(id);
+    const c = ctx.add(id, {
       kind: 'underlay-mtu',
       severity: 'critical',
       nodes: new Set(nodes),
@@ -92,13 +99,15 @@ export const underlayMtu: Rule = {
           ? [`ICMP frag-needed captured: mtu ${fragMtu}${hop ? ` from ${hop}` : ''}`]
           : []),
         ...(learnedMtu !== null ? [`kernel route cache: learned PMTU ${learnedMtu}`] : []),
+        ...localLines,
       ],
       remediation: `Raise the MTU to at least ${required} on every underlay hop of ${where} (NICs, switch ports${hop ? `, the router ${hop}` : ''}), or lower the overlay MTU to ${
         limit !== null ? limit - 50 : 'the largest passing size - 50'
       } (Docker: \`docker network create -o com.docker.network.driver.mtu=${limit !== null ? limit - 50 : 'N'} ...\`; flannel: MTU in net-conf / --iface-mtu).`,
-      observers: new Set(),
+      observers: new Set(local?.observers ?? []),
       repeated: true,
-      onset: ctx.input.now,
+      onset: Math.min(ctx.input.now, local?.onset ?? ctx.input.now),
+      ...(local?.byEvaluations ? { byEvaluations: true } : {}),
       confidence: fails.length >= 2 ? 'high' : 'medium',
     });
     ctx.attach(c, fails);

@@ -9,7 +9,7 @@ import type { RootCauseKind } from '../../../shared/schema.js';
 import type { Candidate, Rule } from '../engine.js';
 import { isControlUdp, rootCauseId } from '../engine.js';
 import { KINDS } from '../kinds.js';
-import { byPort, consistentDrop, passingPorts, portName } from './vxlan-ports.js';
+import { byPort, consistentDrop, passingPorts, pmtuDropped, portName } from './vxlan-ports.js';
 
 export const vxlanFilteredNode: Rule = {
   id: 'vxlan-filtered-node',
@@ -29,7 +29,11 @@ export const vxlanFilteredNode: Rule = {
       }
       if (!dropped.length) continue;
       const vx = dropped.flatMap((port) => ports.get(port) ?? []);
-      if (!consistentDrop(vx) && new Set(vx.map((p) => p.src)).size < 3) continue;
+      const sameDrop = pmtuDropped(
+        ctx.toNode(n.name).filter((p) => !ctx.isExplained(p)),
+        dropped,
+      );
+      if (!consistentDrop(vx, sameDrop) && new Set(vx.map((p) => p.src)).size < 3) continue;
       const ctl = ctx.toNode(n.name).filter(isControlUdp);
       if (ctl.some((p) => p.status === 'fail')) continue;
       if (!ctl.length && !passing.length) continue;

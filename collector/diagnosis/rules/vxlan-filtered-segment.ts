@@ -7,7 +7,7 @@
 import type { PairStatus } from '../../state/index.js';
 import { isControlUdp, type Rule, rootCauseId } from '../engine.js';
 import { KINDS } from '../kinds.js';
-import { byPort, consistentDrop, passingPorts, portName } from './vxlan-ports.js';
+import { byPort, consistentDrop, passingPorts, pmtuDropped, portName } from './vxlan-ports.js';
 
 const EXPLAINS = new Set(['vxlan', 'overlay', 'pmtu']);
 
@@ -36,7 +36,11 @@ export const vxlanFilteredSegment: Rule = {
         }
         if (!dropped.length) continue;
         const droppedPairs = dropped.flatMap((port) => cross.get(port) ?? []);
-        if (!consistentDrop(droppedPairs)) continue;
+        const sameDrop = pmtuDropped(
+          ctx.known.filter((p) => across(p, a, b) && !ctx.isExplained(p)),
+          dropped,
+        );
+        if (!consistentDrop(droppedPairs, sameDrop)) continue;
         const insideFail = ctx.known.some(
           (p) =>
             p.path === 'vxlan' && dropped.includes(p.port ?? -1) && inside(p, a, b) && p.status === 'fail',

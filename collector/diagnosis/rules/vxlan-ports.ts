@@ -26,11 +26,24 @@ export function byPort(ctx: RuleContext, ps: PairStatus[]): Map<number, PairStat
 
 /**
  * A set of probes that all fail is a drop, not random loss, when each failed two rounds running,
- * or when enough of them failed at once that loss would not plausibly hit every one.
+ * or when enough of them failed at once that loss would not plausibly hit every one. `also`:
+ * full-size probes to the same ports whose whole size search failed (the same drop, seen again).
  */
-export function consistentDrop(ps: PairStatus[]): boolean {
+export function consistentDrop(ps: PairStatus[], also: PairStatus[] = []): boolean {
   if (!ps.length || ps.some((p) => p.status !== 'fail')) return false;
-  return ps.every((p) => p.failStreak >= 2) || ps.length >= ONE_ROUND_PROBES;
+  return ps.every((p) => p.failStreak >= 2) || ps.length + also.length >= ONE_ROUND_PROBES;
+}
+
+/** pmtu probes on these ports that failed at every size (no size passed, no frag-needed). */
+export function pmtuDropped(ps: PairStatus[], ports: number[]): PairStatus[] {
+  return ps.filter(
+    (p) =>
+      p.path === 'pmtu' &&
+      p.status === 'fail' &&
+      ports.includes(p.port ?? -1) &&
+      p.last.pmtu?.largestPassing === null &&
+      p.last.pmtu.fragNeededMtu === null,
+  );
 }
 
 export function allVteps(ctx: RuleContext): Array<{ style: string; port: number }> {

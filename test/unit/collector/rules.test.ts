@@ -478,3 +478,36 @@ describe('inventory-incomplete through the cluster state', () => {
     assert.ok(rc?.evidence.some((e) => /EACCES/.test(e)));
   });
 });
+
+describe('underlay-mtu after a local finding of the same kind', () => {
+  it('the measurement leads the verdict, the local finding becomes its evidence', () => {
+    const f: TrackedFinding = {
+      check: 'vtep-underlay-mtu',
+      status: 'problem',
+      severity: 'critical',
+      kind: 'underlay-mtu',
+      incident: 6,
+      node: 'delta',
+      subject: 'flannel.1',
+      summary: 'flannel.1 has MTU 1450 but eth0 has MTU 1454',
+      evidence: ['eth0 mtu 1454'],
+      remediation: '',
+      firstSeen: T,
+      lastSeen: NOW,
+      observations: 3,
+      origin: 'node',
+    };
+    const fate = (a: string, b: string, p: ProbePath): RoundFacts[] =>
+      (a === 'delta' || b === 'delta') && p === 'pmtu'
+        ? failFrom(3, { ok: 0, largestPassing: 1454, learnedPmtu: 1454 })
+        : ok();
+    const { rootCauses } = evaluate(RULES, input(mesh(NAMES, fate), { findings: [f] }), { seen: new Map() });
+    assert.deepEqual(
+      rootCauses.map((r) => r.id),
+      ['underlay-mtu:delta'],
+    );
+    const rc = rootCauses[0];
+    assert.match(rc?.summary ?? '', /largest packet that passes is 1454 bytes.*learned PMTU 1454/);
+    assert.ok(rc?.evidence.some((e) => /also explains.*flannel\.1 has MTU 1450/.test(e)));
+  });
+});
