@@ -49,11 +49,22 @@ function roundMs(ps: PairStatus[]): number {
   return gaps.length ? Math.max(500, gaps[Math.floor(gaps.length / 2)] as number) : 5000;
 }
 
+/**
+ * When the reference pairs (inside the groups, or not touching the node) last lost a probe: an
+ * episode starts after it, so the tail of another fault (a node cut off, a port dropped) that
+ * also hit the reference pairs is not read as this loss.
+ */
+export function lastLossAt(ps: PairStatus[]): number {
+  let t = Number.NEGATIVE_INFINITY;
+  for (const p of ps) for (const b of p.buckets) if (b.sent > b.ok && b.at > t) t = b.at;
+  return t;
+}
+
 /** The current loss episode of a set of pairs, or null when nothing was lost lately. */
-export function episode(ps: PairStatus[], now: number): Episode | null {
+export function episode(ps: PairStatus[], now: number, notBefore = -Infinity): Episode | null {
   const all = ps
     .flatMap((p) => p.buckets.map((b) => ({ b, large: p.path === 'pmtu' })))
-    .filter((x) => x.b.sent > 0);
+    .filter((x) => x.b.sent > 0 && x.b.at > notBefore);
   if (!all.length) return null;
   all.sort((x, y) => y.b.at - x.b.at);
   const gap = CLEAN_ROUNDS * roundMs(ps);
@@ -78,6 +89,7 @@ export function episode(ps: PairStatus[], now: number): Episode | null {
   let mixed = 0;
   for (const p of ps) {
     const bs = p.buckets.filter((b) => b.at >= (onset as number) && b.sent > 0);
+    if (!bs.length) continue;
     rounds = Math.max(rounds, bs.length);
   }
   // Mixed rounds: time slots of one round length with both lost and passing probes.
@@ -210,9 +222,9 @@ export const underlayLoss: Rule = {
         const b = ctx.groups[j] as string;
         const ab = open.filter((p) => g(p.src) === a && g(p.dst) === b);
         const ba = open.filter((p) => g(p.src) === b && g(p.dst) === a);
-        const e = episode([...ab, ...ba], ctx.input.now);
-        if (!isGrayLoss(e)) continue;
         const ins = open.filter((p) => g(p.src) === g(p.dst) && (g(p.src) === a || g(p.src) === b));
+        const e = episode([...ab, ...ba], ctx.input.now, lastLossAt(ins));
+        if (!isGrayLoss(e)) continue;
         const ie = ins.length ? episodeFrom(ins, e.onset) : { sent: 0, ok: 0 };
         if (ie.sent > 0 && rt(ie) >= MIN_RT_LOSS / 2) continue;
         const segment = { label: ctx.groupLabel, from: a, to: b };
@@ -254,9 +266,9 @@ export const underlayLoss: Rule = {
     const rest = open.filter((p) => !done.has(`${p.src}|${p.dst}`));
     for (const n of ctx.input.nodes) {
       const mine = rest.filter((p) => p.src === n.name || p.dst === n.name);
-      const e = episode(mine, ctx.input.now);
-      if (!isGrayLoss(e)) continue;
       const others = rest.filter((p) => p.src !== n.name && p.dst !== n.name);
+      const e = episode(mine, ctx.input.now, lastLossAt(others));
+      if (!isGrayLoss(e)) continue;
       const oe = episodeFrom(others, e.onset);
       if (oe.sent > 0 && rt(oe) >= MIN_RT_LOSS / 2) continue;
       const loss = lossFigures(e, [

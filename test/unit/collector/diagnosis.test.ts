@@ -409,3 +409,40 @@ describe('diagnosis: gray loss through the cluster state', () => {
     assert.ok((rc?.loss?.probes ?? 0) >= 100, 'the figure rests on every round since the loss began');
   });
 });
+
+describe('diagnosis: gray loss right after another fault', () => {
+  it('the tail of a cut-off node is neither loss nor in the loss figure that follows', () => {
+    let seed = 5;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    let now = T0;
+    const state = new ClusterState({ clock: () => now });
+    const d = new Diagnoser();
+    const byRound: string[][] = [];
+    let last: RootCause[] = [];
+    for (let n = 0; n < 18; n++) {
+      now = T0 + n * ROUND_MS + 2000;
+      for (const node of NODES) {
+        state.applyPresence(presence(node, T0 + n * ROUND_MS));
+        state.apply(snapshotMsg(node, n));
+      }
+      const f: Fault = (a, b, p) => {
+        if (n < 4) return a === 'n4' || b === 'n4' ? { kind: 'lost-in-path' } : { kind: 'ok' };
+        if (n < 6) return { kind: 'ok' };
+        return crossRack(a, b) && p !== 'control' && rnd() < 5 / 9
+          ? { kind: 'lost-in-path' }
+          : { kind: 'ok' };
+      };
+      for (const m of round(n, f)) state.apply(m);
+      state.tick();
+      last = d.evaluate(state.diagnosisInput());
+      byRound.push(last.map((r) => r.id));
+    }
+    assert.deepEqual(byRound.slice(4, 6), [[], []], 'the cleared isolation leaves no root cause');
+    assert.deepEqual(byRound[17], ['underlay-loss:rack:A:B']);
+    const l = last[0]?.loss;
+    assert.ok(l && Math.abs(l.ratio - 1 / 3) <= 0.1, JSON.stringify(l));
+  });
+});
