@@ -1,6 +1,7 @@
 /**
  * control-ports-blocked: Swarm control ports (TCP 2377, TCP/UDP 7946) fail across a segment while
- * the agent's UDP port or VXLAN passes there and pairs inside each group work; else per node.
+ * the agent's UDP port or VXLAN passes there and pairs inside each group work; else per node,
+ * when they failed two rounds running.
  */
 import type { PairStatus } from '../../state/index.js';
 import { isControlUdp, portLabel, type Rule, rootCauseId, SWARM_PORTS } from '../engine.js';
@@ -58,7 +59,9 @@ export const controlPortsBlocked: Rule = {
       const failing = ctx
         .toNode(n.name)
         .filter((p) => isSwarm(p) && !ctx.isExplained(p) && p.status === 'fail');
-      if (!failing.length) continue;
+      // Two rounds running: one round of TCP connects timing out to every node at once is the
+      // prober (a stalled event loop), not a firewall.
+      if (!failing.length || failing.some((p) => p.failStreak < 2)) continue;
       const c = ctx.add(rootCauseId('control-ports-blocked', [n.name]), {
         kind: 'control-ports-blocked',
         severity: 'critical',

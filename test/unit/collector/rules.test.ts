@@ -511,3 +511,18 @@ describe('underlay-mtu after a local finding of the same kind', () => {
     assert.ok(rc?.evidence.some((e) => /also explains.*flannel\.1 has MTU 1450/.test(e)));
   });
 });
+
+describe('control-ports-blocked per node', () => {
+  it('needs two rounds: one round of TCP timeouts to a node is not raised, two are', () => {
+    const tcp = (k: number) => [
+      ...mesh(NAMES, () => ok()),
+      ...NAMES.filter((a) => a !== 'bravo').map((a) => pair(a, 'bravo', 'control', 7946, failFrom(k))),
+    ];
+    assert.deepEqual(runOne(controlPortsBlocked, input(tcp(1))), []);
+    const cs = runOne(controlPortsBlocked, input(tcp(2)));
+    assert.deepEqual(
+      cs.map((c) => `${c.kind}:${[...c.nodes]}`),
+      ['control-ports-blocked:bravo'],
+    );
+  });
+});
