@@ -62,8 +62,10 @@ export const vxlanFilteredSegment: Rule = {
           evidence: [
             ...dropped.map((port) => {
               const ps = cross.get(port) ?? [];
-              const sent = ps.reduce((s, p) => s + p.failStreak, 0);
-              return `every probed ${ctx.groupLabel} ${a} <-> ${ctx.groupLabel} ${b} pair fails on UDP ${port} (${ps.length} pairs, ${sent} failed rounds in a row in total), pairs inside each ${ctx.groupLabel} pass`;
+              const streaks = ps.map((p) => p.failStreak);
+              const lo = Math.min(...streaks);
+              const hi = Math.max(...streaks);
+              return `every probed ${ctx.groupLabel} ${a} <-> ${ctx.groupLabel} ${b} pair fails on UDP ${port} (${ps.length} pairs, each for ${lo === hi ? lo : `${lo}-${hi}`} rounds in a row), pairs inside each ${ctx.groupLabel} pass`;
             }),
             ...(ctlOk ? [`reachability probes across the segment pass (${ctl.length} control pairs)`] : []),
             ...passing.map(
