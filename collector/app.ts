@@ -113,6 +113,7 @@ const api =
         path,
         groupLabel: label,
         pairs,
+        windowSeconds: Math.round(state.windowMs / 1000),
       };
       if (agg === 'group') body.groups = state.groupPairs(path, label);
       return body;

@@ -53,6 +53,9 @@ export interface PathHealth {
   ok: number;
   failing: number;
   unprobed: number;
+  /** Probes sent and passing over the window, all pairs of the path. */
+  sent: number;
+  answered: number;
   groups: NonNullable<PairsResponse['groups']>;
 }
 
@@ -70,6 +73,8 @@ export interface StatusReport {
    * included), from /api/v1/history; absent when the collector has no history.
    */
   thisWeek?: Record<string, number>;
+  /** The window every loss figure is over (seconds), when the collector says. */
+  windowSeconds?: number;
   exitCode: 0 | 1 | 3;
 }
 
@@ -86,6 +91,8 @@ export function pathHealth(path: ProbePath, pairs: PairsResponse, groups: PairsR
     ok: pairs.pairs.filter((p) => p.loss === 0).length,
     failing: pairs.pairs.filter((p) => p.loss !== null && p.loss > 0).length,
     unprobed: pairs.pairs.filter((p) => p.loss === null).length,
+    sent: pairs.pairs.reduce((a, p) => a + p.sent, 0),
+    answered: pairs.pairs.reduce((a, p) => a + p.answered, 0),
     groups: groups.groups ?? [],
   };
 }
@@ -96,6 +103,7 @@ function place(r: RootCause): string {
 }
 
 const pct = (x: number) => `${Math.round(x * 100)}%`;
+const span = (s: number) => (s >= 60 && s % 60 === 0 ? `${s / 60} min` : `${s} s`);
 
 /** "for 5m12s" between `since` and `now` (ISO times). */
 function agoText(now: string, since: string): string {
@@ -127,16 +135,26 @@ export function formatStatus(s: StatusReport): string {
         `  [${r.severity}] ${r.kind} at ${place(r)} (since ${r.since}, ${agoText(s.generatedAt, r.since)}${nth})`,
       );
       lines.push(`      ${r.summary}`);
+      if (r.loss)
+        lines.push(
+          `      loss ${pct(r.loss.ratio)} per crossing (${pct(r.loss.roundTripRatio)} of ${r.loss.probes} round trips, ${r.loss.rounds} rounds)${r.confidence ? `, confidence ${r.confidence}` : ''}`,
+        );
       lines.push(`      fix: ${r.remediation}`);
     }
   }
-  lines.push('Pairs:');
+  lines.push(s.windowSeconds ? `Pairs (last ${span(s.windowSeconds)}):` : 'Pairs:');
   for (const p of s.paths) {
     const bad = p.groups
       .filter((g) => g.loss !== null && g.loss > 0)
-      .map((g) => `${g.from}->${g.to} loss ${pct(g.loss as number)}`);
+      .map(
+        (g) =>
+          `${g.from}->${g.to} loss ${pct(g.loss as number)}${g.sent !== undefined ? ` of ${g.sent} probes` : ''}`,
+      );
+    const loss = p.sent ? `, loss ${pct(1 - p.answered / p.sent)} of ${p.sent} probes` : '';
     const state =
-      p.pairs === 0 ? 'not probed' : `${p.ok}/${p.pairs} ok${p.failing ? `, ${p.failing} failing` : ''}`;
+      p.pairs === 0
+        ? 'not probed'
+        : `${p.ok}/${p.pairs} ok${p.failing ? `, ${p.failing} failing` : ''}${loss}`;
     lines.push(
       `  ${p.path.padEnd(8)} ${state}${p.unprobed ? `, ${p.unprobed} not probed` : ''}${bad.length ? `  (${bad.join('; ')})` : ''}`,
     );
@@ -188,6 +206,9 @@ export async function fetchStatus(base: string, timeoutMs: number): Promise<Stat
     rootCauses: diag.rootCauses,
     paths,
     ...(thisWeek ? { thisWeek } : {}),
+    ...((pairs[0] as PairsResponse).windowSeconds
+      ? { windowSeconds: (pairs[0] as PairsResponse).windowSeconds }
+      : {}),
     exitCode: exitCodeFor(diag.rootCauses),
   };
 }

@@ -494,6 +494,7 @@ export const ROOT_CAUSE_KINDS = [
   'mtu-mismatch',
   'sysctl-risk',
   'inventory-incomplete',
+  'underlay-loss',
 ] as const;
 export type RootCauseKind = (typeof ROOT_CAUSE_KINDS)[number];
 
@@ -509,6 +510,22 @@ export interface RootCause {
   remediation: string;
   /** ISO time the root cause was first raised (unchanged while it stays active). */
   since: string;
+  /**
+   * How sure the verdict is: `high` when several observers or rounds agree and the pattern is
+   * unambiguous, `medium` when it rests on fewer samples, `low` for a plausible reading only.
+   */
+  confidence?: 'high' | 'medium' | 'low';
+  /** Measured loss behind an `underlay-loss` verdict (windowed, per packet crossing). */
+  loss?: {
+    /** Estimated loss per packet crossing the place (probe or reply), 0..1. */
+    ratio: number;
+    /** Share of round trips (probe + reply) that failed, 0..1, and over how many probes/rounds. */
+    roundTripRatio: number;
+    probes: number;
+    rounds: number;
+    /** Per direction (`from -> to`, groups or nodes): round-trip loss and probe count. */
+    directions: Array<{ from: string; to: string; roundTripRatio: number; probes: number }>;
+  };
 }
 
 export interface DiagnosisResponse {
@@ -571,8 +588,21 @@ export interface PairsResponse {
   /** Topology label used for grouping (default `rack`). */
   groupLabel: string;
   pairs: PairView[];
-  /** Group x group aggregation (when requested): mean loss over the pairs probed. */
-  groups?: Array<{ from: string; to: string; pairs: number; probed: number; loss: number | null }>;
+  /** Every loss figure here is over the last `windowSeconds` (the collector's `--window`). */
+  windowSeconds?: number;
+  /**
+   * Group x group aggregation (when requested): mean loss over the pairs probed, and the probes
+   * sent / passing over the window behind it.
+   */
+  groups?: Array<{
+    from: string;
+    to: string;
+    pairs: number;
+    probed: number;
+    loss: number | null;
+    sent?: number;
+    answered?: number;
+  }>;
 }
 
 /** `GET /api/v1/findings`: active node findings plus cluster-check findings. */

@@ -21,6 +21,9 @@ import type {
   VxdoctorMessage,
 } from '../../shared/schema.js';
 import { PROBE_PATHS } from '../../shared/schema.js';
+import { type Bucket, countInto, probeOk, type Tally, tally } from './evidence.js';
+
+export { type Bucket, probeOk, type Tally } from './evidence.js';
 
 export interface StateOptions {
   /** Epoch ms now. */
@@ -39,7 +42,7 @@ export interface StateOptions {
   staleMs?: number;
   /** Topology label grouping nodes (default `rack`). */
   groupLabel?: string;
-  /** Max samples kept per pair, ids remembered for de-duplication, pairs tracked. */
+  /** Max round buckets kept per pair, ids remembered for de-duplication, pairs tracked. */
   maxSamplesPerPair?: number;
   maxIds?: number;
   maxPairs?: number;
@@ -75,18 +78,15 @@ export interface TrackedFinding extends Finding {
   origin: 'node' | 'cluster';
 }
 
-interface Sample {
-  at: number;
-  round: number;
-  result: ProbeResult;
-}
-
 interface PairRec {
   src: string;
   dst: string;
   path: ProbePath;
   port: number | null;
-  samples: Sample[];
+  /** One counter bucket per round over the window (evidence.ts), oldest first. */
+  buckets: Bucket[];
+  /** The latest probe, whole (for its per-hop fate). */
+  last: ProbeResult;
 }
 
 interface NodeRec {
@@ -116,12 +116,16 @@ export interface PairStatus {
   port: number | null;
   /** pass/fail from the latest probe; unknown when stale or not sent. */
   status: 'pass' | 'fail' | 'unknown';
-  /** Consecutive failing probes ending with the latest, and when that streak began. */
+  /** Consecutive rounds without a passing probe ending with the latest, and when they began. */
   failStreak: number;
   failSince: number | null;
   last: ProbeResult & { arrivedDst: boolean | null };
+  /** Windowed: probes sent and passing (pmtu: full size fit) over the window. */
   sent: number;
   answered: number;
+  /** Windowed counters over the whole window, and the per-round buckets they sum. */
+  window: Tally;
+  buckets: readonly Bucket[];
 }
 
 export interface NodeStatus {
@@ -131,10 +135,17 @@ export interface NodeStatus {
   lastSeen: number;
   /** When presence expired (epoch ms), null while up. */
   expiredAt: number | null;
+  /** VXLAN ports this node's VTEPs use, with the overlay style (from its latest snapshot). */
+  vteps: Array<{ style: string; port: number }>;
+  /** What the node's inventory could not read (latest snapshot), and whether it ran privileged. */
+  unknowns: Array<{ what: string; reason: string }>;
+  privileged: boolean | null;
 }
 
 export interface DiagnosisInput {
   now: number;
+  /** Evidence window (ms). */
+  windowMs: number;
   groupLabel: string;
   nodes: NodeStatus[];
   pairs: PairStatus[];
@@ -145,21 +156,17 @@ function findingKey(f: Finding): string {
   return `${f.node}|${f.check}|${f.subject}|${f.kind ?? ''}`;
 }
 
-export function probeOk(r: ProbeResult): boolean {
-  if (!r.sent || !r.answered) return false;
-  if (r.path === 'pmtu' && r.pmtu) {
-    return r.pmtu.largestPassing !== null && r.pmtu.largestPassing >= r.pmtu.required;
-  }
-  return true;
-}
-
 /** Human hop fate of one probe. */
 export function describeFate(r: ProbeResult & { arrivedDst: boolean | null }): string {
   if (!r.sent) return `not sent from ${r.src}${r.note ? ` (${r.note})` : ''}`;
   if (r.path === 'pmtu' && r.pmtu && r.answered && !probeOk(r)) {
     const p = r.pmtu;
     return `largest passing ${p.largestPassing ?? 'none'} < required ${p.required}${
-      p.fragNeededMtu ? ` (ICMP frag-needed mtu ${p.fragNeededMtu})` : ' (no ICMP: silent drop)'
+      p.fragNeededMtu
+        ? ` (ICMP frag-needed mtu ${p.fragNeededMtu})`
+        : p.learnedPmtu !== null && p.learnedPmtu < p.required
+          ? ` (kernel learned PMTU ${p.learnedPmtu} from ICMP frag-needed)`
+          : ' (no ICMP, no learned PMTU: silent drop)'
     }`;
   }
   if (r.answered) return r.replySeen === false ? `ok (reply not captured at ${r.src})` : 'ok';
@@ -185,7 +192,7 @@ export class ClusterState {
   readonly findingTtlMs: number;
   readonly staleMs: number;
   readonly groupLabel: string;
-  private readonly maxSamples: number;
+  private readonly maxBuckets: number;
   private readonly maxIds: number;
   private readonly maxPairs: number;
   private readonly skewMs: number;
@@ -212,7 +219,7 @@ export class ClusterState {
     this.findingTtlMs = opts.findingTtlMs ?? 360_000;
     this.staleMs = opts.staleMs ?? 30_000;
     this.groupLabel = opts.groupLabel ?? 'rack';
-    this.maxSamples = opts.maxSamplesPerPair ?? 64;
+    this.maxBuckets = opts.maxSamplesPerPair ?? 64;
     this.maxIds = opts.maxIds ?? 100_000;
     this.maxPairs = opts.maxPairs ?? 250_000;
     this.skewMs = opts.skewMs ?? 2_000;
@@ -316,15 +323,12 @@ export class ClusterState {
     let p = this.pairsMap.get(key);
     if (!p) {
       if (this.pairsMap.size >= this.maxPairs) return;
-      p = { src: r.src, dst: r.dst, path: r.path, port: r.port, samples: [] };
+      p = { src: r.src, dst: r.dst, path: r.path, port: r.port, buckets: [], last: r };
       this.pairsMap.set(key, p);
     }
-    const s: Sample = { at: r.at, round, result: r };
-    // Keep samples ordered by time (replays and redeliveries may arrive late).
-    let i = p.samples.length;
-    while (i > 0 && (p.samples[i - 1] as Sample).at > s.at) i--;
-    p.samples.splice(i, 0, s);
-    if (p.samples.length > this.maxSamples) p.samples.shift();
+    countInto(p.buckets, r, round, this.maxBuckets);
+    // Replays and redeliveries may arrive late: the latest probe is the one sent last.
+    if (r.at >= p.last.at) p.last = r;
     if (r.answered && r.rttSeconds !== null && r.rttSeconds >= 0) {
       const h = this.rtt[r.path];
       let b = RTT_BUCKETS.findIndex((le) => r.rttSeconds! <= le);
@@ -355,12 +359,12 @@ export class ClusterState {
     this.generation++;
   }
 
-  /** Drops samples outside the window and pairs with none left; runs cluster checks if needed. */
+  /** Drops round buckets outside the window and pairs with none left; runs cluster checks if needed. */
   tick(): void {
     const cutoff = this.clock() - this.windowMs;
     for (const [k, p] of this.pairsMap) {
-      while (p.samples.length && (p.samples[0] as Sample).at < cutoff) p.samples.shift();
-      if (!p.samples.length) {
+      while (p.buckets.length && (p.buckets[0] as Bucket).at < cutoff) p.buckets.shift();
+      if (!p.buckets.length) {
         this.pairsMap.delete(k);
         this.generation++;
       }
@@ -409,7 +413,16 @@ export class ClusterState {
     const now = this.clock();
     return this.nodeNames().map((name) => {
       const n = this.nodesMap.get(name) as NodeRec;
-      return { name, labels: n.labels, lastSeen: n.lastSeen, ...this.nodeState(n, now) };
+      const snap = n.snapshot;
+      return {
+        name,
+        labels: n.labels,
+        lastSeen: n.lastSeen,
+        ...this.nodeState(n, now),
+        vteps: (snap?.vteps ?? []).map((v) => ({ style: v.style, port: v.port })),
+        unknowns: [...(snap?.unknowns ?? []), ...(snap?.namespaces ?? []).flatMap((ns) => ns.unknowns ?? [])],
+        privileged: snap?.host ? snap.host.privileged : null,
+      };
     });
   }
 
@@ -493,21 +506,21 @@ export class ClusterState {
     const now = this.clock();
     const out: PairStatus[] = [];
     for (const p of this.pairsMap.values()) {
-      const lastS = p.samples[p.samples.length - 1];
-      if (!lastS) continue;
-      const last = { ...lastS.result, arrivedDst: this.effectiveArrived(lastS.result) };
+      const lastB = p.buckets[p.buckets.length - 1];
+      if (!lastB) continue;
+      const last = { ...p.last, arrivedDst: this.effectiveArrived(p.last) };
       let streak = 0;
       let since: number | null = null;
-      for (let i = p.samples.length - 1; i >= 0; i--) {
-        const s = p.samples[i] as Sample;
-        if (probeOk(s.result)) break;
+      for (let i = p.buckets.length - 1; i >= 0; i--) {
+        const b = p.buckets[i] as Bucket;
+        if (b.sent === 0) continue;
+        if (b.ok > 0) break;
         streak++;
-        since = s.at;
+        since = b.at;
       }
-      const sent = p.samples.filter((s) => s.result.sent).length;
-      const answered = p.samples.filter((s) => s.result.sent && s.result.answered).length;
+      const window = tally(p.buckets);
       let status: PairStatus['status'];
-      if (now - lastS.at > this.staleMs || !last.sent) status = 'unknown';
+      if (now - last.at > this.staleMs || !last.sent) status = 'unknown';
       else status = probeOk(last) ? 'pass' : 'fail';
       out.push({
         src: p.src,
@@ -518,8 +531,10 @@ export class ClusterState {
         failStreak: streak,
         failSince: since,
         last,
-        sent,
-        answered,
+        sent: window.sent,
+        answered: window.ok,
+        window,
+        buckets: p.buckets,
       });
     }
     out.sort((a, b) =>
@@ -586,24 +601,31 @@ export class ClusterState {
   groupPairs(path: ProbePath, label = this.groupLabel): NonNullable<PairsResponse['groups']> {
     const acc = new Map<
       string,
-      { from: string; to: string; pairs: number; probed: number; lossSum: number }
+      {
+        from: string;
+        to: string;
+        pairs: number;
+        probed: number;
+        lossSum: number;
+        sent: number;
+        answered: number;
+      }
     >();
     // Straight from the samples, as pairs() counts them (ports merged per directed pair), but
     // without building N² views: at 500 nodes this is the page's default request.
     const perPair = new Map<string, { src: string; dst: string; sent: number; answered: number }>();
     for (const p of this.pairsMap.values()) {
-      if (p.path !== path || p.samples.length === 0) continue;
+      if (p.path !== path || p.buckets.length === 0) continue;
       const k = `${p.src}|${p.dst}`;
       let c = perPair.get(k);
       if (!c) {
         c = { src: p.src, dst: p.dst, sent: 0, answered: 0 };
         perPair.set(k, c);
       }
-      for (const smp of p.samples)
-        if (smp.result.sent) {
-          c.sent++;
-          if (smp.result.answered) c.answered++;
-        }
+      for (const b of p.buckets) {
+        c.sent += b.sent;
+        c.answered += b.ok;
+      }
     }
     for (const p of perPair.values()) {
       const from = this.groupOf(p.src, label);
@@ -611,10 +633,12 @@ export class ClusterState {
       const k = `${from}|${to}`;
       let a = acc.get(k);
       if (!a) {
-        a = { from, to, pairs: 0, probed: 0, lossSum: 0 };
+        a = { from, to, pairs: 0, probed: 0, lossSum: 0, sent: 0, answered: 0 };
         acc.set(k, a);
       }
       a.pairs++;
+      a.sent += p.sent;
+      a.answered += p.answered;
       if (p.sent > 0) {
         a.probed++;
         a.lossSum += 1 - p.answered / p.sent;
@@ -628,12 +652,15 @@ export class ClusterState {
         pairs: a.pairs,
         probed: a.probed,
         loss: a.probed ? a.lossSum / a.probed : null,
+        sent: a.sent,
+        answered: a.answered,
       }));
   }
 
   diagnosisInput(): DiagnosisInput {
     return {
       now: this.clock(),
+      windowMs: this.windowMs,
       groupLabel: this.groupLabel,
       nodes: this.nodeStatuses(),
       pairs: this.pairStatuses(),

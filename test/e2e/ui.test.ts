@@ -387,7 +387,10 @@ if (isMain)
           cross: allPairs(NODES).filter(([a, b]) => crossRack(a, b)),
           same: allPairs(NODES).filter(([a, b]) => !crossRack(a, b)),
         });
-        assert.match((await cell(page, 'n1', 'n3')).text, /100% loss \(3\/3\).*left n1, never reached n3/);
+        assert.match(
+          (await cell(page, 'n1', 'n3')).text,
+          /100% loss \(3\/3 probes in the last 2 min\).*left n1, never reached n3/,
+        );
         assert.match((await page.textContent('article.rc .meta')) ?? '', /since .* UTC \(\d+ s ago\)/);
         const ok = await cssColor(page, '--ok');
         await shot(page, `${OUT}/vxlan-filtered.png`);

@@ -24,7 +24,8 @@ RUN=/run/$ID
 NODES=(n1 n2 n3 n4)
 SWITCHES=(torA torB spine)
 FAULT_NAMES=(tor-drop-vxlan host-fw-vxlan mtu-blackhole mtu-fragneeded fdb-nat dup-vtep missing-gwbridge
-  vni-mismatch dstport-mismatch neighbor-missing control-ports-blocked vtep-down subnet-overlap node-isolated)
+  vni-mismatch dstport-mismatch neighbor-missing control-ports-blocked vtep-down subnet-overlap node-isolated
+  tor-gray-loss tor-drop-4789)
 
 # Docker names: the overlay network namespace 1-<netid[:10]>, a container namespace <12 hex>.
 OV_NETID=abcdef0123
@@ -378,10 +379,13 @@ do_relay() { # port
 # ---------- faults ----------
 fault_apply() {
   case "$1" in
-    tor-drop-vxlan | control-ports-blocked)
+    tor-drop-vxlan | control-ports-blocked | tor-drop-4789)
       local rules
       if [ "$1" = tor-drop-vxlan ]; then
         rules='udp dport { 4789, 8472 } counter drop'
+      elif [ "$1" = tor-drop-4789 ]; then
+        # one VXLAN port only (the Docker/Swarm overlay); flannel's 8472 passes
+        rules='udp dport 4789 counter drop'
       else
         rules='tcp dport { 2377, 7946 } counter drop
     udp dport 7946 counter drop'
@@ -395,6 +399,19 @@ table inet vxlab_$1 {
   }
   chain between_racks {
     $rules
+  }
+}
+EOF
+      ;;
+    tor-gray-loss)
+      # rack A's ToR uplink loses one VXLAN packet in three between the racks, either way, any
+      # size (bridge family: the ToR is an L2 switch); traffic inside a rack is untouched
+      nsx "$ID-torA" nft -f - <<EOF
+table bridge vxlab_gray {
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    ip saddr 10.200.1.0/24 ip daddr 10.200.2.0/24 udp dport { 4789, 8472 } numgen random mod 3 == 0 counter drop
+    ip saddr 10.200.2.0/24 ip daddr 10.200.1.0/24 udp dport { 4789, 8472 } numgen random mod 3 == 0 counter drop
   }
 }
 EOF
@@ -446,7 +463,9 @@ EOF
 }
 fault_revert() {
   case "$1" in
-    tor-drop-vxlan | control-ports-blocked) nsx "$ID-spine" nft delete table inet "vxlab_$1" 2>/dev/null || true ;;
+    tor-drop-vxlan | control-ports-blocked | tor-drop-4789)
+      nsx "$ID-spine" nft delete table inet "vxlab_$1" 2>/dev/null || true ;;
+    tor-gray-loss) nsx "$ID-torA" nft delete table bridge vxlab_gray 2>/dev/null || true ;;
     host-fw-vxlan) nsx "$ID-n3" nft delete table inet filter 2>/dev/null || true ;;
     mtu-blackhole) ip -n "$ID-torB" link set p-n4 mtu 1500 ;;
     mtu-fragneeded)

@@ -124,6 +124,20 @@ export const FAULTS: FaultSpec[] = [
     description: "n4's switch port is down: every path to n4 fails (its NATS relay still works)",
     scope: { nodes: ['n4'] },
   },
+  {
+    name: 'tor-gray-loss',
+    incident: null,
+    description:
+      "rack A's ToR (bridge nft numgen) drops one VXLAN packet in three (UDP 4789/8472, any size, both directions) between racks A and B; same-rack pairs are clean",
+    scope: { segment: RACKS },
+  },
+  {
+    name: 'tor-drop-4789',
+    incident: 1,
+    description:
+      'the spine drops UDP 4789 (Docker/Swarm overlay) between racks A and B while flannel on UDP 8472 passes',
+    scope: { segment: RACKS },
+  },
 ];
 
 const NODE_NAMES = ['n1', 'n2', 'n3', 'n4'] as const;

@@ -207,7 +207,7 @@ function matrixModel() {
         return {
           loss: g ? g.loss : null,
           text: g
-            ? `${st.label} ${gs[i]} → ${gs[j]}: ${g.loss === null ? 'not probed yet' : `${Math.round(g.loss * 100)}% mean loss`} over ${g.probed}/${g.pairs} pairs probed (click to drill in)`
+            ? `${st.label} ${gs[i]} → ${gs[j]}: ${g.loss === null ? 'not probed yet' : `${Math.round(g.loss * 100)}% mean loss`} over ${g.probed}/${g.pairs} pairs probed${g.sent ? `, ${g.sent - g.answered}/${g.sent} probes lost in the window` : ''} (click to drill in)`
             : 'not probed yet',
           drill: [gs[i], gs[j]],
         };
@@ -229,7 +229,7 @@ function matrixModel() {
         const p = st.pairs.get(`${a.name} ${b.name}`);
         return {
           loss: pairLoss(p),
-          text: p ? fateText(p) : `${a.name} → ${b.name}: not probed yet`,
+          text: p ? fateText(p, st.windowSeconds) : `${a.name} → ${b.name}: not probed yet`,
           node: [a.name, b.name],
         };
       }
@@ -420,6 +420,7 @@ async function refresh() {
         : '&aggregate=group';
     const pr = await get(`/api/v1/pairs?path=${st.path}${q}`);
     st.label = pr.groupLabel;
+    st.windowSeconds = pr.windowSeconds;
     st.groups = groupNodes(nodes, st.label);
     st.pairs = new Map(pr.pairs.map((p) => [`${p.src} ${p.dst}`, p]));
     if (agg) {

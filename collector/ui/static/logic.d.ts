@@ -10,7 +10,7 @@ export function failingNow(p: Pick<PairView, 'last'> | undefined): boolean;
 export function pairLoss(
   p: (Partial<Pick<PairView, 'last'>> & { loss: number | null }) | undefined,
 ): number | null;
-export function fateText(p: PairView | undefined): string;
+export function fateText(p: PairView | undefined, windowSeconds?: number): string;
 export function groupNodes(
   nodes: Array<{ name: string; labels: Record<string, string> }>,
   label: string,

@@ -54,9 +54,12 @@ export function pairLoss(p) {
 }
 
 /** Hover/focus text of one pair. */
-export function fateText(p) {
+export function fateText(p, windowSeconds) {
   if (!p || p.sent === 0 || p.loss === null) return `${p ? `${p.src} → ${p.dst}` : ''}: not probed yet`;
-  const pct = `${Math.round(p.loss * 100)}% loss (${p.sent - p.answered}/${p.sent})`;
+  const win = windowSeconds
+    ? ` probes in the last ${windowSeconds % 60 === 0 ? `${windowSeconds / 60} min` : `${windowSeconds} s`}`
+    : '';
+  const pct = `${Math.round(p.loss * 100)}% loss (${p.sent - p.answered}/${p.sent}${win})`;
   const rtt = p.rttSeconds === null ? 'no RTT' : `RTT ${(p.rttSeconds * 1000).toFixed(2)} ms`;
   const now = failingNow(p) && p.loss < 1 ? 'failing now: ' : '';
   return `${p.src} → ${p.dst} [${p.path}]: ${pct}, ${rtt}; ${now}${p.fate || 'no hop record'}`;

@@ -77,8 +77,12 @@ describe('vxdoctor status / trace', () => {
     assert.match(text, /\[critical\] underlay-vxlan-filtered at rack A <-> B/);
     assert.match(text, /fix: Allow UDP 4789/);
     assert.match(text, /\[critical\] agent-down at n4/);
-    assert.match(text, /vxlan +\d+\/12 ok, \d+ failing.*A->B loss 100%/);
-    assert.match(text, /control +12\/12 ok\n/);
+    assert.match(text, /Pairs \(last 2 min\):/);
+    assert.match(
+      text,
+      /vxlan +\d+\/12 ok, \d+ failing, loss \d+% of \d+ probes.*A->B loss 100% of \d+ probes/,
+    );
+    assert.match(text, /control +12\/12 ok, loss 0% of \d+ probes\n/);
     assert.match(text, /Status: +CRITICAL/);
   });
 

@@ -104,7 +104,10 @@ describe('cluster state', () => {
       s.apply(m);
     const d = s.nodeDetail('n1');
     assert.equal(d?.host?.kernel, '6.1.0-18-amd64');
-    assert.equal(d?.vteps[0]?.dev, 'flannel.1');
+    assert.deepEqual(
+      d?.vteps.map((v) => v.dev),
+      ['vxlan0', 'flannel.1'],
+    );
     assert.equal(s.nodeDetail('nope'), null);
     const g = s.groupPairs('vxlan');
     assert.deepEqual(

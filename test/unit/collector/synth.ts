@@ -192,6 +192,18 @@ export function snapshotMsg(node: string, n: number): SnapshotMessage {
       chains: [],
       vteps: [
         {
+          netns: '1-abc',
+          dev: 'vxlan0',
+          style: 'docker',
+          vni: 256,
+          port: 4789,
+          mac: `02:42:00:00:00:0${node.slice(1)}`,
+          local: null,
+          mtu: 1450,
+          subnets: ['10.0.1.0/24'],
+          fdbDsts: NODES.filter((x) => x !== node).map((x) => UNDERLAY[x] as string),
+        },
+        {
           netns: 'host',
           dev: 'flannel.1',
           style: 'flannel',

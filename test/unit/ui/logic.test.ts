@@ -83,6 +83,10 @@ describe('web page logic', () => {
     };
     assert.equal(fateText(p), 'n1 → n3 [vxlan]: 75% loss (3/4), RTT 0.42 ms; left n1, not seen at n3');
     assert.equal(fateText({ ...p, sent: 0, answered: 0, loss: null }), 'n1 → n3: not probed yet');
+    assert.equal(
+      fateText(p, 120),
+      'n1 → n3 [vxlan]: 75% loss (3/4 probes in the last 2 min), RTT 0.42 ms; left n1, not seen at n3',
+    );
   });
 
   it('a pair whose latest probe failed is coloured as lost while its window loss is still low', () => {

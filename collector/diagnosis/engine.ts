@@ -1,0 +1,226 @@
+/**
+ * The diagnosis engine: the machinery every rule shares. Rules (./rules, in the explicit order of
+ * ./rules/index.ts) propose candidates over the evidence model and attach the failing pairs a
+ * verdict explains, so that one fault yields one root cause and the pair failures it causes are
+ * its evidence instead of being raised again. The engine then raises candidates with hysteresis:
+ * a candidate is raised when it was seen in two consecutive evaluations (findings, presence), or
+ * its evidence spans two probe rounds, or two independent observers report it; `since` is kept
+ * across evaluations (and restarts, through `seed`).
+ */
+import type { RootCause, RootCauseKind, Severity } from '../../shared/schema.js';
+import { type DiagnosisInput, describeFate, type NodeStatus, type PairStatus } from '../state/index.js';
+import { KINDS } from './kinds.js';
+
+/** Swarm control ports probed with TCP on the control path. */
+export const SWARM_PORTS = new Set([2377, 7946]);
+const MAX_EVIDENCE = 16;
+
+export interface DiagnosisMemory {
+  /** Candidate id -> consecutive evaluations seen, and the `since` it was raised with. */
+  seen: Map<string, { consecutive: number; since: string | null }>;
+}
+
+export function emptyMemory(): DiagnosisMemory {
+  return { seen: new Map() };
+}
+
+export interface Candidate {
+  kind: RootCauseKind;
+  severity: Severity;
+  nodes: Set<string>;
+  segment?: { from: string; to: string; label: string };
+  summary: string;
+  evidence: string[];
+  remediation: string;
+  observers: Set<string>;
+  /** Evidence spans two rounds / two findings messages. */
+  repeated: boolean;
+  onset: number;
+  /**
+   * Presence expiry and findings may also be confirmed by two consecutive evaluations; probe
+   * patterns only by two probe rounds or two observers (evaluations run faster than rounds,
+   * so two evaluations may see one transient round twice).
+   */
+  byEvaluations?: boolean;
+  confidence?: RootCause['confidence'];
+  loss?: RootCause['loss'];
+}
+
+/** What a rule sees and may do. */
+export interface RuleContext {
+  readonly input: DiagnosisInput;
+  readonly groupLabel: string;
+  /** Topology groups present (sorted), a node's group ('' without the label). */
+  readonly groups: string[];
+  group(node: string): string;
+  node(name: string): NodeStatus | undefined;
+  /** Pairs with a current pass/fail (not stale, sent). */
+  readonly known: PairStatus[];
+  /** Known pairs into a node. */
+  toNode(node: string): PairStatus[];
+  /** Failing pairs no candidate explains yet. */
+  unexplained(): PairStatus[];
+  isExplained(p: PairStatus): boolean;
+  touching(ps: PairStatus[], nodes: Set<string>, paths?: ReadonlySet<string>): PairStatus[];
+  /** Adds (or merges into) the candidate with this id. */
+  add(id: string, c: Candidate): Candidate;
+  /** Marks pairs as explained by `c` and lists them as its evidence. */
+  attach(c: Candidate, pairs: PairStatus[]): void;
+  readonly candidates: Map<string, Candidate>;
+}
+
+export interface Rule {
+  id: string;
+  /** Kinds this rule can produce. */
+  kinds: readonly RootCauseKind[];
+  run(ctx: RuleContext): void;
+}
+
+export const SEV_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
+
+export function pairKey(p: PairStatus): string {
+  return `${p.src}|${p.dst}|${p.path}|${p.port ?? ''}`;
+}
+
+export function portLabel(p: { path: string; port: number | null }): string {
+  if (p.port === null) return '';
+  return `${p.path === 'control' && SWARM_PORTS.has(p.port) ? 'TCP' : 'UDP'} ${p.port}`;
+}
+
+/** One evidence line for a pair: its latest fate plus its windowed counts. */
+export function pairLine(p: PairStatus): string {
+  const port = p.port !== null ? ` ${portLabel(p)}` : '';
+  const w = p.window;
+  const counts = w.sent > 1 ? ` [${w.sent - w.ok}/${w.sent} failed in ${w.rounds} rounds]` : '';
+  return `${p.src} -> ${p.dst} ${p.path}${port}: ${describeFate(p.last)}${p.failStreak > 1 ? ` (${p.failStreak} rounds)` : ''}${counts}`;
+}
+
+export function rootCauseId(
+  kind: string,
+  nodes: string[],
+  segment?: { label: string; from: string; to: string },
+): string {
+  return segment
+    ? `${kind}:${segment.label}:${segment.from}:${segment.to}`
+    : `${kind}:${[...nodes].sort().join(',')}`;
+}
+
+export function isControlUdp(p: PairStatus): boolean {
+  return p.path === 'control' && (p.port === null || !SWARM_PORTS.has(p.port));
+}
+
+function capEvidence(lines: string[]): string[] {
+  const uniq = [...new Set(lines)];
+  if (uniq.length <= MAX_EVIDENCE) return uniq;
+  return [...uniq.slice(0, MAX_EVIDENCE - 1), `... and ${uniq.length - MAX_EVIDENCE + 1} more`];
+}
+
+export function makeContext(input: DiagnosisInput): RuleContext {
+  const nodeByName = new Map<string, NodeStatus>(input.nodes.map((n) => [n.name, n]));
+  const group = (n: string): string => nodeByName.get(n)?.labels[input.groupLabel] ?? '';
+  const known = input.pairs.filter((p) => p.status !== 'unknown');
+  const failing = known.filter((p) => p.status === 'fail');
+  const byDst = new Map<string, PairStatus[]>();
+  for (const p of known) {
+    const l = byDst.get(p.dst);
+    if (l) l.push(p);
+    else byDst.set(p.dst, [p]);
+  }
+  const explained = new Set<string>();
+  const candidates = new Map<string, Candidate>();
+  return {
+    input,
+    groupLabel: input.groupLabel,
+    groups: [...new Set(input.nodes.map((n) => group(n.name)).filter((g) => g !== ''))].sort(),
+    group,
+    node: (n) => nodeByName.get(n),
+    known,
+    toNode: (n) => byDst.get(n) ?? [],
+    unexplained: () => failing.filter((p) => !explained.has(pairKey(p))),
+    isExplained: (p) => explained.has(pairKey(p)),
+    touching: (ps, nodes, paths) =>
+      ps.filter((p) => (nodes.has(p.src) || nodes.has(p.dst)) && (!paths || paths.has(p.path))),
+    candidates,
+    add(id, c) {
+      const prev = candidates.get(id);
+      if (!prev) {
+        candidates.set(id, c);
+        return c;
+      }
+      for (const n of c.nodes) prev.nodes.add(n);
+      for (const o of c.observers) prev.observers.add(o);
+      prev.evidence.push(...c.evidence);
+      prev.repeated ||= c.repeated;
+      prev.onset = Math.min(prev.onset, c.onset);
+      if (SEV_RANK[c.severity] < SEV_RANK[prev.severity]) prev.severity = c.severity;
+      return prev;
+    },
+    attach(c, pairs) {
+      for (const p of pairs) {
+        if (explained.has(pairKey(p))) continue;
+        explained.add(pairKey(p));
+        c.evidence.push(pairLine(p));
+        c.observers.add(p.src);
+        if (p.failStreak >= 2) c.repeated = true;
+        if (p.failSince !== null) c.onset = Math.min(c.onset, p.failSince);
+      }
+    },
+  };
+}
+
+/** One fault, one root cause: a kind's `absorbs` on a subset of its nodes become its evidence. */
+function absorb(cands: Map<string, Candidate>): void {
+  for (const c of [...cands.values()]) {
+    const absorbs = KINDS[c.kind].absorbs;
+    if (!absorbs || ![...cands.values()].includes(c)) continue;
+    for (const [id, other] of cands) {
+      if (other === c || !absorbs.includes(other.kind)) continue;
+      // A cluster-wide kind (merged) absorbs wherever; others only on their own nodes.
+      if (!KINDS[c.kind].merged && ![...other.nodes].every((n) => c.nodes.has(n))) continue;
+      // Right after the candidate's own first line, so the evidence cap never hides it.
+      c.evidence.splice(1, 0, `(also explains) ${other.summary}`, ...other.evidence.map((e) => `  ${e}`));
+      for (const n of other.nodes) c.nodes.add(n);
+      c.onset = Math.min(c.onset, other.onset);
+      c.repeated ||= other.repeated;
+      cands.delete(id);
+    }
+  }
+}
+
+/** Runs the rules in order, then raises candidates with hysteresis. */
+export function evaluate(
+  rules: readonly Rule[],
+  input: DiagnosisInput,
+  memory: DiagnosisMemory,
+): { rootCauses: RootCause[]; memory: DiagnosisMemory } {
+  const ctx = makeContext(input);
+  for (const r of rules) r.run(ctx);
+  absorb(ctx.candidates);
+  const nextSeen = new Map<string, { consecutive: number; since: string | null }>();
+  const out: RootCause[] = [];
+  for (const [id0, c] of ctx.candidates) {
+    const nodes = [...c.nodes].sort();
+    const id = id0.endsWith(':*') ? rootCauseId(c.kind, nodes) : id0;
+    const prev = memory.seen.get(id);
+    const consecutive = (prev?.consecutive ?? 0) + 1;
+    const raised = (c.byEvaluations === true && consecutive >= 2) || c.repeated || c.observers.size >= 2;
+    const since = prev?.since ?? (raised ? new Date(c.onset).toISOString() : null);
+    nextSeen.set(id, { consecutive, since });
+    if (!raised || since === null) continue;
+    out.push({
+      id,
+      kind: c.kind,
+      severity: c.severity,
+      nodes,
+      ...(c.segment ? { segment: c.segment } : {}),
+      summary: c.summary,
+      evidence: capEvidence(c.evidence),
+      remediation: c.remediation,
+      since,
+      confidence: c.confidence ?? (c.observers.size >= 2 && c.repeated ? 'high' : 'medium'),
+      ...(c.loss ? { loss: c.loss } : {}),
+    });
+  }
+  out.sort((a, b) => SEV_RANK[a.severity] - SEV_RANK[b.severity] || a.id.localeCompare(b.id));
+  return { rootCauses: out, memory: { seen: nextSeen } };
+}
