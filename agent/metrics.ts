@@ -4,6 +4,7 @@
  */
 import { Gauge, type Registry } from 'prom-client';
 import { PROBE_PATHS, type CheckRun, type ProbePath } from '../shared/schema.js';
+import { PRESENCE_REJECT_REASONS } from './publish/presence.js';
 
 export interface AgentMetricSources {
   inventorySeconds(): number | null;
@@ -16,6 +17,8 @@ export interface AgentMetricSources {
   outbox(): { bytes: number; dropped: number };
   checkRuns(): CheckRun[];
   natsConnected(): boolean;
+  /** Presence records of peers refused, by reason (optional for callers without presence). */
+  presenceRejected?(): Record<string, number>;
 }
 
 const REJECT_REASONS = ['bad-hmac', 'replay', 'malformed'];
@@ -70,6 +73,17 @@ export function registerAgentMetrics(registry: Registry, src: AgentMetricSources
     },
   });
   (cap as unknown as { type: string }).type = 'counter';
+  const pres = new MirrorCounter({
+    name: 'vxdoctor_agent_presence_rejected_total',
+    help: 'Peer presence records refused (the peer is not probed), by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const r = src.presenceRejected?.() ?? {};
+      for (const reason of PRESENCE_REJECT_REASONS) this.set({ reason }, r[reason] ?? 0);
+    },
+  });
+  (pres as unknown as { type: string }).type = 'counter';
   new Gauge({
     name: 'vxdoctor_agent_outbox_bytes',
     help: 'Bytes waiting in the outbox (NATS unreachable or slow).',

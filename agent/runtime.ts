@@ -26,7 +26,7 @@ import { VERSION } from '../shared/version.js';
 import { buildAgentApp } from './http.js';
 import { registerAgentMetrics } from './metrics.js';
 import { Outbox, type Publisher } from './publish/outbox.js';
-import { Presence } from './publish/presence.js';
+import { Presence, PresenceRejects } from './publish/presence.js';
 
 /** The slice of the heartbeat Prober the runtime uses (agent/heartbeat/prober.ts). */
 export interface ProbeEngine {
@@ -122,6 +122,7 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
   let publisher: Publisher | null = null;
   let nc: NatsConnection | null = null;
   let presence: Presence | null = null;
+  const presenceRejects = new PresenceRejects();
   let prober: ProbeEngine | null = null;
   let snapshot: NodeSnapshot | null = null;
   let findings: Finding[] = [];
@@ -222,8 +223,14 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
   const heartbeat = async (): Promise<void> => {
     if (prober) {
       round++;
-      const r = await prober.runRound(round, roundOf(Date.now()));
-      put({ ...base(), type: 'probes', round, results: r.results, arrivals: r.arrivals });
+      // A round that fails is logged; presence is refreshed all the same (a node whose rounds
+      // throw is still there, and peers must not see it expire).
+      try {
+        const r = await prober.runRound(round, roundOf(Date.now()));
+        put({ ...base(), type: 'probes', round, results: r.results, arrivals: r.arrivals });
+      } catch (err) {
+        log.warn({ err, round }, 'heartbeat round failed');
+      }
     }
     // Presence is refreshed when it changes and otherwise every third of its TTL: every peer
     // watches the bucket, so each refresh costs N-1 other agents a message.
@@ -294,6 +301,7 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
     nc = conn;
     publisher = o.publisherFor(conn);
     presence = new Presence({
+      rejects: presenceRejects,
       nc: conn,
       node: o.node,
       ttlMs: o.presenceTtlMs,
@@ -378,6 +386,7 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
     outbox: () => outbox.stats(),
     checkRuns: () => checkRuns,
     natsConnected: () => publisher?.connected() ?? false,
+    presenceRejected: () => presenceRejects.counts,
   });
   const app = await buildAgentApp({
     registry,

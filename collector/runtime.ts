@@ -19,16 +19,10 @@ import {
   streamConfig,
 } from '../agent/publish/nats.js';
 import type { Logger } from '../shared/logging.js';
-import type {
-  NodeSnapshot,
-  NodePresence,
-  TraceReply,
-  TraceRequest,
-  Finding,
-  CheckRun,
-} from '../shared/schema.js';
-import { SCHEMA_VERSION } from '../shared/schema.js';
-import { KV_NODES, NODE_NAME_RE, STREAM_NAME, SUBJECT_PREFIX, traceSubject } from '../shared/subjects.js';
+import { checkPresenceRecord } from '../agent/publish/presence.js';
+import type { NodeSnapshot, TraceReply, TraceRequest, Finding, CheckRun } from '../shared/schema.js';
+import { KV_NODES, STREAM_NAME, SUBJECT_PREFIX, traceSubject } from '../shared/subjects.js';
+import { checkTraceReply, isNodeName } from '../shared/validation.js';
 import { buildApp, TraceTimeoutError } from './app.js';
 import { Diagnoser } from './diagnosis/index.js';
 import { IngestCounters, validateMessage } from './ingest/index.js';
@@ -57,6 +51,10 @@ export interface CollectorOptions {
    */
   durableInactiveMs?: number;
   maxMessageBytes?: number;
+  /** Messages dated further ahead of the collector's clock are rejected (default 2 min). */
+  maxSkewMs?: number;
+  /** A node gone (presence deleted/expired, or never present) this long is forgotten (default 10 min). */
+  forgetAfterMs?: number;
   evaluateEveryMs?: number;
   traceTimeoutMs?: number;
   /** Register process/default metrics (off in tests for a stable /metrics). */
@@ -110,22 +108,6 @@ function connectOptions(o: CollectorOptions): NodeConnectionOptions {
   return natsConnectionOptions({ ...(o.auth ?? {}), servers: o.nats, name: 'vxdoctor-collector' });
 }
 
-function parsePresence(key: string, value: Uint8Array): NodePresence | null {
-  try {
-    const p = JSON.parse(new TextDecoder().decode(value)) as NodePresence;
-    if (!p || typeof p !== 'object' || p.schemaVersion !== SCHEMA_VERSION || p.node !== key) return null;
-    if (!NODE_NAME_RE.test(p.node) || typeof p.at !== 'number') return null;
-    return {
-      ...p,
-      labels: p.labels && typeof p.labels === 'object' ? p.labels : {},
-      underlay: Array.isArray(p.underlay) ? p.underlay.filter((x) => typeof x === 'string') : [],
-      version: typeof p.version === 'string' ? p.version : 'unknown',
-    };
-  } catch {
-    return null;
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startCollector(o: CollectorOptions): Promise<RunningCollector> {
@@ -141,6 +123,8 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     ...(o.findingTtlMs ? { findingTtlMs: o.findingTtlMs } : {}),
     groupLabel: o.groupLabel,
     ...(o.clusterChecks ? { clusterChecks: o.clusterChecks } : {}),
+    presenceGate: true,
+    ...(o.forgetAfterMs ? { forgetAfterMs: o.forgetAfterMs } : {}),
   });
   const ingest = new IngestCounters();
   const diagnoser = new Diagnoser();
@@ -164,8 +148,15 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   const handle = (subject: string, data: Uint8Array): void => {
     const parts = subject.split('.');
     // Trace requests share the stream's subject space; they are not agent reports.
-    if (parts.length === 4 && `${parts[0]}.${parts[1]}` === SUBJECT_PREFIX && parts[3] === 'trace') return;
-    const r = validateMessage(subject, data, o.maxMessageBytes ? { maxBytes: o.maxMessageBytes } : {});
+    if (parts.length === 4 && `${parts[0]}.${parts[1]}` === SUBJECT_PREFIX && parts[3] === 'trace') {
+      ingest.traceSubjects++;
+      return;
+    }
+    const r = validateMessage(subject, data, {
+      ...(o.maxMessageBytes ? { maxBytes: o.maxMessageBytes } : {}),
+      now: clock(),
+      ...(o.maxSkewMs ? { maxSkewMs: o.maxSkewMs } : {}),
+    });
     ingest.count(r);
     if (!r.ok) {
       log.debug({ subject: subject.slice(0, 200), reason: r.reason, detail: r.detail }, 'message rejected');
@@ -198,10 +189,13 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
       }
       throw err;
     }
-    const body = JSON.parse(new TextDecoder().decode(data)) as TraceReply;
-    if (!body || !Array.isArray(body.results) || !Array.isArray(body.verdict)) {
-      throw new Error(`malformed trace reply from ${src}`);
+    let body: unknown;
+    try {
+      body = JSON.parse(new TextDecoder().decode(data));
+    } catch {
+      body = null;
     }
+    if (!checkTraceReply.check(body)) throw new Error(`malformed trace reply from ${src}`);
     return body;
   };
   // Both agents at once: SRC probes DST (the answer), DST probes SRC (the reverse direction).
@@ -256,6 +250,8 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   const evaluate = (): void => {
     if (!rebuilt) return;
     try {
+      const gone = state.prune();
+      if (gone.length) log.info({ nodes: gone.slice(0, 20), count: gone.length }, 'nodes forgotten');
       state.tick();
       persistSince(diagnoser.evaluate(state.diagnosisInput()));
       evaluationsSinceRebuild++;
@@ -395,11 +391,19 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
         kvWatch = w;
         for await (const e of w) {
           if (e.operation === 'PUT') {
-            const p = parsePresence(e.key, e.value);
+            const r = checkPresenceRecord(e.key, e.value);
             // Presence age is measured on the server's clock (entry time), not the agent's.
-            if (p) state.applyPresence({ ...p, at: Math.min(p.at, e.created.getTime()) });
-            else log.debug({ key: e.key }, 'presence rejected');
-          } else if (NODE_NAME_RE.test(e.key)) {
+            if (r.ok) {
+              ingest.presenceRejects.accepted(e.key);
+              state.applyPresence({ ...r.presence, at: Math.min(r.presence.at, e.created.getTime()) });
+            } else {
+              // The key no longer holds a usable record: the node is as good as deleted.
+              if (isNodeName(e.key)) state.removePresence(e.key);
+              const key = e.key.slice(0, 253);
+              if (ingest.presenceRejects.note(key, r.reason, r.detail))
+                log.warn({ key, reason: r.reason, detail: r.detail }, 'presence record refused');
+            }
+          } else if (isNodeName(e.key)) {
             state.removePresence(e.key);
           }
         }

@@ -204,7 +204,14 @@ export class Prober {
       name: p.node,
       group: p.labels[this.o.groupLabel] ?? '',
     }));
-    if (added.length || removed.length) void this.restartCapture();
+    if (added.length || removed.length)
+      this.restartCapture().catch((err) => {
+        // Never an unhandled rejection: the capture stays off and says why.
+        this.capturePorts = '';
+        this.missing.length = 0;
+        this.missing.push({ what: `capture:${this.o.underlayIf}`, reason: `capture restart failed: ${err}` });
+        this.o.log.warn({ err }, 'capture restart failed');
+      });
     return { added, removed };
   }
 

@@ -6,6 +6,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { PROBE_PATHS, ROOT_CAUSE_KINDS, type RootCause } from '../../shared/schema.js';
 import { MESSAGE_KINDS } from '../../shared/subjects.js';
+import { PRESENCE_REJECT_REASONS } from '../../agent/publish/presence.js';
 import { type IngestCounters, REJECT_REASONS } from '../ingest/index.js';
 import { type ClusterState, RTT_BUCKETS } from '../state/index.js';
 
@@ -160,6 +161,55 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
     collect() {
       this.reset();
       for (const reason of REJECT_REASONS) this.inc({ reason }, src.ingest.rejected[reason]);
+    },
+  });
+  new Counter({
+    name: 'vxdoctor_ingest_duplicates_total',
+    help: 'Valid messages dropped as already applied (redelivery, duplicate id).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(src.ingest.duplicates);
+    },
+  });
+  new Counter({
+    name: 'vxdoctor_ingest_trace_messages_total',
+    help: 'Trace requests seen on the stream subjects (stored by JetStream, not agent reports).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(src.ingest.traceSubjects);
+    },
+  });
+  new Counter({
+    name: 'vxdoctor_presence_rejected_total',
+    help: 'Presence records refused (node not shown, cannot observe or be blamed), by reason.',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset();
+      for (const reason of PRESENCE_REJECT_REASONS)
+        this.inc({ reason }, src.ingest.presenceRejects.counts[reason]);
+    },
+  });
+  new Counter({
+    name: 'vxdoctor_state_dropped_total',
+    help: 'Records refused by the state caps (nodes known, pairs per source node), by what.',
+    labelNames: ['what'],
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ what: 'nodes' }, src.state.dropped.nodes);
+      this.inc({ what: 'pairs' }, src.state.dropped.pairs);
+    },
+  });
+  new Counter({
+    name: 'vxdoctor_nodes_forgotten_total',
+    help: 'Nodes forgotten after their presence was gone longer than the forget time.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(src.state.forgotten);
     },
   });
   new Gauge({
