@@ -21,7 +21,17 @@ export interface AgentMetricSources {
   presenceRejected?(): Record<string, number>;
 }
 
-const REJECT_REASONS = ['bad-hmac', 'replay', 'malformed'];
+const REJECT_REASONS = [
+  'bad-hmac',
+  'replay',
+  'malformed',
+  // Added reasons (never rename the ones above):
+  'not-probe',
+  'bad-version',
+  'misaddressed',
+  'stale',
+  'future',
+];
 
 /** Counters mirrored from monotonically increasing component counters (prom type = counter). */
 class MirrorCounter extends Gauge<string> {}

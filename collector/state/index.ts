@@ -374,6 +374,8 @@ export class ClusterState {
   applyPresence(p: NodePresence): void {
     const n = this.node(p.node);
     if (!n) return;
+    // Becoming visible through the presence gate changes what the cross checks see.
+    if (n.presenceAt === null && n.snapshot) this.snapshotGen++;
     n.presenceAt = Math.max(n.presenceAt ?? 0, p.at);
     n.presenceDeleted = false;
     n.labels = { ...p.labels };
