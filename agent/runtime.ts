@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
+import { ConfigError } from '../shared/config.js';
+import { checkTraceRequest } from '../shared/validation.js';
 import type { Logger } from '../shared/logging.js';
 import {
   type ArrivalReport,
@@ -29,6 +31,9 @@ import { Outbox, type Publisher } from './publish/outbox.js';
 import { Presence, PresenceRejects } from './publish/presence.js';
 
 /** The slice of the heartbeat Prober the runtime uses (agent/heartbeat/prober.ts). */
+/** Trace requests running or waiting on one agent; beyond, the request is answered `busy`. */
+const MAX_TRACES_QUEUED = 3;
+
 export interface ProbeEngine {
   start(): Promise<void>;
   updateLocal(s: NodeSnapshot): void;
@@ -123,6 +128,7 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
   let nc: NatsConnection | null = null;
   let presence: Presence | null = null;
   const presenceRejects = new PresenceRejects();
+  const traces = { running: 0, waiting: 0, tail: Promise.resolve() as Promise<void> };
   let prober: ProbeEngine | null = null;
   let snapshot: NodeSnapshot | null = null;
   let findings: Finding[] = [];
@@ -320,21 +326,37 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
         void (async () => {
           let req: TraceRequest | null = null;
           try {
-            req = JSON.parse(new TextDecoder().decode(msg.data)) as TraceRequest;
+            const v: unknown = JSON.parse(new TextDecoder().decode(msg.data));
+            req = checkTraceRequest.check(v) ? v : null;
           } catch {
             /* answered below */
           }
           const reply: TraceReply = { src: o.node, dst: req?.dst ?? '', results: [], verdict: [] };
-          if (!req || typeof req.dst !== 'string') reply.error = 'malformed trace request';
+          if (!req) reply.error = 'malformed trace request';
+          else if (traces.running + traces.waiting >= MAX_TRACES_QUEUED)
+            reply.error = 'busy: too many traces on this node; try again shortly';
           else if (!prober) reply.error = 'heartbeats unavailable on this node';
           else if (!lastPeers.some((p) => p.node === req?.dst)) reply.error = `unknown peer ${req.dst}`;
           else {
-            try {
-              reply.results = await prober.trace(req.dst);
-              reply.verdict = verdictLines(reply.results);
-            } catch (e) {
-              reply.error = (e as Error).message;
-            }
+            // One trace at a time on this node (each one probes every path): a burst waits in a
+            // short queue instead of flooding the sockets the heartbeats use.
+            const p = prober;
+            const dst = req.dst;
+            traces.waiting++;
+            const run = traces.tail.then(async () => {
+              traces.waiting--;
+              traces.running++;
+              try {
+                reply.results = await p.trace(dst);
+                reply.verdict = verdictLines(reply.results);
+              } catch (e) {
+                reply.error = (e as Error).message;
+              } finally {
+                traces.running--;
+              }
+            });
+            traces.tail = run;
+            await run;
           }
           msg.respond(enc.encode(JSON.stringify(reply)));
         })();
@@ -398,7 +420,25 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
       };
     },
   });
-  await app.listen({ host: o.listenHost, port: o.listenPort });
+  const stopAll = async () => {
+    stopping = true;
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+    await prober?.stop().catch((err) => log.warn({ err }, 'prober stop failed'));
+    await Promise.race([flush(), new Promise((r) => setTimeout(r, 2000))]);
+    await presence?.stop(false);
+    if (nc) await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 1500))]);
+    await nc?.close().catch(() => undefined);
+    await app.close();
+  };
+  try {
+    await app.listen({ host: o.listenHost, port: o.listenPort });
+  } catch (err) {
+    // Fatal at start-up: never an agent running without its /healthz and /metrics.
+    await stopAll().catch(() => undefined);
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ConfigError(`--listen: cannot listen on ${o.listenHost}:${o.listenPort}: ${code}`);
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.listenPort;
 
@@ -446,17 +486,6 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
   return {
     url: `http://${o.listenHost}:${port}`,
     outbox,
-    async stop() {
-      stopping = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      await prober?.stop().catch((err) => log.warn({ err }, 'prober stop failed'));
-      await Promise.race([flush(), new Promise((r) => setTimeout(r, 2000))]);
-      await presence?.stop(false);
-      if (nc)
-        await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 1500))]);
-      await nc?.close().catch(() => undefined);
-      await app.close();
-    },
+    stop: stopAll,
   };
 }

@@ -9,6 +9,8 @@ import {
   type OrderedConsumerOptions,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -24,6 +26,8 @@ import type { NodeSnapshot, TraceReply, TraceRequest, Finding, CheckRun } from '
 import { KV_NODES, STREAM_NAME, SUBJECT_PREFIX, traceSubject } from '../shared/subjects.js';
 import { checkTraceReply, isNodeName } from '../shared/validation.js';
 import { buildApp, TraceTimeoutError } from './app.js';
+import { ConfigError } from '../shared/config.js';
+import { isLoopbackHost, TraceLimiter, type TraceLimits } from './limits.js';
 import { Diagnoser } from './diagnosis/index.js';
 import { IngestCounters, validateMessage } from './ingest/index.js';
 import { registerCollectorMetrics } from './metrics/index.js';
@@ -57,6 +61,13 @@ export interface CollectorOptions {
   forgetAfterMs?: number;
   evaluateEveryMs?: number;
   traceTimeoutMs?: number;
+  /** Bearer token for the API (`--api-token-file`); see AppOptions.apiToken. */
+  apiToken?: string | null;
+  tokenForReads?: boolean;
+  /** Host names served besides IP literals and localhost (`--allowed-hosts`); default: any when
+   * listening beyond loopback, none on loopback (DNS rebinding). */
+  allowedHosts?: string[] | null;
+  traceLimits?: TraceLimits;
   /** Register process/default metrics (off in tests for a stable /metrics). */
   defaultMetrics?: boolean;
   /** Cross-node checks (shared/crosschecks runClusterChecks), when available. */
@@ -215,6 +226,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     return { ...fwd.value, reverse };
   };
 
+  const traceLimiter = new TraceLimiter(o.traceLimits);
   let evaluationsSinceRebuild = 0;
   const app = await buildApp({
     state,
@@ -222,6 +234,11 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     log,
     trace,
     natsConnected: () => connected,
+    apiToken: o.apiToken ?? null,
+    tokenForReads: o.tokenForReads ?? false,
+    exposed: !isLoopbackHost(o.listenHost),
+    allowedHosts: o.allowedHosts !== undefined ? o.allowedHosts : isLoopbackHost(o.listenHost) ? [] : null,
+    traceLimiter,
     ready: () => connected && consumerAttached && rebuilt,
     // Two evaluations after the rebuild: root causes that need two rounds are raised again.
     metricsReady: () => rebuilt && evaluationsSinceRebuild >= 2,
@@ -415,6 +432,20 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   };
 
   const runNats = async (): Promise<void> => {
+    // The first connect waits for the server without a word: say what is off, every 10 s.
+    for (const s of o.nats) {
+      const host = /^(?:[a-z]+:\/\/)?(?:[^@/]*@)?(\[[^\]]+\]|[^:/]+)/i.exec(s)?.[1]?.replace(/^\[|\]$/g, '');
+      if (host && isIP(host) === 0)
+        lookup(host).catch((err: NodeJS.ErrnoException) =>
+          log.error({ host, code: err.code }, `--nats: cannot resolve ${host} (${err.code}); retrying`),
+        );
+    }
+    const waiting = setInterval(() => {
+      if (stopping) clearInterval(waiting);
+      else if (!connected)
+        log.warn({ servers: o.nats }, 'not connected to NATS (server down or --nats wrong?)');
+    }, 10_000);
+    waiting.unref();
     while (!stopping && !nc) {
       try {
         nc = await connect(natsOpts);
@@ -423,7 +454,12 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
         await sleep(2000);
       }
     }
-    if (!nc || stopping) return;
+    if (nc && stopping) {
+      // Connected only after stop() (a first connect waits for the server): let it go.
+      await nc.close().catch(() => undefined);
+      return;
+    }
+    if (!nc) return;
     connected = true;
     log.info({ server: nc.getServer() }, 'connected to NATS');
     const conn = nc;
@@ -436,9 +472,29 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     })();
     tasks.push(runConsumer(), runKv());
   };
-  const natsTask = runNats();
+  let natsTask: Promise<void> = Promise.resolve();
 
-  await app.listen({ host: o.listenHost, port: o.listenPort });
+  const stop = async () => {
+    stopping = true;
+    clearInterval(evalTimer);
+    consumerMsgs?.stop();
+    kvWatch?.stop();
+    await app.close();
+    // A first connect waits for the server as long as it takes: do not wait for it here.
+    await Promise.race([natsTask, sleep(3000)]);
+    if (nc) await nc.drain().catch(() => nc?.close());
+    await Promise.race([Promise.allSettled(tasks), sleep(3000)]);
+  };
+  try {
+    await app.listen({ host: o.listenHost, port: o.listenPort });
+  } catch (err) {
+    // Fatal at start-up (never a collector consuming without its HTTP side): stop, name the flag.
+    await stop().catch(() => undefined);
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ConfigError(`--listen: cannot listen on ${o.listenHost}:${o.listenPort}: ${code}`);
+  }
+  // NATS only once the HTTP side is up: a collector never consumes without it.
+  natsTask = runNats();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.listenPort;
   const url = `http://${o.listenHost.includes(':') ? `[${o.listenHost}]` : o.listenHost}:${port}`;
@@ -450,15 +506,6 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     ingest,
     diagnoser,
     url,
-    async stop() {
-      stopping = true;
-      clearInterval(evalTimer);
-      consumerMsgs?.stop();
-      kvWatch?.stop();
-      await app.close();
-      await natsTask;
-      if (nc) await nc.drain().catch(() => nc?.close());
-      await Promise.race([Promise.allSettled(tasks), sleep(3000)]);
-    },
+    stop,
   };
 }
