@@ -254,7 +254,8 @@ export const ProbeResultSchema = Type.Object({
   dst: NodeName,
   target: Short,
   port: Nullable(Port),
-  round: Count,
+  // -1 for a trace's probes (outside the heartbeat rounds).
+  round: Int(-1, Number.MAX_SAFE_INTEGER),
   at: EpochMs,
   sent: Type.Boolean(),
   leftSrc: Nullable(Type.Boolean()),

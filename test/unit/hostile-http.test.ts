@@ -245,3 +245,30 @@ describe('case 11: configuration errors name the flag', () => {
     }
   });
 });
+
+describe('trace replies as agents send them', () => {
+  it('a real Prober trace result (round -1) passes the reply schema; junk does not', async () => {
+    const { checkTraceReply } = await import('../../shared/validation.js');
+    const r = {
+      path: 'vxlan',
+      src: 'n1',
+      dst: 'n3',
+      target: '10.200.2.13',
+      port: 4789,
+      round: -1,
+      at: Date.now(),
+      sent: true,
+      leftSrc: true,
+      arrivedDst: true,
+      answered: true,
+      replySeen: true,
+      rttSeconds: 0.0004,
+      icmp: [],
+    };
+    assert.ok(checkTraceReply.check({ src: 'n1', dst: 'n3', results: [r], verdict: ['vxlan: ok'] }));
+    assert.ok(
+      !checkTraceReply.check({ src: 'n1', dst: 'n3', results: [{ ...r, rttSeconds: 1e308 }], verdict: [] }),
+    );
+    assert.ok(!checkTraceReply.check({ src: 'n1', results: [], verdict: [] }));
+  });
+});
