@@ -465,8 +465,13 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     const conn = nc;
     void (async () => {
       for await (const s of conn.status()) {
-        if (s.type === 'disconnect') connected = false;
-        else if (s.type === 'reconnect') connected = true;
+        if (s.type === 'disconnect') {
+          connected = false;
+          state.linkDown();
+        } else if (s.type === 'reconnect') {
+          connected = true;
+          state.linkUp();
+        }
         log.info({ status: s.type }, 'NATS status');
       }
     })();

@@ -211,6 +211,14 @@ export class ClusterState {
   /** What the caps refused (counted, exported, alerted on) and how many nodes were forgotten. */
   readonly dropped = { nodes: 0, pairs: 0 };
   forgotten = 0;
+  /**
+   * The collector's own NATS link: down since (epoch ms), and after it came back, blind until
+   * (one presence TTL later, when every live agent has refreshed again). Presence that expires
+   * while the collector cannot hear is not an agent down: it is the NATS outage (alerted as
+   * such, VxdoctorCollectorNatsDown).
+   */
+  private linkDownAt: number | null = null;
+  private blindUntil = 0;
 
   private readonly nodesMap = new Map<string, NodeRec>();
   private readonly pairsMap = new Map<string, PairRec>();
@@ -476,9 +484,27 @@ export class ClusterState {
     );
   }
 
+  /** The collector lost its NATS connection (`at` epoch ms). */
+  linkDown(at = this.clock()): void {
+    if (this.linkDownAt === null) this.linkDownAt = at;
+    this.blindUntil = Number.POSITIVE_INFINITY;
+    this.generation++;
+  }
+  /** The connection is back: presence is judged again once agents had a TTL to refresh. */
+  linkUp(at = this.clock()): void {
+    if (this.linkDownAt === null) return;
+    this.blindUntil = at + this.presenceTtlMs;
+    this.generation++;
+  }
+
   private nodeState(n: NodeRec, now: number): { state: 'up' | 'expired'; expiredAt: number | null } {
     const ref = n.presenceAt ?? n.lastSeen;
     const expiry = ref + this.presenceTtlMs;
+    // Expiring while the collector is deaf: not evidence about the agent.
+    if (this.linkDownAt !== null && !n.presenceDeleted && expiry >= this.linkDownAt) {
+      if (now < this.blindUntil) return { state: 'up', expiredAt: null };
+      this.linkDownAt = null;
+    }
     if (n.presenceDeleted) return { state: 'expired', expiredAt: Math.min(expiry, now) };
     if (now > expiry) return { state: 'expired', expiredAt: expiry };
     return { state: 'up', expiredAt: null };

@@ -357,3 +357,33 @@ describe('case 8: probe freshness and replay, on real loopback Probers', () => {
     assert.equal(st.rejected.misaddressed, 1);
   });
 });
+
+describe('case 10: a NATS outage of the collector is not every agent down', () => {
+  it('presence expiring while the link is down is not agent-down; after it, a silent node is', () => {
+    let now = T0;
+    const { state, diagnoser } = cluster(() => now, { presenceTtlMs: 12_000 });
+    for (const n of NODES) state.applyPresence(presence(n, now));
+    now += 5000;
+    state.linkDown(now);
+    now += 60_000; // five TTLs of silence: the collector hears nothing
+    state.tick();
+    diagnoser.evaluate(state.diagnosisInput());
+    assert.deepEqual(
+      diagnoser.evaluate(state.diagnosisInput()).map((r) => r.kind),
+      [],
+    );
+    assert.ok(state.nodeStatuses().every((n) => n.state === 'up'));
+    state.linkUp(now);
+    now += 5000; // within a TTL of the reconnect: agents are still refreshing
+    for (const n of NODES.slice(0, 3)) state.applyPresence(presence(n, now));
+    assert.ok(state.nodeStatuses().every((n) => n.state === 'up'));
+    now += 13_000; // a TTL after the reconnect, n4 never came back
+    for (const n of NODES.slice(0, 3)) state.applyPresence(presence(n, now));
+    state.tick();
+    diagnoser.evaluate(state.diagnosisInput());
+    assert.deepEqual(
+      diagnoser.evaluate(state.diagnosisInput()).map((r) => r.id),
+      ['agent-down:n4'],
+    );
+  });
+});

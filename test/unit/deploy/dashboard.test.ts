@@ -38,6 +38,13 @@ const METRICS = new Set([
   'vxdoctor_agent_outbox_dropped_total',
   'vxdoctor_check_duration_seconds',
   'vxdoctor_check_success',
+  // Added with the hostile-input work (README changelog):
+  'vxdoctor_ingest_duplicates_total',
+  'vxdoctor_ingest_trace_messages_total',
+  'vxdoctor_presence_rejected_total',
+  'vxdoctor_state_dropped_total',
+  'vxdoctor_nodes_forgotten_total',
+  'vxdoctor_agent_presence_rejected_total',
 ]);
 const HISTOGRAMS = new Set(['vxdoctor_probe_rtt_seconds']);
 
