@@ -51,20 +51,24 @@ const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
 /** Root causes the healthy lab has anyway (host-level warnings), recorded once it settled. */
 let baseline: string[] | null = null;
 let why = '';
+const unhealthy = (reason: string): false => {
+  why = reason;
+  return false;
+};
 /** Every node up, every directed vxlan pair probed lately and passing, no root cause beyond the baseline. */
 async function healthy(): Promise<boolean> {
   const nodes = await json<NodeView[]>('/api/v1/nodes');
   const states = nodes.map((n) => `${n.name}:${n.state}`).join();
-  if (states !== NODES.map((n) => `${n}:up`).join()) return !(why = `nodes ${states}`);
+  if (states !== NODES.map((n) => `${n}:up`).join()) return unhealthy(`nodes ${states}`);
   const pairs = await json<PairsResponse>('/api/v1/pairs?path=vxlan');
   const fresh = pairs.pairs.filter((p) => p.lastAt !== null && Date.now() - p.lastAt < 10_000);
   const bad = fresh.filter((p) => p.loss !== 0 && p.loss !== null).map((p) => `${p.src}>${p.dst}:${p.fate}`);
   if (fresh.length !== 12 || bad.length)
-    return !(why = `fresh vxlan pairs ${fresh.length}, lossy ${bad.join()}`);
+    return unhealthy(`fresh vxlan pairs ${fresh.length}, lossy ${bad.join()}`);
   const ids = (await json<DiagnosisResponse>('/api/v1/diagnosis')).rootCauses.map((r) => r.id).sort();
-  if (baseline === null) return !(why = 'no baseline yet');
+  if (baseline === null) return unhealthy('no baseline yet');
   const extra = ids.filter((id) => !baseline?.includes(id));
-  if (extra.length) return !(why = `root causes ${extra.join()}`);
+  if (extra.length) return unhealthy(`root causes ${extra.join()}`);
   return true;
 }
 
