@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { ConfigError } from '../shared/config.js';
-import { checkTraceRequest } from '../shared/validation.js';
+import { checkPresence, checkTraceRequest } from '../shared/validation.js';
 import type { Logger } from '../shared/logging.js';
 import {
   type ArrivalReport,
@@ -243,6 +243,13 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
     const p = presenceRecord();
     const key = p && JSON.stringify({ ...p, at: 0 });
     const due = key !== lastPresenceKey || Date.now() - lastPresenceAt >= o.presenceTtlMs / 3;
+    if (p && !checkPresence.check(p) && key !== lastPresenceKey) {
+      // Peers and the collector would refuse it: say so here, where it can be fixed.
+      log.error(
+        { detail: checkPresence.firstError(p) },
+        'own presence record fails the schema; peers will ignore this node',
+      );
+    }
     if (p && presence && publisher?.connected() && due) {
       try {
         await presence.put(p);
