@@ -357,6 +357,21 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
         }
         await replay(js, { deliver_policy: DeliverPolicy.StartTime, opt_start_time: startTime });
         if (!rebuilt) {
+          // The presence gate hides nodes without presence: read the bucket once now, so the
+          // first evaluation does not see an empty cluster (and clear every root cause's since)
+          // when the watch is slower than the replay.
+          try {
+            const kv = await new Kvm(nc).open(KV_NODES);
+            for await (const key of await kv.keys()) {
+              const e = await kv.get(key);
+              if (e?.operation !== 'PUT') continue;
+              const r = checkPresenceRecord(e.key, e.value);
+              if (r.ok)
+                state.applyPresence({ ...r.presence, at: Math.min(r.presence.at, e.created.getTime()) });
+            }
+          } catch (err) {
+            log.warn({ err }, 'presence bucket not read before the first evaluation');
+          }
           rebuilt = true;
           evaluate();
         }
