@@ -457,4 +457,34 @@ describe('hostile input against the real agents and collector', { skip, timeout:
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('case 10: a NATS outage is one alertable fact (nats_connected 0), not every agent down', async () => {
+    const seen = new Set<string>();
+    await env?.nats.stop();
+    const downAt = Date.now();
+    await waitFor(
+      'collector notices',
+      async () => (await metric(/^vxdoctor_nats_connected /)) === 0,
+      20_000,
+      500,
+    );
+    // Two collector presence TTLs (12 s) of silence.
+    while (Date.now() - downAt < 30_000) {
+      for (const r of (await json<DiagnosisResponse>('/api/v1/diagnosis')).rootCauses) seen.add(r.id);
+      assert.equal(await metric(/^vxdoctor_agent_up\{/), 4, 'every agent_up stays 1');
+      await sleep(2000);
+    }
+    await env?.nats.restart();
+    const upAt = Date.now();
+    await waitFor('healthy again after NATS is back', healthy, 90_000, 1000).catch((err) => {
+      throw new Error(`${err.message} (${why})`);
+    });
+    for (const r of (await json<DiagnosisResponse>('/api/v1/diagnosis')).rootCauses) seen.add(r.id);
+    figures.natsOutage = {
+      outageMs: upAt - downAt,
+      healthyAfterMs: Date.now() - upAt,
+      rootCausesSeen: [...seen],
+    };
+    assert.deepEqual([...seen], [], 'no root cause during or after the outage');
+  });
 });
