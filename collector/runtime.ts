@@ -341,6 +341,10 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
               }
             }
             diagnoser.seed(seeds);
+            // Agents that were down before the restart had presence (the gate must show them).
+            for (const s of seeds)
+              if (s.id.startsWith('agent-down:'))
+                state.restoreGone(s.id.slice('agent-down:'.length), Date.parse(s.since));
             sinceKv = kv;
           } catch (err) {
             log.warn({ err }, 'root cause bucket unavailable: since resets on restart');

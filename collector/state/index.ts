@@ -393,6 +393,19 @@ export class ClusterState {
     this.generation++;
   }
 
+  /**
+   * A node whose agent was down before a collector restart (its `agent-down` root cause was
+   * persisted): it had presence, which expired at `expiredAt`. Keeps it visible through the
+   * presence gate, as expired, and forgotten on the same schedule as before the restart.
+   */
+  restoreGone(node: string, expiredAt: number): void {
+    const n = this.node(node);
+    if (!n || n.presenceAt !== null) return;
+    n.presenceAt = expiredAt - this.presenceTtlMs;
+    n.lastSeen = Math.max(n.lastSeen, n.presenceAt);
+    this.generation++;
+  }
+
   /** Presence key deleted or purged (agent stopped cleanly, or TTL marker). */
   removePresence(node: string): void {
     const n = this.nodesMap.get(node);

@@ -387,3 +387,15 @@ describe('case 10: a NATS outage of the collector is not every agent down', () =
     );
   });
 });
+
+describe('presence gate across a collector restart', () => {
+  it('a node whose agent-down was persisted stays visible as expired, on its old forget schedule', () => {
+    const now = T0 + 60_000;
+    const { state } = cluster(() => now, { forgetAfterMs: 120_000 });
+    for (const n of NODES.slice(0, 3)) state.applyPresence(presence(n, now));
+    state.restoreGone('n4', T0);
+    const n4 = state.nodeStatuses().find((n) => n.name === 'n4');
+    assert.deepEqual([n4?.state, n4?.expiredAt], ['expired', T0]);
+    assert.deepEqual(state.prune(T0 + 121_000), ['n4']);
+  });
+});
