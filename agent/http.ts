@@ -7,7 +7,12 @@ export async function buildAgentApp(opts: {
   /** True while the loop ran recently. */
   healthy: () => { ok: boolean; detail: Record<string, unknown> };
 }): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+  // Requests whose headers and body are not in within 10 s are cut (Node checks every 1 s).
+  const app = Fastify({
+    logger: false,
+    requestTimeout: 10_000,
+    http: { connectionsCheckingInterval: 1000, requestTimeout: 10_000 },
+  });
   app.get('/healthz', async (_req, reply) => {
     const h = opts.healthy();
     return reply.code(h.ok ? 200 : 503).send({ ok: h.ok, ...h.detail });

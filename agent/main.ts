@@ -2,19 +2,21 @@
  * `vxdoctor agent`: flags, validation (exit 2 naming the flag), wiring of the real modules
  * (inventory, checks, prober, NATS) into the runtime, graceful SIGTERM/SIGINT.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import {
   type CommandSpec,
   ConfigError,
   JETSTREAM_FLAGS,
   jsReplicas,
+  logLevel,
   NATS_FLAGS,
   natsPassword,
+  natsServerList,
   PROC_ROOT_FLAG,
   type Parsed,
   procRootOf,
   parseLabels,
+  readSecretFile,
 } from '../shared/config.js';
 import { execRunner } from '../shared/exec.js';
 import { createLogger, type Logger } from '../shared/logging.js';
@@ -135,31 +137,12 @@ export const command: CommandSpec = {
   ],
 };
 
-/** Reads the probe key; missing, empty or group/world-readable => ConfigError. */
+/** Reads the probe key; missing, unreadable, empty or group/world-readable => ConfigError. */
 export function readProbeKey(path: string): Buffer {
-  let st: ReturnType<typeof statSync>;
-  try {
-    st = statSync(path);
-  } catch (err) {
-    throw new ConfigError(
-      `--probe-key-file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`,
-    );
-  }
-  if (!st.isFile()) throw new ConfigError(`--probe-key-file: ${path} is not a regular file`);
-  if (st.mode & 0o004)
-    throw new ConfigError(`--probe-key-file: ${path} is world-readable (chmod 600 ${path})`);
-  // Bytes as they are (a key from /dev/urandom is not UTF-8); only surrounding ASCII white
-  // space (a trailing newline from `echo`) is dropped.
-  const key = readFileSync(path);
-  const space = (b: number | undefined) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
-  let a = 0;
-  let z = key.length;
-  while (a < z && space(key[a])) a++;
-  while (z > a && space(key[z - 1])) z--;
-  const trimmed = key.subarray(a, z);
-  if (trimmed.length === 0) throw new ConfigError(`--probe-key-file: ${path} is empty`);
-  if (trimmed.length < 16) throw new ConfigError(`--probe-key-file: ${path} holds fewer than 16 bytes`);
-  return trimmed;
+  // Bytes as they are (a key from /dev/urandom is not UTF-8).
+  const key = readSecretFile('probe-key-file', path);
+  if (key.length < 16) throw new ConfigError(`--probe-key-file: ${path} holds fewer than 16 bytes`);
+  return key;
 }
 
 export function parseListen(text: string): { host: string; port: number } {
@@ -203,10 +186,7 @@ export function agentConfig(p: Parsed): AgentConfig {
     throw new ConfigError(
       `--node: "${node.slice(0, 300)}" is not a node name (dot-separated labels of [A-Za-z0-9_-], 1-63 characters each, at most 253 in all; e.g. ip-10-0-1-5.ec2.internal)`,
     );
-  const servers = (v.nats as string[]).flatMap((s) => s.split(',')).filter(Boolean);
-  for (const s of servers)
-    if (!/^(nats|tls|wss?):\/\/[^\s/]+/.test(s) && !/^[^\s/:]+:\d+$/.test(s))
-      throw new ConfigError(`--nats: not a NATS URL: "${s}"`);
+  const servers = natsServerList(v.nats as string[]);
   const int = (name: string, min: number, max: number): number => {
     const n = v[name] as number;
     if (!Number.isInteger(n) || n < min || n > max)
@@ -218,9 +198,7 @@ export function agentConfig(p: Parsed): AgentConfig {
     if (n < min) throw new ConfigError(`--${name}: ${n} ms is below ${min} ms`);
     return n;
   };
-  const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-  if (!levels.includes(String(v['log-level'])))
-    throw new ConfigError(`--log-level: "${v['log-level']}" is not one of ${levels.join(', ')}`);
+  logLevel(v['log-level']);
   const nats: NatsSettings = { servers, name: `vxdoctor-agent-${node}` };
   const str = (n: string) => (typeof v[n] === 'string' && v[n] !== '' ? (v[n] as string) : undefined);
   const set = <K extends keyof NatsSettings>(k: K, flag: string) => {
@@ -412,6 +390,11 @@ export async function run(parsed: Parsed): Promise<number> {
     presenceTtlMs: presenceTtlMs(cfg.intervalMs),
     jsReplicas: cfg.jsReplicas,
     log,
+  }).catch((err) => {
+    // e.g. --listen in use (ConfigError, exit 2): what was started is stopped; make sure a
+    // pending NATS connect attempt does not keep the process alive.
+    setTimeout(() => process.exit(err instanceof ConfigError ? 2 : 70), 500).unref();
+    throw err;
   });
   await stopRequested;
   const hard = setTimeout(() => {

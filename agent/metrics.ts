@@ -5,6 +5,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import { registerBuildInfo } from '../shared/build-info.js';
 import { PROBE_PATHS, type CheckRun, type ProbePath } from '../shared/schema.js';
+import { PRESENCE_REJECT_REASONS } from './publish/presence.js';
 
 export interface AgentMetricSources {
   inventorySeconds(): number | null;
@@ -17,9 +18,21 @@ export interface AgentMetricSources {
   outbox(): { bytes: number; dropped: number };
   checkRuns(): CheckRun[];
   natsConnected(): boolean;
+  /** Presence records of peers refused, by reason (optional for callers without presence). */
+  presenceRejected?(): Record<string, number>;
 }
 
-const REJECT_REASONS = ['bad-hmac', 'replay', 'malformed'];
+const REJECT_REASONS = [
+  'bad-hmac',
+  'replay',
+  'malformed',
+  // Added reasons (never rename the ones above):
+  'not-probe',
+  'bad-version',
+  'misaddressed',
+  'stale',
+  'future',
+];
 
 /** Counters mirrored from monotonically increasing component counters (prom type = counter). */
 class MirrorCounter extends Gauge<string> {}
@@ -72,6 +85,17 @@ export function registerAgentMetrics(registry: Registry, src: AgentMetricSources
     },
   });
   (cap as unknown as { type: string }).type = 'counter';
+  const pres = new MirrorCounter({
+    name: 'vxdoctor_agent_presence_rejected_total',
+    help: 'Peer presence records refused (the peer is not probed), by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const r = src.presenceRejected?.() ?? {};
+      for (const reason of PRESENCE_REJECT_REASONS) this.set({ reason }, r[reason] ?? 0);
+    },
+  });
+  (pres as unknown as { type: string }).type = 'counter';
   new Gauge({
     name: 'vxdoctor_agent_outbox_bytes',
     help: 'Bytes waiting in the outbox (NATS unreachable or slow).',

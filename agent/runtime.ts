@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
+import { ConfigError } from '../shared/config.js';
+import { checkPresence, checkTraceRequest } from '../shared/validation.js';
 import type { Logger } from '../shared/logging.js';
 import {
   type ArrivalReport,
@@ -26,10 +28,13 @@ import { VERSION } from '../shared/version.js';
 import { buildAgentApp } from './http.js';
 import { registerAgentMetrics } from './metrics.js';
 import { Outbox, type Publisher } from './publish/outbox.js';
-import { Presence } from './publish/presence.js';
 import { debounce } from './inventory/watch.js';
+import { Presence, PresenceRejects } from './publish/presence.js';
 
 /** The slice of the heartbeat Prober the runtime uses (agent/heartbeat/prober.ts). */
+/** Trace requests running or waiting on one agent; beyond, the request is answered `busy`. */
+const MAX_TRACES_QUEUED = 3;
+
 export interface ProbeEngine {
   start(): Promise<void>;
   updateLocal(s: NodeSnapshot): void;
@@ -130,6 +135,8 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
   let publisher: Publisher | null = null;
   let nc: NatsConnection | null = null;
   let presence: Presence | null = null;
+  const presenceRejects = new PresenceRejects();
+  const traces = { running: 0, waiting: 0, tail: Promise.resolve() as Promise<void> };
   let prober: ProbeEngine | null = null;
   let snapshot: NodeSnapshot | null = null;
   let findings: Finding[] = [];
@@ -245,14 +252,27 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
   const heartbeat = async (): Promise<void> => {
     if (prober) {
       round++;
-      const r = await prober.runRound(round, roundOf(Date.now()));
-      put({ ...base(), type: 'probes', round, results: r.results, arrivals: r.arrivals });
+      // A round that fails is logged; presence is refreshed all the same (a node whose rounds
+      // throw is still there, and peers must not see it expire).
+      try {
+        const r = await prober.runRound(round, roundOf(Date.now()));
+        put({ ...base(), type: 'probes', round, results: r.results, arrivals: r.arrivals });
+      } catch (err) {
+        log.warn({ err, round }, 'heartbeat round failed');
+      }
     }
     // Presence is refreshed when it changes and otherwise every third of its TTL: every peer
     // watches the bucket, so each refresh costs N-1 other agents a message.
     const p = presenceRecord();
     const key = p && JSON.stringify({ ...p, at: 0 });
     const due = key !== lastPresenceKey || Date.now() - lastPresenceAt >= o.presenceTtlMs / 3;
+    if (p && !checkPresence.check(p) && key !== lastPresenceKey) {
+      // Peers and the collector would refuse it: say so here, where it can be fixed.
+      log.error(
+        { detail: checkPresence.firstError(p) },
+        'own presence record fails the schema; peers will ignore this node',
+      );
+    }
     if (p && presence && publisher?.connected() && due) {
       try {
         await presence.put(p);
@@ -317,6 +337,7 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
     nc = conn;
     publisher = o.publisherFor(conn);
     presence = new Presence({
+      rejects: presenceRejects,
       nc: conn,
       node: o.node,
       ttlMs: o.presenceTtlMs,
@@ -335,21 +356,37 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
         void (async () => {
           let req: TraceRequest | null = null;
           try {
-            req = JSON.parse(new TextDecoder().decode(msg.data)) as TraceRequest;
+            const v: unknown = JSON.parse(new TextDecoder().decode(msg.data));
+            req = checkTraceRequest.check(v) ? v : null;
           } catch {
             /* answered below */
           }
           const reply: TraceReply = { src: o.node, dst: req?.dst ?? '', results: [], verdict: [] };
-          if (!req || typeof req.dst !== 'string') reply.error = 'malformed trace request';
+          if (!req) reply.error = 'malformed trace request';
+          else if (traces.running + traces.waiting >= MAX_TRACES_QUEUED)
+            reply.error = 'busy: too many traces on this node; try again shortly';
           else if (!prober) reply.error = 'heartbeats unavailable on this node';
           else if (!lastPeers.some((p) => p.node === req?.dst)) reply.error = `unknown peer ${req.dst}`;
           else {
-            try {
-              reply.results = await prober.trace(req.dst);
-              reply.verdict = verdictLines(reply.results);
-            } catch (e) {
-              reply.error = (e as Error).message;
-            }
+            // One trace at a time on this node (each one probes every path): a burst waits in a
+            // short queue instead of flooding the sockets the heartbeats use.
+            const p = prober;
+            const dst = req.dst;
+            traces.waiting++;
+            const run = traces.tail.then(async () => {
+              traces.waiting--;
+              traces.running++;
+              try {
+                reply.results = await p.trace(dst);
+                reply.verdict = verdictLines(reply.results);
+              } catch (e) {
+                reply.error = (e as Error).message;
+              } finally {
+                traces.running--;
+              }
+            });
+            traces.tail = run;
+            await run;
           }
           msg.respond(enc.encode(JSON.stringify(reply)));
         })();
@@ -401,6 +438,7 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
     outbox: () => outbox.stats(),
     checkRuns: () => checkRuns,
     natsConnected: () => publisher?.connected() ?? false,
+    presenceRejected: () => presenceRejects.counts,
   });
   const app = await buildAgentApp({
     registry,
@@ -412,7 +450,25 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
       };
     },
   });
-  await app.listen({ host: o.listenHost, port: o.listenPort });
+  const stopAll = async () => {
+    stopping = true;
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+    await prober?.stop().catch((err) => log.warn({ err }, 'prober stop failed'));
+    await Promise.race([flush(), new Promise((r) => setTimeout(r, 2000))]);
+    await presence?.stop(false);
+    if (nc) await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 1500))]);
+    await nc?.close().catch(() => undefined);
+    await app.close();
+  };
+  try {
+    await app.listen({ host: o.listenHost, port: o.listenPort });
+  } catch (err) {
+    // Fatal at start-up: never an agent running without its /healthz and /metrics.
+    await stopAll().catch(() => undefined);
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ConfigError(`--listen: cannot listen on ${o.listenHost}:${o.listenPort}: ${code}`);
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.listenPort;
 
@@ -477,18 +533,9 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
     url: `http://${o.listenHost}:${port}`,
     outbox,
     async stop() {
-      stopping = true;
       stopEvents?.();
       changes?.stop();
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      await prober?.stop().catch((err) => log.warn({ err }, 'prober stop failed'));
-      await Promise.race([flush(), new Promise((r) => setTimeout(r, 2000))]);
-      await presence?.stop(false);
-      if (nc)
-        await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 1500))]);
-      await nc?.close().catch(() => undefined);
-      await app.close();
+      await stopAll();
     },
   };
 }

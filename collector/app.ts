@@ -16,9 +16,11 @@ import {
   type TraceReply,
   type TraceRequest,
 } from '../shared/schema.js';
-import { NODE_NAME_RE } from '../shared/subjects.js';
+import { timingSafeEqual } from 'node:crypto';
+import { checkTraceRequest } from '../shared/validation.js';
 import { Diagnoser } from './diagnosis/index.js';
 import { type HistorySource, historyPlugin } from './history/routes.js';
+import { hostAllowed, TraceBusyError, TraceLimiter } from './limits.js';
 import { type ClusterState, stripTracking } from './state/index.js';
 import { uiPlugin } from './ui/index.js';
 
@@ -48,6 +50,31 @@ export interface AppOptions {
   eventsPollMs?: number;
   /** Outage history and segment samples (collector/history); absent: /api/v1/history answers 503. */
   history?: HistorySource;
+  /**
+   * Bearer token (`--api-token-file`): when set, POST /api/v1/trace needs
+   * `Authorization: Bearer <token>`, and so does every /api/v1 request with `tokenForReads`.
+   */
+  apiToken?: string | null;
+  tokenForReads?: boolean;
+  /**
+   * Listening beyond loopback: POST /api/v1/trace is refused (403) unless `apiToken` is set
+   * (anyone who reaches the port could otherwise make agents probe on demand).
+   */
+  exposed?: boolean;
+  /** Host names the page and API answer to besides IP literals and localhost; null = any. */
+  allowedHosts?: string[] | null;
+  /** Trace concurrency and queues (429 beyond). */
+  traceLimiter?: TraceLimiter;
+  /** Node's request timeout: a request whose headers and body are not in within it is cut (ms). */
+  requestTimeoutMs?: number;
+}
+
+function bearerOk(header: string | undefined, token: string): boolean {
+  const m = /^Bearer (.+)$/.exec(header ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1] as string);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 const probes =
@@ -81,6 +108,16 @@ const api =
   (o: AppOptions, diagnosis: () => DiagnosisResponse): FastifyPluginAsync =>
   async (app) => {
     const { state } = o;
+    const limiter = o.traceLimiter ?? new TraceLimiter();
+    if (o.apiToken && o.tokenForReads) {
+      app.addHook('onRequest', async (req, reply) => {
+        if (!bearerOk(req.headers.authorization, o.apiToken as string))
+          return reply
+            .code(401)
+            .header('www-authenticate', 'Bearer')
+            .send({ error: 'bearer token required' });
+      });
+    }
     app.get('/nodes', async () => state.nodes());
     app.get<{ Params: { name: string } }>('/nodes/:name', async (req, reply) => {
       const d = state.nodeDetail(req.params.name);
@@ -127,16 +164,20 @@ const api =
     );
     app.get('/diagnosis', async () => diagnosis());
     app.post('/trace', async (req, reply) => {
-      const b = req.body as Partial<TraceRequest> | undefined;
-      if (
-        !b ||
-        typeof b !== 'object' ||
-        typeof b.src !== 'string' ||
-        typeof b.dst !== 'string' ||
-        !NODE_NAME_RE.test(b.src) ||
-        !NODE_NAME_RE.test(b.dst) ||
-        b.src === b.dst
-      ) {
+      if (o.apiToken) {
+        if (!bearerOk(req.headers.authorization, o.apiToken))
+          return reply
+            .code(401)
+            .header('www-authenticate', 'Bearer')
+            .send({ error: 'bearer token required' });
+      } else if (o.exposed) {
+        return reply.code(403).send({
+          error:
+            'trace needs an API token when the collector listens beyond loopback: start it with --api-token-file',
+        });
+      }
+      const b = req.body;
+      if (!checkTraceRequest.check(b) || b.src === b.dst) {
         return reply
           .code(400)
           .send({ error: 'body must be {"src": NODE, "dst": NODE} with two different node names' });
@@ -144,10 +185,13 @@ const api =
       for (const n of [b.src, b.dst]) {
         if (!state.hasNode(n)) return reply.code(404).send({ error: `unknown node ${n}` });
       }
-      if (!o.trace) return reply.code(503).send({ error: 'trace unavailable (no NATS connection)' });
+      const trace = o.trace;
+      if (!trace) return reply.code(503).send({ error: 'trace unavailable (no NATS connection)' });
       try {
-        return await o.trace({ src: b.src, dst: b.dst });
+        return await limiter.run([b.src, b.dst], () => trace({ src: b.src, dst: b.dst }));
       } catch (err) {
+        if (err instanceof TraceBusyError)
+          return reply.code(429).header('retry-after', '2').send({ error: err.message });
         if (err instanceof TraceTimeoutError) {
           return reply.code(504).send({ error: `agent on ${b.src} did not answer: ${err.message}` });
         }
@@ -201,7 +245,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: opts.log.child({ component: 'http' }, { level: 'warn' }),
     bodyLimit: 64 * 1024,
+    // A request with its headers in and its body never finished is cut (Node checks every 1 s).
+    // Given to Node's server itself: set afterwards, with the default 60 s headersTimeout
+    // above it, Node never enforces it.
+    requestTimeout: opts.requestTimeoutMs ?? 10_000,
+    http: { connectionsCheckingInterval: 1000, requestTimeout: opts.requestTimeoutMs ?? 10_000 },
   });
+  const allowed = opts.allowedHosts ?? null;
+  if (allowed !== null) {
+    app.addHook('onRequest', async (req, reply) => {
+      if (!hostAllowed(req.headers.host, allowed))
+        return reply
+          .code(421)
+          .send({ error: `host ${String(req.headers.host).slice(0, 100)} not served here` });
+    });
+  }
   let diagnosis = opts.diagnosis;
   if (!diagnosis) {
     const d = new Diagnoser();

@@ -8,9 +8,12 @@ import {
   ConfigError,
   JETSTREAM_FLAGS,
   jsReplicas,
+  logLevel,
   NATS_FLAGS,
   natsPassword,
+  natsServerList,
   type Parsed,
+  readSecretFile,
 } from '../shared/config.js';
 import { createLogger } from '../shared/logging.js';
 import type { CheckRun, Finding, NodeSnapshot } from '../shared/schema.js';
@@ -94,6 +97,24 @@ export const command: CommandSpec = {
       help: 'larger messages are rejected (reason too-large) and acked',
     },
     {
+      name: 'api-token-file',
+      type: 'string',
+      metavar: 'PATH',
+      help: 'bearer token file (chmod 600): required for POST /api/v1/trace, which is refused without it when listening beyond loopback',
+    },
+    {
+      name: 'api-token-reads',
+      type: 'bool',
+      default: false,
+      help: 'with --api-token-file: every /api/v1 request needs the token (the web page then cannot read the API)',
+    },
+    {
+      name: 'allowed-hosts',
+      type: 'list',
+      metavar: 'NAME',
+      help: 'Host header names served besides IP literals and localhost (default: any beyond loopback, none on loopback)',
+    },
+    {
       name: 'log-level',
       type: 'string',
       default: 'info',
@@ -133,11 +154,25 @@ async function loadClusterChecks(): Promise<ClusterChecksFn | undefined> {
 
 export async function run(parsed: Parsed): Promise<number> {
   const v = parsed.values;
-  const log = createLogger({ level: v['log-level'] as string, name: 'vxdoctor-collector' });
+  const log = createLogger({ level: logLevel(v['log-level']), name: 'vxdoctor-collector' });
   const { host, port } = parseListen(v.listen as string);
-  const nats = (v.nats as string[])
-    .flatMap((s) => s.split(','))
-    .map((s) => s.trim())
+  const nats = natsServerList(v.nats as string[]);
+  const positive = (flag: string, min: number, unit: string): number => {
+    const n = v[flag] as number;
+    if (!(Number.isFinite(n) && n >= min)) throw new ConfigError(`--${flag}: ${n} is below ${min} ${unit}`);
+    return n;
+  };
+  const windowMs = positive('window', 1000, 'ms');
+  const presenceTtl = positive('presence-ttl', 1000, 'ms');
+  const findingTtl = positive('finding-ttl', 1000, 'ms');
+  const maxMessageBytes = positive('max-message-bytes', 1024, 'bytes');
+  const tokenFile =
+    typeof v['api-token-file'] === 'string' && v['api-token-file'] ? (v['api-token-file'] as string) : null;
+  const apiToken = tokenFile ? readSecretFile('api-token-file', tokenFile).toString('utf8') : null;
+  if (v['api-token-reads'] && !apiToken) throw new ConfigError('--api-token-reads: needs --api-token-file');
+  const allowedHosts = (v['allowed-hosts'] as string[] | undefined)
+    ?.flatMap((s) => s.split(','))
+    .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
   const clusterChecks = await loadClusterChecks();
   if (!clusterChecks) log.warn({}, 'cross-node checks not available in this build');
@@ -156,9 +191,12 @@ export async function run(parsed: Parsed): Promise<number> {
     listenHost: host,
     listenPort: port,
     groupLabel: v['group-label'] as string,
-    windowMs: v.window as number,
-    presenceTtlMs: (v['presence-ttl'] as number) ?? PRESENCE_TTL_MS,
-    findingTtlMs: v['finding-ttl'] as number,
+    windowMs,
+    presenceTtlMs: presenceTtl ?? PRESENCE_TTL_MS,
+    findingTtlMs: findingTtl,
+    apiToken,
+    tokenForReads: Boolean(v['api-token-reads']),
+    ...(allowedHosts?.length ? { allowedHosts } : {}),
     durable: v.durable as string,
     pageUrl:
       typeof v['page-url'] === 'string' && v['page-url'] !== ''
@@ -166,10 +204,14 @@ export async function run(parsed: Parsed): Promise<number> {
         : `http://${host}:${port}/`,
     durableInactiveMs: durableInactive(v['durable-inactive'] as number),
     jsReplicas: jsReplicas(v),
-    maxMessageBytes: v['max-message-bytes'] as number,
+    maxMessageBytes,
     defaultMetrics: true,
     ...(clusterChecks ? { clusterChecks } : {}),
     log,
+  }).catch((err) => {
+    // e.g. --listen in use (ConfigError, exit 2): make sure nothing keeps the process alive.
+    setTimeout(() => process.exit(err instanceof ConfigError ? 2 : 70), 500).unref();
+    throw err;
   });
   await new Promise<void>((resolve) => {
     const done = () => resolve();

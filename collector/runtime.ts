@@ -11,6 +11,8 @@ import {
 } from '@nats-io/jetstream';
 import { hostname } from 'node:os';
 import { Kvm, type KV } from '@nats-io/kv';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -21,24 +23,13 @@ import {
   streamConfig,
 } from '../agent/publish/nats.js';
 import type { Logger } from '../shared/logging.js';
-import type {
-  NodeSnapshot,
-  NodePresence,
-  TraceReply,
-  TraceRequest,
-  Finding,
-  CheckRun,
-} from '../shared/schema.js';
-import { SCHEMA_VERSION } from '../shared/schema.js';
-import {
-  KV_NODES,
-  NODE_NAME_RE,
-  nodeFromToken,
-  STREAM_NAME,
-  SUBJECT_PREFIX,
-  traceSubject,
-} from '../shared/subjects.js';
+import { checkPresenceRecord } from '../agent/publish/presence.js';
+import type { NodeSnapshot, TraceReply, TraceRequest, Finding, CheckRun } from '../shared/schema.js';
+import { KV_NODES, nodeFromToken, STREAM_NAME, SUBJECT_PREFIX, traceSubject } from '../shared/subjects.js';
+import { checkTraceReply, isNodeName } from '../shared/validation.js';
 import { buildApp, TraceTimeoutError } from './app.js';
+import { ConfigError } from '../shared/config.js';
+import { isLoopbackHost, TraceLimiter, type TraceLimits } from './limits.js';
 import { Diagnoser } from './diagnosis/index.js';
 import { SegmentRing, segmentSamples } from './history/segments.js';
 import { HistoryStore } from './history/store.js';
@@ -70,10 +61,21 @@ export interface CollectorOptions {
   /** The collector page as people reach it (`--page-url`): alerts link root causes there. */
   pageUrl?: string;
   maxMessageBytes?: number;
+  /** Messages dated further ahead of the collector's clock are rejected (default 2 min). */
+  maxSkewMs?: number;
+  /** A node gone (presence deleted/expired, or never present) this long is forgotten (default 10 min). */
+  forgetAfterMs?: number;
   evaluateEveryMs?: number;
   traceTimeoutMs?: number;
   /** Segment loss/RTT sampling period (ms, default 10 s). */
   segmentStepMs?: number;
+  /** Bearer token for the API (`--api-token-file`); see AppOptions.apiToken. */
+  apiToken?: string | null;
+  tokenForReads?: boolean;
+  /** Host names served besides IP literals and localhost (`--allowed-hosts`); default: any when
+   * listening beyond loopback, none on loopback (DNS rebinding). */
+  allowedHosts?: string[] | null;
+  traceLimits?: TraceLimits;
   /** Register process/default metrics (off in tests for a stable /metrics). */
   defaultMetrics?: boolean;
   /** Cross-node checks (shared/crosschecks runClusterChecks), when available. */
@@ -128,23 +130,6 @@ function connectOptions(o: CollectorOptions): NodeConnectionOptions {
   return natsConnectionOptions({ ...(o.auth ?? {}), servers: o.nats, name: 'vxdoctor-collector' });
 }
 
-function parsePresence(key: string, value: Uint8Array): NodePresence | null {
-  try {
-    const p = JSON.parse(new TextDecoder().decode(value)) as NodePresence;
-    if (!p || typeof p !== 'object' || p.schemaVersion !== SCHEMA_VERSION || p.node !== nodeFromToken(key))
-      return null;
-    if (!NODE_NAME_RE.test(p.node) || typeof p.at !== 'number') return null;
-    return {
-      ...p,
-      labels: p.labels && typeof p.labels === 'object' ? p.labels : {},
-      underlay: Array.isArray(p.underlay) ? p.underlay.filter((x) => typeof x === 'string') : [],
-      version: typeof p.version === 'string' ? p.version : 'unknown',
-    };
-  } catch {
-    return null;
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startCollector(o: CollectorOptions): Promise<RunningCollector> {
@@ -160,6 +145,8 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     ...(o.findingTtlMs ? { findingTtlMs: o.findingTtlMs } : {}),
     groupLabel: o.groupLabel,
     ...(o.clusterChecks ? { clusterChecks: o.clusterChecks } : {}),
+    presenceGate: true,
+    ...(o.forgetAfterMs ? { forgetAfterMs: o.forgetAfterMs } : {}),
   });
   const ingest = new IngestCounters();
   const diagnoser = new Diagnoser();
@@ -184,8 +171,15 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   const handle = (subject: string, data: Uint8Array): void => {
     const parts = subject.split('.');
     // Trace requests share the stream's subject space; they are not agent reports.
-    if (parts.length === 4 && `${parts[0]}.${parts[1]}` === SUBJECT_PREFIX && parts[3] === 'trace') return;
-    const r = validateMessage(subject, data, o.maxMessageBytes ? { maxBytes: o.maxMessageBytes } : {});
+    if (parts.length === 4 && `${parts[0]}.${parts[1]}` === SUBJECT_PREFIX && parts[3] === 'trace') {
+      ingest.traceSubjects++;
+      return;
+    }
+    const r = validateMessage(subject, data, {
+      ...(o.maxMessageBytes ? { maxBytes: o.maxMessageBytes } : {}),
+      now: clock(),
+      ...(o.maxSkewMs ? { maxSkewMs: o.maxSkewMs } : {}),
+    });
     ingest.count(r);
     if (!r.ok) {
       log.debug({ subject: subject.slice(0, 200), reason: r.reason, detail: r.detail }, 'message rejected');
@@ -218,10 +212,13 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
       }
       throw err;
     }
-    const body = JSON.parse(new TextDecoder().decode(data)) as TraceReply;
-    if (!body || !Array.isArray(body.results) || !Array.isArray(body.verdict)) {
-      throw new Error(`malformed trace reply from ${src}`);
+    let body: unknown;
+    try {
+      body = JSON.parse(new TextDecoder().decode(data));
+    } catch {
+      body = null;
     }
+    if (!checkTraceReply.check(body)) throw new Error(`malformed trace reply from ${src}`);
     return body;
   };
   // Both agents at once: SRC probes DST (the answer), DST probes SRC (the reverse direction).
@@ -241,6 +238,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     return { ...fwd.value, reverse };
   };
 
+  const traceLimiter = new TraceLimiter(o.traceLimits);
   let evaluationsSinceRebuild = 0;
   let lastPairStatuses: ReturnType<ClusterState['pairStatuses']> = [];
   const history = new HistoryStore({ log, by: `${hostname()}/${o.durable}`, replicas, clock });
@@ -258,6 +256,11 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     log,
     trace,
     natsConnected: () => connected,
+    apiToken: o.apiToken ?? null,
+    tokenForReads: o.tokenForReads ?? false,
+    exposed: !isLoopbackHost(o.listenHost),
+    allowedHosts: o.allowedHosts !== undefined ? o.allowedHosts : isLoopbackHost(o.listenHost) ? [] : null,
+    traceLimiter,
     ready: () => connected && consumerAttached && rebuilt,
     // Two evaluations after the rebuild: root causes that need two rounds are raised again.
     metricsReady: () => rebuilt && evaluationsSinceRebuild >= 2,
@@ -286,6 +289,8 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   const evaluate = (): void => {
     if (!rebuilt) return;
     try {
+      const gone = state.prune();
+      if (gone.length) log.info({ nodes: gone.slice(0, 20), count: gone.length }, 'nodes forgotten');
       state.tick();
       const input = state.diagnosisInput();
       lastPairStatuses = input.pairs;
@@ -382,6 +387,10 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
               }
             }
             diagnoser.seed(seeds);
+            // Agents that were down before the restart had presence (the gate must show them).
+            for (const s of seeds)
+              if (s.id.startsWith('agent-down:'))
+                state.restoreGone(s.id.slice('agent-down:'.length), Date.parse(s.since));
             sinceKv = kv;
           } catch (err) {
             log.warn({ err }, 'root cause bucket unavailable: since resets on restart');
@@ -398,6 +407,21 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
         }
         await replay(js, { deliver_policy: DeliverPolicy.StartTime, opt_start_time: startTime });
         if (!rebuilt) {
+          // The presence gate hides nodes without presence: read the bucket once now, so the
+          // first evaluation does not see an empty cluster (and clear every root cause's since)
+          // when the watch is slower than the replay.
+          try {
+            const kv = await new Kvm(nc).open(KV_NODES);
+            for await (const key of await kv.keys()) {
+              const e = await kv.get(key);
+              if (e?.operation !== 'PUT') continue;
+              const r = checkPresenceRecord(e.key, e.value);
+              if (r.ok)
+                state.applyPresence({ ...r.presence, at: Math.min(r.presence.at, e.created.getTime()) });
+            }
+          } catch (err) {
+            log.warn({ err }, 'presence bucket not read before the first evaluation');
+          }
           rebuilt = true;
           evaluate();
         }
@@ -449,10 +473,19 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
         kvWatch = w;
         for await (const e of w) {
           if (e.operation === 'PUT') {
-            const p = parsePresence(e.key, e.value);
+            const r = checkPresenceRecord(e.key, e.value);
             // Presence age is measured on the server's clock (entry time), not the agent's.
-            if (p) state.applyPresence({ ...p, at: Math.min(p.at, e.created.getTime()) });
-            else log.debug({ key: e.key }, 'presence rejected');
+            if (r.ok) {
+              ingest.presenceRejects.accepted(e.key);
+              state.applyPresence({ ...r.presence, at: Math.min(r.presence.at, e.created.getTime()) });
+            } else {
+              // The key no longer holds a usable record: the node is as good as deleted.
+              const gone = nodeFromToken(e.key);
+              if (gone !== null) state.removePresence(gone);
+              const key = e.key.slice(0, 253);
+              if (ingest.presenceRejects.note(key, r.reason, r.detail))
+                log.warn({ key, reason: r.reason, detail: r.detail }, 'presence record refused');
+            }
           } else if (nodeFromToken(e.key) !== null) {
             state.removePresence(nodeFromToken(e.key) as string);
           }
@@ -465,6 +498,20 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   };
 
   const runNats = async (): Promise<void> => {
+    // The first connect waits for the server without a word: say what is off, every 10 s.
+    for (const s of o.nats) {
+      const host = /^(?:[a-z]+:\/\/)?(?:[^@/]*@)?(\[[^\]]+\]|[^:/]+)/i.exec(s)?.[1]?.replace(/^\[|\]$/g, '');
+      if (host && isIP(host) === 0)
+        lookup(host).catch((err: NodeJS.ErrnoException) =>
+          log.error({ host, code: err.code }, `--nats: cannot resolve ${host} (${err.code}); retrying`),
+        );
+    }
+    const waiting = setInterval(() => {
+      if (stopping) clearInterval(waiting);
+      else if (!connected)
+        log.warn({ servers: o.nats }, 'not connected to NATS (server down or --nats wrong?)');
+    }, 10_000);
+    waiting.unref();
     while (!stopping && !nc) {
       try {
         nc = await connect(natsOpts);
@@ -473,23 +520,55 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
         await sleep(2000);
       }
     }
-    if (!nc || stopping) return;
+    if (nc && stopping) {
+      // Connected only after stop() (a first connect waits for the server): let it go.
+      await nc.close().catch(() => undefined);
+      return;
+    }
+    if (!nc) return;
     connected = true;
     log.info({ server: nc.getServer() }, 'connected to NATS');
     const conn = nc;
     void (async () => {
       for await (const s of conn.status()) {
-        if (s.type === 'disconnect') connected = false;
-        else if (s.type === 'reconnect') connected = true;
+        if (s.type === 'disconnect') {
+          connected = false;
+          state.linkDown();
+        } else if (s.type === 'reconnect') {
+          connected = true;
+          state.linkUp();
+        }
         logNatsStatus(log, s as { type: string });
       }
     })();
     tasks.push(runConsumer(), runKv());
     history.attach(conn);
   };
-  const natsTask = runNats();
+  let natsTask: Promise<void> = Promise.resolve();
 
-  await app.listen({ host: o.listenHost, port: o.listenPort });
+  const stop = async () => {
+    stopping = true;
+    clearInterval(evalTimer);
+    clearInterval(segmentTimer);
+    await history.stop();
+    consumerMsgs?.stop();
+    kvWatch?.stop();
+    await app.close();
+    // A first connect waits for the server as long as it takes: do not wait for it here.
+    await Promise.race([natsTask, sleep(3000)]);
+    if (nc) await nc.drain().catch(() => nc?.close());
+    await Promise.race([Promise.allSettled(tasks), sleep(3000)]);
+  };
+  try {
+    await app.listen({ host: o.listenHost, port: o.listenPort });
+  } catch (err) {
+    // Fatal at start-up (never a collector consuming without its HTTP side): stop, name the flag.
+    await stop().catch(() => undefined);
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ConfigError(`--listen: cannot listen on ${o.listenHost}:${o.listenPort}: ${code}`);
+  }
+  // NATS only once the HTTP side is up: a collector never consumes without it.
+  natsTask = runNats();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.listenPort;
   const url = `http://${o.listenHost.includes(':') ? `[${o.listenHost}]` : o.listenHost}:${port}`;
@@ -503,17 +582,6 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     history,
     segments,
     url,
-    async stop() {
-      stopping = true;
-      clearInterval(evalTimer);
-      clearInterval(segmentTimer);
-      await history.stop();
-      consumerMsgs?.stop();
-      kvWatch?.stop();
-      await app.close();
-      await natsTask;
-      if (nc) await nc.drain().catch(() => nc?.close());
-      await Promise.race([Promise.allSettled(tasks), sleep(3000)]);
-    },
+    stop,
   };
 }

@@ -5,7 +5,7 @@
  * path failed, 2 usage/HTTP error, 4 SRC's agent did not answer.
  */
 import { describeFate, probeOk } from './state/index.js';
-import { type CommandSpec, ConfigError, type Parsed } from '../shared/config.js';
+import { type CommandSpec, ConfigError, type Parsed, readSecretFile } from '../shared/config.js';
 import type { ProbeResult, Seen, TraceReply } from '../shared/schema.js';
 
 export const command: CommandSpec = {
@@ -31,6 +31,12 @@ export const command: CommandSpec = {
       help: 'text or json (-o json)',
     },
     { name: 'timeout', type: 'duration', default: '30s', metavar: 'DURATION', help: 'HTTP timeout' },
+    {
+      name: 'api-token-file',
+      type: 'string',
+      metavar: 'PATH',
+      help: "the collector's API bearer token (chmod 600), when it has one",
+    },
   ],
 };
 
@@ -84,11 +90,15 @@ export async function run(parsed: Parsed, io: Io = STDIO): Promise<number> {
   if (output !== 'text' && output !== 'json')
     throw new ConfigError(`--output: text or json, got "${output}"`);
   const url = `${(v.collector as string).replace(/\/+$/, '')}/api/v1/trace`;
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const tokenFile = v['api-token-file'];
+  if (typeof tokenFile === 'string' && tokenFile)
+    headers.authorization = `Bearer ${readSecretFile('api-token-file', tokenFile).toString('utf8')}`;
   let res: Response;
   try {
     res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers,
       body: JSON.stringify({ src, dst }),
       signal: AbortSignal.timeout(v.timeout as number),
     });
@@ -98,6 +108,7 @@ export async function run(parsed: Parsed, io: Io = STDIO): Promise<number> {
   }
   const body = (await res.json().catch(() => ({}))) as TraceReply & { error?: string };
   if (!res.ok) {
+    if (res.status === 429) io.err('vxdoctor trace: the collector is busy with other traces; try again\n');
     io.err(`vxdoctor trace: ${body.error ?? `HTTP ${res.status}`}\n`);
     return res.status === 504 ? 4 : 2;
   }

@@ -4,7 +4,7 @@
  * Lists from the environment are comma-separated. Bad input throws ConfigError naming the
  * flag (or variable) and the value, so `main` can print it and exit 2.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -277,4 +277,55 @@ export function procRootOf(value: unknown): string {
   const dir = typeof value === 'string' && value !== '' ? value : '/proc';
   if (!dir.startsWith('/')) throw new ConfigError(`--proc-root: "${dir}" is not an absolute path`);
   return dir.length > 1 ? dir.replace(/\/+$/, '') : dir;
+}
+
+/** `--nats`: every entry a NATS URL (nats://, tls://, ws://, wss://) or HOST:PORT, else ConfigError. */
+export function natsServerList(list: string[], flag = 'nats'): string[] {
+  const servers = list
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (servers.length === 0) throw new ConfigError(`--${flag}: no server given`);
+  for (const s of servers)
+    if (!/^(nats|tls|wss?):\/\/[^\s/]+/.test(s) && !/^[^\s/:]+:\d+$/.test(s))
+      throw new ConfigError(`--${flag}: not a NATS URL: "${s}"`);
+  return servers;
+}
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+/** `--log-level`: one of LOG_LEVELS, else ConfigError. */
+export function logLevel(v: unknown): string {
+  const s = String(v);
+  if (!(LOG_LEVELS as readonly string[]).includes(s))
+    throw new ConfigError(`--log-level: "${s}" is not one of ${LOG_LEVELS.join(', ')}`);
+  return s;
+}
+
+/**
+ * Reads a secret file named by `--flag`: unreadable, not a regular file, empty, or readable by
+ * group or others (chmod 600) => ConfigError naming the flag. Returns the bytes, surrounding
+ * ASCII white space (a trailing newline from `echo`) dropped.
+ */
+export function readSecretFile(flag: string, path: string): Buffer {
+  let st: ReturnType<typeof statSync>;
+  let raw: Buffer;
+  try {
+    st = statSync(path);
+    if (!st.isFile()) throw new ConfigError(`--${flag}: ${path} is not a regular file`);
+    raw = readFileSync(path);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`--${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  if (st.mode & 0o077)
+    throw new ConfigError(
+      `--${flag}: ${path} is group- or world-readable (mode ${(st.mode & 0o777).toString(8)}; chmod 600 ${path})`,
+    );
+  const space = (b: number | undefined) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
+  let a = 0;
+  let z = raw.length;
+  while (a < z && space(raw[a])) a++;
+  while (z > a && space(raw[z - 1])) z--;
+  if (z === a) throw new ConfigError(`--${flag}: ${path} is empty`);
+  return raw.subarray(a, z);
 }

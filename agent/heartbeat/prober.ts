@@ -50,7 +50,19 @@ export interface ProberOptions {
   capture: CaptureFactory | null;
   runner: CommandRunner;
   log: Logger;
+  /**
+   * Largest accepted difference between a probe's authenticated send time and this node's
+   * clock (ms; default PROBE_MAX_SKEW_MS). Older probes are refused (`stale`: a capture replayed
+   * later, also after this agent restarted); newer ones too (`future`: one forged far-future
+   * probe would otherwise make the replay window refuse the sender's genuine probes).
+   */
+  maxSkewMs?: number;
+  /** Clock (epoch ms), for tests. */
+  clock?: () => number;
 }
+
+/** Default tolerated send-time skew of a probe (nodes are expected to run NTP). */
+export const PROBE_MAX_SKEW_MS = 30_000;
 
 interface Pending {
   path: ProbePath;
@@ -213,7 +225,14 @@ export class Prober {
       name: p.node,
       group: p.labels[this.o.groupLabel] ?? '',
     }));
-    if (added.length || removed.length) void this.restartCapture();
+    if (added.length || removed.length)
+      this.restartCapture().catch((err) => {
+        // Never an unhandled rejection: the capture stays off and says why.
+        this.capturePorts = '';
+        this.missing.length = 0;
+        this.missing.push({ what: `capture:${this.o.underlayIf}`, reason: `capture restart failed: ${err}` });
+        this.o.log.warn({ err }, 'capture restart failed');
+      });
     return { added, removed };
   }
 
@@ -296,8 +315,19 @@ export class Prober {
     });
   }
 
+  private reject(reason: string): false {
+    this.rejected[reason] = (this.rejected[reason] ?? 0) + 1;
+    return false;
+  }
+
   private accept(p: ProbePacket): boolean {
-    if (p.dst !== this.o.node) return false;
+    if (p.dst !== this.o.node) return this.reject('misaddressed');
+    // Freshness before the replay window: a far-future send time never enters it, and nothing
+    // older than the skew is answered, whatever this process remembers (it may have restarted).
+    const now = (this.o.clock ?? Date.now)();
+    const skew = this.o.maxSkewMs ?? PROBE_MAX_SKEW_MS;
+    if (p.sentAt > now + skew) return this.reject('future');
+    if (p.sentAt < now - skew) return this.reject('stale');
     if (!this.replay.accept(p.src, p.seq, p.sentAt)) {
       this.rejected.replay = (this.rejected.replay ?? 0) + 1;
       return false;
@@ -328,7 +358,7 @@ export class Prober {
   private decode(payload: Buffer): ProbePacket | null {
     const r = decodeProbe(payload, this.o.key);
     if (r.ok) return r.packet;
-    if (r.reason !== 'not-probe') this.rejected[r.reason] = (this.rejected[r.reason] ?? 0) + 1;
+    this.rejected[r.reason] = (this.rejected[r.reason] ?? 0) + 1;
     return null;
   }
 

@@ -6,8 +6,9 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logging.js';
-import { type NodePresence, SCHEMA_VERSION } from '../../shared/schema.js';
-import { KV_NODES, NODE_NAME_RE, nodeFromToken, nodeToken } from '../../shared/subjects.js';
+import type { NodePresence } from '../../shared/schema.js';
+import { KV_NODES, nodeFromToken, nodeToken } from '../../shared/subjects.js';
+import { checkPresence, jsonDepth, MAX_JSON_DEPTH } from '../../shared/validation.js';
 
 /** TTL of presence entries: 3 heartbeat intervals, at least 30 s. */
 export function presenceTtlMs(intervalMs: number): number {
@@ -16,15 +17,66 @@ export function presenceTtlMs(intervalMs: number): number {
 
 const utf8 = new TextDecoder();
 
-export function parsePresence(key: string, value: Uint8Array): NodePresence | null {
+/** Why a presence record was refused (the `reason` label of the presence-rejected counters). */
+export const PRESENCE_REJECT_REASONS = [
+  'too-large',
+  'too-deep',
+  'malformed-json',
+  'schema',
+  'key-mismatch',
+] as const;
+export type PresenceRejectReason = (typeof PRESENCE_REJECT_REASONS)[number];
+/** Largest presence record accepted (a record is well under 64 KiB even with 256 VTEPs). */
+export const MAX_PRESENCE_BYTES = 64 * 1024;
+
+export type PresenceParse =
+  | { ok: true; presence: NodePresence }
+  | { ok: false; reason: PresenceRejectReason; detail: string };
+
+/**
+ * Validates one KV presence record against the shared schema (shared/validation.ts): every
+ * field a peer acts on (ports, addresses, VTEPs) is bounded and typed, so a poisoned record is
+ * refused here and never reaches the prober or the collector's state. Never throws.
+ */
+export function checkPresenceRecord(key: string, value: Uint8Array): PresenceParse {
+  if (value.byteLength > MAX_PRESENCE_BYTES)
+    return { ok: false, reason: 'too-large', detail: `${value.byteLength} bytes` };
+  if (jsonDepth(value) > MAX_JSON_DEPTH) return { ok: false, reason: 'too-deep', detail: 'nesting' };
+  let v: unknown;
   try {
-    const p = JSON.parse(utf8.decode(value)) as NodePresence;
-    if (!p || typeof p !== 'object' || p.schemaVersion !== SCHEMA_VERSION || p.node !== nodeFromToken(key))
-      return null;
-    if (!NODE_NAME_RE.test(p.node) || !Array.isArray(p.underlay)) return null;
-    return { ...p, labels: p.labels ?? {}, vteps: p.vteps ?? [], overlayEndpoints: p.overlayEndpoints ?? [] };
-  } catch {
-    return null;
+    v = JSON.parse(utf8.decode(value));
+  } catch (err) {
+    return { ok: false, reason: 'malformed-json', detail: (err as Error).message };
+  }
+  if (!checkPresence.check(v)) return { ok: false, reason: 'schema', detail: checkPresence.firstError(v) };
+  if (v.node !== nodeFromToken(key))
+    return { ok: false, reason: 'key-mismatch', detail: `record of ${v.node} under ${key}` };
+  return { ok: true, presence: v };
+}
+
+export function parsePresence(key: string, value: Uint8Array): NodePresence | null {
+  const r = checkPresenceRecord(key, value);
+  return r.ok ? r.presence : null;
+}
+
+/** Counts refused presence records by reason (read by the metrics collect()). */
+export class PresenceRejects {
+  readonly counts: Record<PresenceRejectReason, number> = Object.fromEntries(
+    PRESENCE_REJECT_REASONS.map((r) => [r, 0]),
+  ) as Record<PresenceRejectReason, number>;
+  /** Last reason per key, so a record refused again every refresh is logged once. */
+  private readonly last = new Map<string, string>();
+  /** Returns true when this key's rejection is new (worth a warning). */
+  note(key: string, reason: PresenceRejectReason, detail: string): boolean {
+    this.counts[reason]++;
+    const k = `${reason}:${detail}`;
+    if (this.last.get(key) === k) return false;
+    if (this.last.size >= 1000) this.last.clear();
+    this.last.set(key, k);
+    return true;
+  }
+  accepted(key: string): void {
+    this.last.delete(key);
   }
 }
 
@@ -89,6 +141,8 @@ export interface PresenceOptions {
   log: Logger;
   /** Called with the full peer list whenever it changes. */
   onPeers(peers: NodePresence[]): void;
+  /** Where refused records are counted (one per agent; the metrics read it). */
+  rejects?: PresenceRejects;
 }
 
 export class Presence {
@@ -135,9 +189,18 @@ export class Presence {
           for await (const e of w) {
             let changed = false;
             if (e.operation === 'PUT') {
-              const p = parsePresence(e.key, e.value);
-              if (p) changed = this.peers.put(p, Math.min(Date.now(), e.created.getTime()));
-              else this.o.log.debug({ key: e.key }, 'presence rejected');
+              const r = checkPresenceRecord(e.key, e.value);
+              if (r.ok) {
+                this.o.rejects?.accepted(e.key);
+                changed = this.peers.put(r.presence, Math.min(Date.now(), e.created.getTime()));
+              } else {
+                // A refused record also drops the peer's previous one: it no longer says this.
+                const gone = nodeFromToken(e.key);
+                if (gone !== null) changed = this.peers.remove(gone);
+                const key = e.key.slice(0, 253);
+                if (this.o.rejects?.note(key, r.reason, r.detail) ?? true)
+                  this.o.log.warn({ key, reason: r.reason, detail: r.detail }, 'presence record refused');
+              }
             } else {
               const node = nodeFromToken(e.key);
               if (node !== null) changed = this.peers.remove(node);

@@ -7,6 +7,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { PROBE_PATHS, ROOT_CAUSE_KINDS, type RootCause } from '../../shared/schema.js';
 import { registerBuildInfo } from '../../shared/build-info.js';
 import { MESSAGE_KINDS } from '../../shared/subjects.js';
+import { PRESENCE_REJECT_REASONS } from '../../agent/publish/presence.js';
 import { type IngestCounters, REJECT_REASONS } from '../ingest/index.js';
 import { type ClusterState, RTT_BUCKETS } from '../state/index.js';
 
@@ -64,31 +65,45 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
         this.inc({ kind: rc.kind, severity: rc.severity, scope: scopeOf(rc) });
     },
   });
+  // A cleared root cause's series stays for a while at 0 (then goes): the shipped rules read
+  // `last_over_time(vxdoctor_rootcause[1m])`, which bridges a scrape gap or a collector restart,
+  // so a series that vanished at once would keep its alert firing for a minute after the fix.
+  const CLEARED_KEEP_MS = 5 * 60_000;
+  const shown = new Map<string, { labels: Record<string, string>; clearedAt: number | null }>();
   new Gauge({
     name: 'vxdoctor_rootcause',
-    help: 'One series per active root cause (value 1): its kind, severity and place (node, nodes, or segment from/to on group_label) and a link to it on the collector page. Bounded by the active root causes, never per pair.',
+    help: 'One series per active root cause (value 1; 0 for five minutes after it cleared): its kind, severity and place (node, nodes, or segment from/to on group_label) and a link to it on the collector page. Bounded by the root causes, never per pair.',
     labelNames: ['id', 'kind', 'severity', 'scope', 'node', 'nodes', 'from', 'to', 'group_label', 'page'],
     registers,
     collect() {
       this.reset();
+      const now = src.state.clock();
+      const active = new Set<string>();
       for (const rc of src.rootCauses()) {
-        this.set(
-          {
-            id: rc.id,
-            kind: rc.kind,
-            severity: rc.severity,
-            scope: scopeOf(rc),
-            node: rc.nodes.length === 1 ? (rc.nodes[0] as string) : '',
-            // A segment is named by from/to/group_label; its node list grows while evidence
-            // arrives, and must not change the series' (and the alert's) identity.
-            nodes: rc.segment ? '' : nodesLabel(rc.nodes),
-            from: rc.segment?.from ?? '',
-            to: rc.segment?.to ?? '',
-            group_label: rc.segment?.label ?? '',
-            page: src.pageUrl ? rootCauseLink(src.pageUrl, rc.id) : '',
-          },
-          1,
-        );
+        const labels = {
+          id: rc.id,
+          kind: rc.kind,
+          severity: rc.severity,
+          scope: scopeOf(rc),
+          node: rc.nodes.length === 1 ? (rc.nodes[0] as string) : '',
+          // A segment is named by from/to/group_label; its node list grows while evidence
+          // arrives, and must not change the series' (and the alert's) identity.
+          nodes: rc.segment ? '' : nodesLabel(rc.nodes),
+          from: rc.segment?.from ?? '',
+          to: rc.segment?.to ?? '',
+          group_label: rc.segment?.label ?? '',
+          page: src.pageUrl ? rootCauseLink(src.pageUrl, rc.id) : '',
+        };
+        const key = JSON.stringify(labels);
+        active.add(key);
+        shown.set(key, { labels, clearedAt: null });
+        this.set(labels, 1);
+      }
+      for (const [key, e] of shown) {
+        if (active.has(key)) continue;
+        e.clearedAt ??= now;
+        if (now - e.clearedAt > CLEARED_KEEP_MS) shown.delete(key);
+        else this.set(e.labels, 0);
       }
     },
   });
@@ -212,6 +227,55 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
     collect() {
       this.reset();
       for (const reason of REJECT_REASONS) this.inc({ reason }, src.ingest.rejected[reason]);
+    },
+  });
+  new Counter({
+    name: 'vxdoctor_ingest_duplicates_total',
+    help: 'Valid messages dropped as already applied (redelivery, duplicate id).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(src.ingest.duplicates);
+    },
+  });
+  new Counter({
+    name: 'vxdoctor_ingest_trace_messages_total',
+    help: 'Trace requests seen on the stream subjects (stored by JetStream, not agent reports).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(src.ingest.traceSubjects);
+    },
+  });
+  new Counter({
+    name: 'vxdoctor_presence_rejected_total',
+    help: 'Presence records refused (node not shown, cannot observe or be blamed), by reason.',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset();
+      for (const reason of PRESENCE_REJECT_REASONS)
+        this.inc({ reason }, src.ingest.presenceRejects.counts[reason]);
+    },
+  });
+  new Counter({
+    name: 'vxdoctor_state_dropped_total',
+    help: 'Records refused by the state caps (nodes known, pairs per source node), by what.',
+    labelNames: ['what'],
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ what: 'nodes' }, src.state.dropped.nodes);
+      this.inc({ what: 'pairs' }, src.state.dropped.pairs);
+    },
+  });
+  new Counter({
+    name: 'vxdoctor_nodes_forgotten_total',
+    help: 'Nodes forgotten after their presence was gone longer than the forget time.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(src.state.forgotten);
     },
   });
   new Gauge({

@@ -52,6 +52,20 @@ export interface StateOptions {
   arrivalGraceMs?: number;
   /** Cross-node checks over the latest snapshots (shared/crosschecks runClusterChecks). */
   clusterChecks?: (s: NodeSnapshot[]) => { findings: Finding[]; checkRuns: CheckRun[] };
+  /**
+   * Presence gate (the collector turns it on): only nodes that have a presence record are
+   * shown, observe (their probes count) or can be blamed (as a pair's end, in cross checks).
+   */
+  presenceGate?: boolean;
+  /**
+   * `prune()` forgets a node (record, pairs, findings: its series and root causes go) this long
+   * after its presence was deleted or expired, or after it was first heard of without ever
+   * having presence (ms; default 10 min).
+   */
+  forgetAfterMs?: number;
+  /** Caps: nodes known, pairs per source node (beyond them, counted in `dropped`). */
+  maxNodes?: number;
+  maxPairsPerNode?: number;
 }
 
 /** RTT histogram buckets (seconds) for vxdoctor_probe_rtt_seconds. */
@@ -96,6 +110,8 @@ interface NodeRec {
   underlay: string[];
   /** Last message or presence time (epoch ms, collector clock for presence, sender for messages). */
   lastSeen: number;
+  /** Collector clock when the record was created (forgetting a node that never had presence). */
+  createdAt: number;
   presenceAt: number | null;
   presenceDeleted: boolean;
   snapshot: NodeSnapshot | null;
@@ -198,6 +214,22 @@ export class ClusterState {
   private readonly skewMs: number;
   private readonly arrivalGraceMs: number;
   private readonly clusterChecksFn: StateOptions['clusterChecks'];
+  readonly presenceGate: boolean;
+  readonly forgetAfterMs: number;
+  private readonly maxNodes: number;
+  private readonly maxPairsPerNode: number;
+  private readonly pairsBySrc = new Map<string, number>();
+  /** What the caps refused (counted, exported, alerted on) and how many nodes were forgotten. */
+  readonly dropped = { nodes: 0, pairs: 0 };
+  forgotten = 0;
+  /**
+   * The collector's own NATS link: down since (epoch ms), and after it came back, blind until
+   * (one presence TTL later, when every live agent has refreshed again). Presence that expires
+   * while the collector cannot hear is not an agent down: it is the NATS outage (alerted as
+   * such, VxdoctorCollectorNatsDown).
+   */
+  private linkDownAt: number | null = null;
+  private blindUntil = 0;
 
   private readonly nodesMap = new Map<string, NodeRec>();
   private readonly pairsMap = new Map<string, PairRec>();
@@ -225,20 +257,29 @@ export class ClusterState {
     this.skewMs = opts.skewMs ?? 2_000;
     this.arrivalGraceMs = opts.arrivalGraceMs ?? 500;
     this.clusterChecksFn = opts.clusterChecks;
+    this.presenceGate = opts.presenceGate ?? false;
+    this.forgetAfterMs = opts.forgetAfterMs ?? 600_000;
+    this.maxNodes = opts.maxNodes ?? 10_000;
+    this.maxPairsPerNode = opts.maxPairsPerNode ?? 16_384;
     this.rtt = Object.fromEntries(
       PROBE_PATHS.map((p) => [p, { buckets: new Array(RTT_BUCKETS.length + 1).fill(0), sum: 0, count: 0 }]),
     ) as unknown as Record<ProbePath, RttHistogram>;
   }
 
-  private node(name: string): NodeRec {
+  private node(name: string): NodeRec | null {
     let n = this.nodesMap.get(name);
     if (!n) {
+      if (this.nodesMap.size >= this.maxNodes) {
+        this.dropped.nodes++;
+        return null;
+      }
       n = {
         name,
         labels: {},
         version: null,
         underlay: [],
         lastSeen: 0,
+        createdAt: this.clock(),
         presenceAt: null,
         presenceDeleted: false,
         snapshot: null,
@@ -271,8 +312,9 @@ export class ClusterState {
 
   /** Applies one validated message. Returns false when it was already applied (same id). */
   apply(msg: VxdoctorMessage): boolean {
-    if (!this.remember(`${msg.node}/${msg.id}`)) return false;
     const n = this.node(msg.node);
+    if (!n) return true; // over the node cap: counted in dropped.nodes, not a duplicate
+    if (!this.remember(`${msg.node}/${msg.id}`)) return false;
     n.lastSeen = Math.max(n.lastSeen, msg.at);
     if (msg.type === 'snapshot') {
       if (msg.at >= n.snapshotAt) {
@@ -322,9 +364,14 @@ export class ClusterState {
     const key = `${r.src}|${r.dst}|${r.path}|${r.port ?? ''}`;
     let p = this.pairsMap.get(key);
     if (!p) {
-      if (this.pairsMap.size >= this.maxPairs) return;
+      const bySrc = this.pairsBySrc.get(r.src) ?? 0;
+      if (this.pairsMap.size >= this.maxPairs || bySrc >= this.maxPairsPerNode) {
+        this.dropped.pairs++;
+        return;
+      }
       p = { src: r.src, dst: r.dst, path: r.path, port: r.port, buckets: [], last: r };
       this.pairsMap.set(key, p);
+      this.pairsBySrc.set(r.src, bySrc + 1);
     }
     countInto(p.buckets, r, round, this.maxBuckets);
     // Replays and redeliveries may arrive late: the latest probe is the one sent last.
@@ -342,12 +389,28 @@ export class ClusterState {
   /** A presence record from KV `vxdoctor_nodes` (put). */
   applyPresence(p: NodePresence): void {
     const n = this.node(p.node);
+    if (!n) return;
+    // Becoming visible through the presence gate changes what the cross checks see.
+    if (n.presenceAt === null && n.snapshot) this.snapshotGen++;
     n.presenceAt = Math.max(n.presenceAt ?? 0, p.at);
     n.presenceDeleted = false;
     n.labels = { ...p.labels };
     n.version = p.version;
     n.underlay = [...p.underlay];
     n.lastSeen = Math.max(n.lastSeen, p.at);
+    this.generation++;
+  }
+
+  /**
+   * A node whose agent was down before a collector restart (its `agent-down` root cause was
+   * persisted): it had presence, which expired at `expiredAt`. Keeps it visible through the
+   * presence gate, as expired, and forgotten on the same schedule as before the restart.
+   */
+  restoreGone(node: string, expiredAt: number): void {
+    const n = this.node(node);
+    if (!n || n.presenceAt !== null) return;
+    n.presenceAt = expiredAt - this.presenceTtlMs;
+    n.lastSeen = Math.max(n.lastSeen, n.presenceAt);
     this.generation++;
   }
 
@@ -365,7 +428,7 @@ export class ClusterState {
     for (const [k, p] of this.pairsMap) {
       while (p.buckets.length && (p.buckets[0] as Bucket).at < cutoff) p.buckets.shift();
       if (!p.buckets.length) {
-        this.pairsMap.delete(k);
+        this.dropPair(k, p);
         this.generation++;
       }
     }
@@ -393,20 +456,94 @@ export class ClusterState {
     }
   }
 
+  private dropPair(key: string, p: PairRec): void {
+    this.pairsMap.delete(key);
+    const c = (this.pairsBySrc.get(p.src) ?? 1) - 1;
+    if (c > 0) this.pairsBySrc.set(p.src, c);
+    else this.pairsBySrc.delete(p.src);
+  }
+
+  /** Forgets a node: its record, its pairs either way, what others reported about it. */
+  forget(name: string): boolean {
+    const n = this.nodesMap.get(name);
+    if (!n) return false;
+    this.nodesMap.delete(name);
+    for (const [k, p] of this.pairsMap) if (p.src === name || p.dst === name) this.dropPair(k, p);
+    for (const o of this.nodesMap.values())
+      for (const [k, a] of o.arrivals) if (a.from === name) o.arrivals.delete(k);
+    if (n.snapshot) this.snapshotGen++;
+    this.forgotten++;
+    this.generation++;
+    return true;
+  }
+
+  /**
+   * Forgets nodes gone for longer than `forgetAfterMs`: presence deleted or expired that long
+   * ago, or never any presence since the record was created that long ago. Returns their names.
+   */
+  prune(now = this.clock()): string[] {
+    const gone: string[] = [];
+    for (const n of this.nodesMap.values()) {
+      if (n.presenceAt === null) {
+        if (now - n.createdAt > this.forgetAfterMs) gone.push(n.name);
+        continue;
+      }
+      const { expiredAt } = this.nodeState(n, now);
+      if (expiredAt !== null && now - expiredAt > this.forgetAfterMs) gone.push(n.name);
+    }
+    for (const name of gone) this.forget(name);
+    return gone;
+  }
+
+  /** With the presence gate on, only nodes that have had a presence record count. */
+  private visible(n: NodeRec | undefined): n is NodeRec {
+    return n !== undefined && (!this.presenceGate || n.presenceAt !== null);
+  }
+  private pairVisible(p: PairRec): boolean {
+    return (
+      !this.presenceGate || (this.visible(this.nodesMap.get(p.src)) && this.visible(this.nodesMap.get(p.dst)))
+    );
+  }
+
+  /** The collector lost its NATS connection (`at` epoch ms). */
+  linkDown(at = this.clock()): void {
+    if (this.linkDownAt === null) this.linkDownAt = at;
+    this.blindUntil = Number.POSITIVE_INFINITY;
+    this.generation++;
+  }
+  /** The connection is back: presence is judged again once agents had a TTL to refresh. */
+  linkUp(at = this.clock()): void {
+    if (this.linkDownAt === null) return;
+    this.blindUntil = at + this.presenceTtlMs;
+    this.generation++;
+  }
+
   private nodeState(n: NodeRec, now: number): { state: 'up' | 'expired'; expiredAt: number | null } {
     const ref = n.presenceAt ?? n.lastSeen;
     const expiry = ref + this.presenceTtlMs;
+    // Expiring while the collector is deaf: not evidence about the agent.
+    if (this.linkDownAt !== null && !n.presenceDeleted && expiry >= this.linkDownAt) {
+      if (now < this.blindUntil) return { state: 'up', expiredAt: null };
+      this.linkDownAt = null;
+    }
     if (n.presenceDeleted) return { state: 'expired', expiredAt: Math.min(expiry, now) };
     if (now > expiry) return { state: 'expired', expiredAt: expiry };
     return { state: 'up', expiredAt: null };
   }
 
   nodeNames(): string[] {
-    return [...this.nodesMap.keys()].sort();
+    const out: string[] = [];
+    for (const n of this.nodesMap.values()) if (this.visible(n)) out.push(n.name);
+    return out.sort();
   }
 
   hasNode(name: string): boolean {
-    return this.nodesMap.has(name);
+    return this.visible(this.nodesMap.get(name));
+  }
+
+  /** Node records held, visible or not (the caps' measure). */
+  get nodeCount(): number {
+    return this.nodesMap.size;
   }
 
   nodeStatuses(): NodeStatus[] {
@@ -478,7 +615,7 @@ export class ClusterState {
 
   nodeDetail(name: string): NodeDetail | null {
     const n = this.nodesMap.get(name);
-    if (!n) return null;
+    if (!this.visible(n)) return null;
     const all = this.activeFindings();
     const host: HostFacts | null = n.snapshot?.host ?? null;
     return {
@@ -494,7 +631,7 @@ export class ClusterState {
   effectiveArrived(r: ProbeResult): boolean | null {
     if (r.arrivedDst !== null) return r.arrivedDst;
     const dst = this.nodesMap.get(r.dst);
-    if (!dst) return null;
+    if (!this.visible(dst)) return null;
     const a = dst.arrivals.get(`${r.src}|${r.path}`);
     if (a && a.count > 0 && a.lastAt >= r.at - this.skewMs) return true;
     // The destination reported after this probe and did not see it: left A, never reached B.
@@ -507,7 +644,7 @@ export class ClusterState {
     const out: PairStatus[] = [];
     for (const p of this.pairsMap.values()) {
       const lastB = p.buckets[p.buckets.length - 1];
-      if (!lastB) continue;
+      if (!lastB || !this.pairVisible(p)) continue;
       const last = { ...p.last, arrivedDst: this.effectiveArrived(p.last) };
       let streak = 0;
       let since: number | null = null;
@@ -615,7 +752,7 @@ export class ClusterState {
     // without building N² views: at 500 nodes this is the page's default request.
     const perPair = new Map<string, { src: string; dst: string; sent: number; answered: number }>();
     for (const p of this.pairsMap.values()) {
-      if (p.path !== path || p.buckets.length === 0) continue;
+      if (p.path !== path || p.buckets.length === 0 || !this.pairVisible(p)) continue;
       const k = `${p.src}|${p.dst}`;
       let c = perPair.get(k);
       if (!c) {

@@ -92,6 +92,35 @@ describe('collector /metrics', () => {
     assert.equal(nodesLabel(['b', 'a']), 'a,b');
   });
 
+  it('a cleared root cause reads 0 for five minutes, then its series goes', async () => {
+    const { state, ingest, diagnoser } = fixtureCluster();
+    let now = state.clock();
+    state.clock = () => now;
+    let active = true;
+    const registry = new Registry();
+    registerCollectorMetrics(registry, {
+      state,
+      ingest,
+      rootCauses: () => (active ? diagnoser.current().rootCauses : []),
+      natsConnected: () => true,
+    });
+    const series = async () =>
+      (await registry.metrics()).split('\n').filter((l) => l.startsWith('vxdoctor_rootcause{'));
+    const before = await series();
+    assert.equal(before.length, 3);
+    assert.ok(before.every((l) => l.endsWith(' 1')));
+    active = false;
+    const cleared = await series();
+    assert.deepEqual(
+      cleared,
+      before.map((l) => l.replace(/ 1$/, ' 0')),
+    );
+    now += 4 * 60_000;
+    assert.equal((await series()).length, 3);
+    now += 2 * 60_000;
+    assert.deepEqual(await series(), []);
+  });
+
   it('RTT buckets resolve tens of microseconds to seconds', async () => {
     const text = await render();
     const les = [...text.matchAll(/vxdoctor_probe_rtt_seconds_bucket\{le="([^"]+)",path="vxlan"\}/g)]
