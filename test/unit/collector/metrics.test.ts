@@ -95,7 +95,7 @@ describe('collector /metrics', () => {
   it('a cleared root cause reads 0 for five minutes, then its series goes', async () => {
     const { state, ingest, diagnoser } = fixtureCluster();
     let now = state.clock();
-    state.clock = () => now;
+    (state as unknown as { clock: () => number }).clock = () => now;
     let active = true;
     const registry = new Registry();
     registerCollectorMetrics(registry, {
