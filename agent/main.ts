@@ -41,7 +41,7 @@ export const command: CommandSpec = {
       type: 'string',
       required: true,
       metavar: 'NAME',
-      help: 'Node name ([A-Za-z0-9_-], max 63).',
+      help: 'Node name: any Kubernetes node name or Swarm hostname (dot-separated labels of [A-Za-z0-9_-], up to 253 characters).',
     },
     { name: 'nats', type: 'list', required: true, metavar: 'URL', help: 'NATS server URL.' },
     {

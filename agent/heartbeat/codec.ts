@@ -22,6 +22,8 @@ export const PROBE_ETHERTYPE = 0x88b5;
 const INNER_ETH_LEN = 14;
 const BODY_FIXED = 4 + 1 + 1 + 1 + 1 + 4 + 4 + 8 + 2;
 const MAC_LEN = 16;
+/** Longest node name a probe carries: any Kubernetes node name (RFC 1123 subdomain, 253). */
+export const MAX_NAME_BYTES = 253;
 const PATHS: readonly ProbePath[] = ['vxlan', 'control', 'pmtu', 'overlay'];
 const DST_MAC = Buffer.from([0x02, 0x56, 0x58, 0x44, 0x00, 0x01]);
 const SRC_MAC = Buffer.from([0x02, 0x56, 0x58, 0x44, 0x00, 0x02]);
@@ -29,7 +31,7 @@ const SRC_MAC = Buffer.from([0x02, 0x56, 0x58, 0x44, 0x00, 0x02]);
 export interface ProbePacket {
   type: 'request' | 'reply';
   path: ProbePath;
-  /** Node names, at most 63 bytes each. */
+  /** Node names, at most MAX_NAME_BYTES (253) bytes each. */
   src: string;
   dst: string;
   /** uint32, unique per sender. */
@@ -67,7 +69,8 @@ function mac(key: Buffer, data: Buffer): Buffer {
 export function encodeProbe(p: ProbePacket, key: Buffer, opts: { vni: number; padTo?: number }): Buffer {
   const src = Buffer.from(p.src);
   const dst = Buffer.from(p.dst);
-  if (src.length > 63 || dst.length > 63) throw new RangeError('node names are limited to 63 bytes');
+  if (src.length > MAX_NAME_BYTES || dst.length > MAX_NAME_BYTES)
+    throw new RangeError(`node names are limited to ${MAX_NAME_BYTES} bytes`);
   const signedLen = minProbeLength(p.src, p.dst) - MAC_LEN;
   const total = Math.max(signedLen + MAC_LEN, opts.padTo ?? 0);
   const b = Buffer.alloc(total);
@@ -109,11 +112,12 @@ export function decodeProbe(payload: Buffer | Uint8Array, key: Buffer): DecodeRe
   if ((type !== 0 && type !== 1) || !path) return { ok: false, reason: 'malformed' };
   let o = 22 + BODY_FIXED;
   const srcLen = b[o]!;
-  if (srcLen > 63 || o + 1 + srcLen + 1 > b.length) return { ok: false, reason: 'malformed' };
+  if (srcLen > MAX_NAME_BYTES || o + 1 + srcLen + 1 > b.length) return { ok: false, reason: 'malformed' };
   const src = b.toString('utf8', o + 1, o + 1 + srcLen);
   o += 1 + srcLen;
   const dstLen = b[o]!;
-  if (dstLen > 63 || o + 1 + dstLen + MAC_LEN > b.length) return { ok: false, reason: 'malformed' };
+  if (dstLen > MAX_NAME_BYTES || o + 1 + dstLen + MAC_LEN > b.length)
+    return { ok: false, reason: 'malformed' };
   const dst = b.toString('utf8', o + 1, o + 1 + dstLen);
   o += 1 + dstLen;
   const want = mac(key, b.subarray(0, o));
@@ -149,7 +153,13 @@ export function peekProbe(b: Buffer): Pick<ProbePacket, 'type' | 'probeId' | 'sr
   const o = 22 + BODY_FIXED;
   const srcLen = b[o]!;
   const dstLen = b[o + 1 + srcLen];
-  if ((type !== 0 && type !== 1) || srcLen > 63 || dstLen === undefined || dstLen > 63) return null;
+  if (
+    (type !== 0 && type !== 1) ||
+    srcLen > MAX_NAME_BYTES ||
+    dstLen === undefined ||
+    dstLen > MAX_NAME_BYTES
+  )
+    return null;
   if (o + 2 + srcLen + dstLen > b.length) return null;
   return {
     type: type === 1 ? 'reply' : 'request',

@@ -36,6 +36,16 @@ describe('probe codec', () => {
         assert.deepEqual(decodeProbe(buf, KEY), { ok: true, vni: 16777000, packet: p });
       }
   });
+  it('carries node names of any valid length (FQDNs up to 253 characters), refuses longer', () => {
+    const label = 'a'.repeat(63);
+    const longest = [label, label, label, 'b'.repeat(61)].join('.');
+    assert.equal(longest.length, 253);
+    const p = { ...base, src: longest, dst: 'ip-10-0-1-5.ec2.internal' };
+    const buf = encodeProbe(p, KEY, { vni: 5 });
+    assert.deepEqual(decodeProbe(buf, KEY), { ok: true, vni: 5, packet: p });
+    assert.deepEqual(peekProbe(buf), { type: 'request', probeId: p.probeId, src: longest, dst: p.dst });
+    assert.throws(() => encodeProbe({ ...p, src: `${longest}x` }, KEY, { vni: 5 }), /253 bytes/);
+  });
   it('pads to the requested size (PMTU probes) and still decodes', () => {
     const buf = encodeProbe({ ...base, path: 'pmtu', size: 1500 }, KEY, { vni: 7, padTo: 1472 });
     assert.equal(buf.length, 1472);
