@@ -223,7 +223,10 @@ describe('cases 5, 6: no presence, no say; one bad snapshot breaks nothing else'
       }))
         feedMsg(state, counters, m);
     const fake = snapshotMsg('f1', 0);
-    fake.snapshot.vteps[0]!.local = UNDERLAY.n2 as string; // a real node's VTEP address
+    // a real node's VTEP address, on the overlay whose VTEPs carry their local address (flannel)
+    const flannel = fake.snapshot.vteps.find((v) => v.style === 'flannel');
+    assert.ok(flannel);
+    flannel.local = UNDERLAY.n2 as string;
     fake.snapshot.underlay = { dev: 'eth0', mtu: 1500, addresses: [UNDERLAY.n2 as string] };
     feedMsg(state, counters, fake);
     state.tick();
