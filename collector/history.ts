@@ -3,7 +3,7 @@
  * the outages the collector recorded (collector/history), newest first, with start, end,
  * duration, place and fix. Exit 0 (history printed), 2 usage error or collector unreachable.
  */
-import { type CommandSpec, ConfigError, type Parsed } from '../shared/config.js';
+import { type CommandSpec, ConfigError, clientFlags, type Parsed } from '../shared/config.js';
 import { type Outage, parseWhen } from './history/events.js';
 import type { HistoryResponse } from './history/routes.js';
 
@@ -13,13 +13,7 @@ export const command: CommandSpec = {
     'vxdoctor history [--since 24h] [--until TIME] [--kind KIND] [--node NAME] [--segment A[,B]] [-o json]',
   summary: 'Outages the collector recorded: when each root cause started and ended, where, and the fix.',
   flags: [
-    {
-      name: 'collector',
-      type: 'string',
-      default: 'http://127.0.0.1:9700',
-      metavar: 'URL',
-      help: 'collector base URL',
-    },
+    ...clientFlags('10s'),
     {
       name: 'since',
       type: 'string',
@@ -35,21 +29,6 @@ export const command: CommandSpec = {
       type: 'string',
       metavar: 'A[,B]',
       help: 'only segment outages touching group A (or between A and B)',
-    },
-    {
-      name: 'output',
-      short: 'o',
-      type: 'string',
-      default: 'text',
-      metavar: 'FORMAT',
-      help: 'text or json (-o json)',
-    },
-    {
-      name: 'timeout',
-      type: 'duration',
-      default: '10s',
-      metavar: 'DURATION',
-      help: 'HTTP timeout',
     },
   ],
 };

@@ -3,7 +3,7 @@
  * from the collector's API. Exit 0 healthy, 1 a critical root cause, 3 warnings only,
  * 2 usage error or collector unreachable.
  */
-import { type CommandSpec, ConfigError, type Parsed } from '../shared/config.js';
+import { type CommandSpec, ConfigError, clientFlags, type Parsed } from '../shared/config.js';
 import {
   type DiagnosisResponse,
   type NodeView,
@@ -20,30 +20,7 @@ export const command: CommandSpec = {
   name: 'status',
   usage: 'vxdoctor status [--collector URL] [--output json|-o json]',
   summary: 'Cluster summary from the collector: nodes, root causes with place and fix, pair health per path.',
-  flags: [
-    {
-      name: 'collector',
-      type: 'string',
-      default: 'http://127.0.0.1:9700',
-      metavar: 'URL',
-      help: 'collector base URL',
-    },
-    {
-      name: 'output',
-      short: 'o',
-      type: 'string',
-      default: 'text',
-      metavar: 'FORMAT',
-      help: 'text or json (-o json)',
-    },
-    {
-      name: 'timeout',
-      type: 'duration',
-      default: '10s',
-      metavar: 'DURATION',
-      help: 'HTTP timeout per request',
-    },
-  ],
+  flags: [...clientFlags('10s', 'HTTP timeout per request')],
 };
 
 /** Maps `-o X` / `-oX` to `--output X` (shared/config.ts parses only long flags). */

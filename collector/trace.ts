@@ -5,7 +5,7 @@
  * path failed, 2 usage/HTTP error, 4 SRC's agent did not answer.
  */
 import { describeFate, probeOk } from './state/index.js';
-import { type CommandSpec, ConfigError, type Parsed, readSecretFile } from '../shared/config.js';
+import { type CommandSpec, ConfigError, clientFlags, type Parsed, readSecretFile } from '../shared/config.js';
 import type { ProbeResult, Seen, TraceReply } from '../shared/schema.js';
 
 export const command: CommandSpec = {
@@ -15,22 +15,7 @@ export const command: CommandSpec = {
     "On-demand hop-by-hop probe from SRC's agent to DST on every path (vxlan, control, pmtu, overlay).",
   positionals: ['SRC', 'DST'],
   flags: [
-    {
-      name: 'collector',
-      type: 'string',
-      default: 'http://127.0.0.1:9700',
-      metavar: 'URL',
-      help: 'collector base URL',
-    },
-    {
-      name: 'output',
-      short: 'o',
-      type: 'string',
-      default: 'text',
-      metavar: 'FORMAT',
-      help: 'text or json (-o json)',
-    },
-    { name: 'timeout', type: 'duration', default: '30s', metavar: 'DURATION', help: 'HTTP timeout' },
+    ...clientFlags('30s'),
     {
       name: 'api-token-file',
       type: 'string',
