@@ -23,6 +23,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { parse as parseYaml } from 'yaml';
+import type { HistoryResponse } from '../../collector/history/routes.js';
 import type { DiagnosisResponse, NodeView, RootCause, RootCauseKind } from '../../shared/schema.js';
 import { labAllowed } from '../lab/lab.js';
 import { dashboardMetrics, loadDashboard, missingFrom } from '../unit/deploy/dashboard-metrics.js';
@@ -562,5 +563,45 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
     assert.equal(back.since, before.since, 'since survives the restart');
     await sleep(15_000);
     assert.equal(mon.resolvedSince('VxdoctorAgentDown', t0), false, 'the alert did not flap');
+  });
+
+  it('history: every fault injected and cleared above is an ended outage with its place, after the collector restart', async (t) => {
+    if (skip) return t.skip('needs root');
+    assert.ok(timings.length > 0, 'no fault ran');
+    const body = (await waitFor(
+      'history read back after the restart',
+      async () => {
+        const h = (await (await fetch(`${collectorUrl}/api/v1/history?since=3h`)).json()) as HistoryResponse;
+        return h.complete ? h : null;
+      },
+      30_000,
+      500,
+    )) as HistoryResponse;
+    for (const { fault } of timings) {
+      const exp = EXPECT[fault] as Expectation;
+      const o = body.outages.find((x) => x.end !== null && matches(x as unknown as RootCause, exp));
+      assert.ok(
+        o,
+        `${fault}: no ended ${exp.kind} outage in ${JSON.stringify(body.outages.map((x) => x.id))}`,
+      );
+      assert.ok(
+        o.durationSeconds > 0 && Date.parse(o.end as string) > Date.parse(o.start),
+        `${fault}: ${JSON.stringify(o)}`,
+      );
+      assert.ok(o.place.length > 0, `${fault}: no place`);
+    }
+    const { stdout } = await run(process.execPath, [
+      join(ROOT, 'bin/vxdoctor.js'),
+      'history',
+      '--collector',
+      collectorUrl,
+      '--since',
+      '3h',
+    ]);
+    for (const { fault } of timings)
+      assert.match(stdout, new RegExp(`${(EXPECT[fault] as Expectation).kind}\\s`));
+    t.diagnostic(
+      `history: ${body.outages.length} outages, ${body.outages.filter((o) => o.end).length} ended`,
+    );
   });
 });
