@@ -237,7 +237,15 @@ test("the agent identity publishes any node's reports and presence, and nothing 
 test('the collector refuses a message that speaks for another node than its subject', () => {
   const body = (node: string) =>
     new TextEncoder().encode(
-      JSON.stringify({ schemaVersion: SCHEMA_VERSION, type: 'findings', node, at: 1, id: 'x', findings: [] }),
+      JSON.stringify({
+        schemaVersion: SCHEMA_VERSION,
+        type: 'findings',
+        node,
+        at: 1,
+        id: 'x',
+        findings: [],
+        checkRuns: [],
+      }),
     );
   assert.equal(validateMessage(subjectFor('node-a', 'findings'), body('node-a')).ok, true);
   const r = validateMessage(subjectFor('node-a', 'findings'), body('node-b'));
