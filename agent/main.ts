@@ -20,7 +20,9 @@ import {
 } from '../shared/config.js';
 import { execRunner } from '../shared/exec.js';
 import { createLogger, type Logger } from '../shared/logging.js';
-import type { Finding, CheckRun, NodeSnapshot } from '../shared/schema.js';
+import { pcapCaptureFactory } from './capture/index.js';
+import { runChecks } from './checks/index.js';
+import { Prober } from './heartbeat/prober.js';
 import { fetchNodeLabels, inClusterApi, labelsFromNode, parseLabelFromNode, SA_DIR } from './kube-node.js';
 import { NODE_NAME_RE } from '../shared/subjects.js';
 import { collectSnapshot } from './inventory/index.js';
@@ -28,7 +30,7 @@ import { ifaceNames } from './inventory/parse-host.js';
 import { watchNetlink } from './inventory/watch.js';
 import { connectNats, NatsPublisher, natsConnectionOptions, type NatsSettings } from './publish/nats.js';
 import { presenceTtlMs } from './publish/presence.js';
-import { type ProbeEngine, startAgent } from './runtime.js';
+import { startAgent } from './runtime.js';
 
 export const command: CommandSpec = {
   name: 'agent',
@@ -257,43 +259,6 @@ export function inventoryOptions(cfg: AgentConfig): Parameters<typeof collectSna
   };
 }
 
-// Modules other helpers own, loaded by path so this file compiles before they land.
-const CHECKS_MODULE = './checks/index.js';
-const PROBER_MODULE = './heartbeat/prober.js';
-const CAPTURE_MODULE = './capture/index.js';
-
-async function loadChecks(
-  log: Logger,
-): Promise<(s: NodeSnapshot) => { findings: Finding[]; checkRuns: CheckRun[] }> {
-  try {
-    const m = (await import(CHECKS_MODULE)) as {
-      runChecks: (s: NodeSnapshot, o?: { log?: Logger }) => { findings: Finding[]; checkRuns: CheckRun[] };
-    };
-    return (s) => m.runChecks(s, { log });
-  } catch (err) {
-    log.error({ err }, 'checks module unavailable: no node checks');
-    return () => ({ findings: [], checkRuns: [] });
-  }
-}
-
-async function loadCapture(log: Logger): Promise<unknown> {
-  try {
-    const m = (await import(CAPTURE_MODULE)) as Record<string, unknown>;
-    for (const name of [
-      'pcapCaptureFactory',
-      'createCaptureFactory',
-      'captureFactory',
-      'defaultCaptureFactory',
-    ]) {
-      const f = m[name];
-      if (typeof f === 'function') return name.startsWith('create') ? await (f as () => unknown)() : f;
-    }
-  } catch (err) {
-    log.warn({ err }, 'capture module unavailable');
-  }
-  return null;
-}
-
 /**
  * `--label-from-node`: the Node's labels, read at start (5 tries, 2 s apart). Without an answer
  * the agent runs without them (logged): it still diagnoses per node, only the group is missing.
@@ -321,7 +286,6 @@ export async function run(parsed: Parsed): Promise<number> {
   const cfg0 = agentConfig(parsed);
   const log = createLogger({ level: cfg0.logLevel, name: 'vxdoctor-agent' }).child({ node: cfg0.node });
   const cfg: AgentConfig = { ...cfg0, labels: { ...(await nodeLabels(cfg0, log)), ...cfg0.labels } };
-  const checks = await loadChecks(log);
   const runner = execRunner;
   const inventoryOpts = inventoryOptions(cfg);
   // Installed before start-up so a SIGTERM during it still ends in a clean stop.
@@ -357,14 +321,13 @@ export async function run(parsed: Parsed): Promise<number> {
       const dirs = await Promise.all(cfg.netnsDirs.map((d) => readdir(d).catch(() => [] as string[])));
       return `${names}|${dirs.map((d) => d.sort().join(',')).join(';')}`;
     },
-    checks,
+    checks: (s) => runChecks(s, { log }),
     prober: async (s) => {
       if (!cfg.probeKey) throw new Error('no --probe-key-file: heartbeats off');
       const underlayAddr = s.underlay?.addresses[0]?.split('/')[0];
       const underlayIf = cfg.underlayIf ?? s.underlay?.dev;
       if (!underlayAddr || !underlayIf) throw new Error('underlay address unknown: heartbeats off');
-      const m = (await import(PROBER_MODULE)) as { Prober: new (o: unknown) => ProbeEngine };
-      return new m.Prober({
+      return new Prober({
         node: cfg.node,
         labels: cfg.labels,
         key: cfg.probeKey,
@@ -375,7 +338,7 @@ export async function run(parsed: Parsed): Promise<number> {
         groupLabel: cfg.groupLabel,
         fullMeshMax: cfg.fullMeshMax,
         roundTimeoutMs: Math.min(1000, Math.max(200, Math.floor(cfg.intervalMs / 3))),
-        capture: await loadCapture(log),
+        capture: pcapCaptureFactory,
         runner,
         log: log.child({ component: 'heartbeat' }),
       });
