@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { ConfigError } from '../shared/config.js';
+import { verdictLine } from '../shared/fate.js';
 import { checkPresence, checkTraceRequest } from '../shared/validation.js';
 import type { Logger } from '../shared/logging.js';
 import {
@@ -110,24 +111,6 @@ export function findingsKey(f: Finding[]): string {
 const enc = new TextEncoder();
 /** How long a changed node must stay unchanged before the change-triggered inventory. */
 const SETTLE_MS = 1000;
-
-export function verdictLines(results: ProbeResult[]): string[] {
-  return results.map((r) => {
-    const hop = r.answered
-      ? 'ok'
-      : r.leftSrc === false
-        ? `never left ${r.src}`
-        : r.arrivedDst === false
-          ? `left ${r.src}, never reached ${r.dst}`
-          : r.arrivedDst === true
-            ? `reached ${r.dst}, no answer`
-            : 'no answer';
-    const pm = r.pmtu
-      ? ` (largest passing ${r.pmtu.largestPassing ?? 'none'}, required ${r.pmtu.required})`
-      : '';
-    return `${r.path}: ${hop}${pm}${r.note ? ` — ${r.note}` : ''}`;
-  });
-}
 
 export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> {
   const log = o.log.child({ component: 'agent' });
@@ -378,7 +361,7 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
               traces.running++;
               try {
                 reply.results = await p.trace(dst);
-                reply.verdict = verdictLines(reply.results);
+                reply.verdict = reply.results.map(verdictLine);
               } catch (e) {
                 reply.error = (e as Error).message;
               } finally {

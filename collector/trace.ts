@@ -4,7 +4,7 @@
  * the verdict, both directions. Exit 0 every path passed (both ways, when DST answered), 1 a
  * path failed, 2 usage/HTTP error, 4 SRC's agent did not answer.
  */
-import { describeFate, probeOk } from './state/index.js';
+import { describeFate, probeOk } from '../shared/fate.js';
 import { type CommandSpec, ConfigError, clientFlags, type Parsed, readSecretFile } from '../shared/config.js';
 import type { ProbeResult, Seen, TraceReply } from '../shared/schema.js';
 

@@ -8,7 +8,8 @@
  * across evaluations (and restarts, through `seed`).
  */
 import type { RootCause, RootCauseKind, Severity } from '../../shared/schema.js';
-import { type DiagnosisInput, describeFate, type NodeStatus, type PairStatus } from '../state/index.js';
+import { describeFate } from '../../shared/fate.js';
+import { type DiagnosisInput, type NodeStatus, type PairStatus } from '../state/index.js';
 import { KINDS } from './kinds.js';
 
 /** Swarm control ports probed with TCP on the control path. */

@@ -8,6 +8,7 @@
  * Pure: no clock, no I/O. Rules (collector/diagnosis/rules) read these buckets; the API,
  * `status`, metrics and the page show rates over them with their sample counts.
  */
+import { probeOk } from '../../shared/fate.js';
 import type { ProbeResult } from '../../shared/schema.js';
 
 /** Counters of one pair (src, dst, path, port) over one probe round. */
@@ -40,15 +41,6 @@ export interface Bucket {
   /** PMTU size class: required outer size and the largest size that passed (smallest seen). */
   required: number | null;
   largestPassing: number | null;
-}
-
-/** Whether one probe result counts as passing (for pmtu: the full size fit). */
-export function probeOk(r: ProbeResult): boolean {
-  if (!r.sent || !r.answered) return false;
-  if (r.path === 'pmtu' && r.pmtu) {
-    return r.pmtu.largestPassing !== null && r.pmtu.largestPassing >= r.pmtu.required;
-  }
-  return true;
 }
 
 const minOf = (a: number | null, b: number | null): number | null =>

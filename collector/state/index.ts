@@ -20,10 +20,11 @@ import type {
   Severity,
   VxdoctorMessage,
 } from '../../shared/schema.js';
+import { describeFate, probeOk } from '../../shared/fate.js';
 import { PROBE_PATHS } from '../../shared/schema.js';
-import { type Bucket, countInto, probeOk, type Tally, tally } from './evidence.js';
+import { type Bucket, countInto, type Tally, tally } from './evidence.js';
 
-export { type Bucket, probeOk, type Tally } from './evidence.js';
+export { type Bucket, type Tally } from './evidence.js';
 
 export interface StateOptions {
   /** Epoch ms now. */
@@ -170,35 +171,6 @@ export interface DiagnosisInput {
 
 function findingKey(f: Finding): string {
   return `${f.node}|${f.check}|${f.subject}|${f.kind ?? ''}`;
-}
-
-/** Human hop fate of one probe. */
-export function describeFate(r: ProbeResult & { arrivedDst: boolean | null }): string {
-  if (!r.sent) return `not sent from ${r.src}${r.note ? ` (${r.note})` : ''}`;
-  if (r.path === 'pmtu' && r.pmtu && r.answered && !probeOk(r)) {
-    const p = r.pmtu;
-    return `largest passing ${p.largestPassing ?? 'none'} < required ${p.required}${
-      p.fragNeededMtu
-        ? ` (ICMP frag-needed mtu ${p.fragNeededMtu})`
-        : p.learnedPmtu !== null && p.learnedPmtu < p.required
-          ? ` (kernel learned PMTU ${p.learnedPmtu} from ICMP frag-needed)`
-          : ' (no ICMP, no learned PMTU: silent drop)'
-    }`;
-  }
-  if (r.answered) return r.replySeen === false ? `ok (reply not captured at ${r.src})` : 'ok';
-  const parts: string[] = [];
-  if (r.leftSrc === false) parts.push(`never left ${r.src}`);
-  else if (r.leftSrc === true) parts.push(`left ${r.src}`);
-  else parts.push(`sent from ${r.src}`);
-  if (r.arrivedDst === false) parts.push(`never reached ${r.dst}`);
-  else if (r.arrivedDst === true) parts.push(`reached ${r.dst}'s NIC, no answer`);
-  else parts.push(`no answer from ${r.dst} (arrival unknown)`);
-  let s = parts.join(', ');
-  if (r.icmp.length) s += ` [${r.icmp.join('; ')}]`;
-  if (r.path === 'pmtu' && r.pmtu)
-    s += ` (largest passing ${r.pmtu.largestPassing ?? 'none'}, required ${r.pmtu.required})`;
-  if (r.note) s += ` (${r.note})`;
-  return s;
 }
 
 export class ClusterState {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PeerSet, parsePresence, presenceTtlMs } from '../../../agent/publish/presence.js';
-import { findingsKey, verdictLines } from '../../../agent/runtime.js';
+import { findingsKey } from '../../../agent/runtime.js';
+import { verdictLine } from '../../../shared/fate.js';
 import type { Finding, NodePresence, ProbeResult } from '../../../shared/schema.js';
 
 const pres = (node: string, underlay = ['10.0.0.1']): NodePresence => ({
@@ -83,7 +84,7 @@ test('findings key ignores order, verdict lines name the hop', () => {
     rttSeconds: null,
     icmp: [],
   };
-  assert.deepEqual(verdictLines([r, { ...r, path: 'control', answered: true }]), [
+  assert.deepEqual([r, { ...r, path: 'control' as const, answered: true }].map(verdictLine), [
     'vxlan: left n1, never reached n3',
     'control: ok',
   ]);

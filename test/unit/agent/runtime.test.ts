@@ -156,7 +156,7 @@ test('agents find each other through KV, publish, answer traces, survive an outa
     const tr = await traceRequest(reader.nats, 'n1', 'n2', 5000);
     assert.equal(tr.error, undefined);
     assert.equal(tr.results[0]?.dst, 'n2');
-    assert.deepEqual(tr.verdict, [`control: ok — ${'x'.repeat(400)}`]);
+    assert.deepEqual(tr.verdict, [`control: ok (${'x'.repeat(400)})`]);
     const unknownPeer = await traceRequest(reader.nats, 'n1', 'zz', 5000);
     assert.match(unknownPeer.error ?? '', /unknown peer zz/);
 
