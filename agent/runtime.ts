@@ -1,64 +1,30 @@
 /**
- * The agent's I/O shell: schedules inventory + checks, heartbeat rounds, publishing through the
- * outbox, presence, trace replies. Everything runs through narrow ports so a test can drive it
- * with fakes; main.ts wires the real modules.
+ * The agent's I/O shell, wired from its parts (agent/runtime/): inventory + checks, heartbeat
+ * rounds, the NATS session (publisher, presence, trace responder), metrics and HTTP, all
+ * publishing through the outbox, all under one Lifecycle (one stop signal, every loop awaited).
+ * Everything runs through narrow ports so a test can drive it with fakes; main.ts wires the
+ * real modules.
  */
-import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { ConfigError } from '../shared/config.js';
-import { verdictLine } from '../shared/fate.js';
-import { checkPresence, checkTraceRequest } from '../shared/validation.js';
+import { Lifecycle } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logging.js';
-import {
-  type ArrivalReport,
-  type CheckRun,
-  type Finding,
-  type NodePresence,
-  type NodeSnapshot,
-  type ProbePath,
-  type ProbeResult,
-  SCHEMA_VERSION,
-  type TraceReply,
-  type TraceRequest,
-  type Unknown,
-  type VxdoctorMessage,
-} from '../shared/schema.js';
-import { traceSubject } from '../shared/subjects.js';
-import { VERSION } from '../shared/version.js';
+import type { NodePresence, NodeSnapshot, VxdoctorMessage } from '../shared/schema.js';
 import { buildAgentApp } from './http.js';
+import { debounce } from './inventory/watch.js';
 import { registerAgentMetrics } from './metrics.js';
 import { Outbox, type Publisher } from './publish/outbox.js';
-import { debounce } from './inventory/watch.js';
-import { Presence, PresenceRejects } from './publish/presence.js';
+import { PresenceRejects } from './publish/presence.js';
+import { envelope, NodeInventory } from './runtime/inventory.js';
+import { changeSignalCheck, jittered, roundGrid } from './runtime/loops.js';
+import type { CheckRunner, ProbeEngine, SnapshotSource } from './runtime/ports.js';
+import { PresenceRefresh, presenceRecord } from './runtime/presence-record.js';
+import { NatsSession } from './runtime/session.js';
+import { TraceResponder } from './runtime/trace-responder.js';
 
-/** The slice of the heartbeat Prober the runtime uses (agent/heartbeat/prober.ts). */
-/** Trace requests running or waiting on one agent; beyond, the request is answered `busy`. */
-const MAX_TRACES_QUEUED = 3;
-
-export interface ProbeEngine {
-  start(): Promise<void>;
-  updateLocal(s: NodeSnapshot): void;
-  setPeers(peers: NodePresence[]): { added: string[]; removed: string[] };
-  /**
-   * `round` counts this agent's rounds (consecutive, in messages); `slot` is the cluster-wide
-   * round number (time / interval) every node agrees on, which picks the probe targets.
-   */
-  runRound(round: number, slot?: number): Promise<{ results: ProbeResult[]; arrivals: ArrivalReport[] }>;
-  trace(dst: string): Promise<ProbeResult[]>;
-  presenceExtras(): Pick<NodePresence, 'probePort' | 'overlayEndpoints'>;
-  unknowns(): Unknown[];
-  stats(): {
-    sent: Record<ProbePath, number>;
-    received: Record<ProbePath, number>;
-    rejected: Record<string, number>;
-    captureDropped: number;
-  };
-  stop(): Promise<void>;
-}
-
-export type SnapshotSource = () => Promise<NodeSnapshot>;
-export type CheckRunner = (s: NodeSnapshot) => { findings: Finding[]; checkRuns: CheckRun[] };
+export { findingsKey, snapshotKey } from './runtime/inventory.js';
+export type { CheckRunner, ProbeEngine, SnapshotSource } from './runtime/ports.js';
 
 export interface AgentRuntimeOptions {
   node: string;
@@ -98,212 +64,106 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** Stable content key: what changed between snapshots, ignoring times. */
-export function snapshotKey(s: NodeSnapshot): string {
-  return JSON.stringify({ ...s, takenAt: '', durationMs: 0 });
-}
-export function findingsKey(f: Finding[]): string {
-  return JSON.stringify(
-    [...f].sort((a, b) => `${a.check}/${a.subject}`.localeCompare(`${b.check}/${b.subject}`)),
-  );
-}
-
 const enc = new TextEncoder();
-/** How long a changed node must stay unchanged before the change-triggered inventory. */
-const SETTLE_MS = 1000;
 
 export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> {
   const log = o.log.child({ component: 'agent' });
-  let stopping = false;
-  let publisher: Publisher | null = null;
-  let nc: NatsConnection | null = null;
-  let presence: Presence | null = null;
-  const presenceRejects = new PresenceRejects();
-  const traces = { running: 0, waiting: 0, tail: Promise.resolve() as Promise<void> };
-  let prober: ProbeEngine | null = null;
-  let snapshot: NodeSnapshot | null = null;
-  let findings: Finding[] = [];
-  let checkRuns: CheckRun[] = [];
-  let lastSnapKey = '';
-  let lastFindKey = '';
-  let lastPublishAt = 0;
-  let lastSignal = '';
   let lastLoopAt = Date.now();
-  let round = 0;
-  let roundOf: (t: number) => number = () => 0;
+  const lc = new Lifecycle({
+    onError: (err, name) => log.warn({ err, loop: name }, 'loop iteration failed'),
+  });
+  let prober: ProbeEngine | null = null;
   /** Why heartbeats are off (prober could not be created/started), for an unknown finding. */
   let proberError: string | null = null;
-  let lastPeers: NodePresence[] = [];
-  const timers = new Set<NodeJS.Timeout>();
-  const outbox = new Outbox(
-    {
-      publish: (k, id, d) => (publisher ? publisher.publish(k, id, d) : Promise.reject(new Error('no NATS'))),
-      connected: () => publisher?.connected() ?? false,
-    },
-    o.outboxBytes,
-  );
+  let peers: NodePresence[] = [];
+  const presenceRejects = new PresenceRejects();
 
-  const put = (m: VxdoctorMessage): void => {
-    outbox.put({ kind: m.type, id: m.id, data: enc.encode(JSON.stringify(m)) });
-  };
-  const base = () => ({ schemaVersion: SCHEMA_VERSION, node: o.node, at: Date.now(), id: randomUUID() });
-  const flush = () =>
+  const traces = new TraceResponder({
+    node: o.node,
+    prober: () => prober,
+    knows: (dst) => peers.some((p) => p.node === dst),
+  });
+  const flush = (): Promise<number> =>
     outbox.flush().catch((err) => {
       log.warn({ err }, 'flush failed');
       return 0;
     });
-
-  // One inventory at a time (the periodic loop, the change signal and change events all ask).
-  let inventoryRunning: Promise<void> | null = null;
-  const inventory = async (): Promise<void> => {
-    while (inventoryRunning) await inventoryRunning.catch(() => undefined);
-    const p = inventoryOnce();
-    inventoryRunning = p;
-    try {
-      await p;
-    } finally {
-      inventoryRunning = null;
-    }
-  };
-  const inventoryOnce = async (): Promise<void> => {
-    const t0 = performance.now();
-    const s = await o.collect();
-    const r = o.checks(s);
-    const extra: Finding[] = [];
-    const unknowns = prober
-      ? prober.unknowns()
-      : proberError
-        ? [{ what: 'heartbeats', reason: proberError }]
-        : [];
-    for (const u of unknowns)
-      extra.push({
-        check: 'heartbeat-capture',
-        status: 'unknown',
-        severity: 'warning',
-        kind: null,
-        incident: null,
-        node: o.node,
-        subject: u.what,
-        summary: `${u.what}: ${u.reason}`,
-        evidence: [u.reason],
-        remediation: '',
-      });
-    snapshot = s;
-    findings = [...r.findings, ...extra];
-    checkRuns = r.checkRuns;
-    prober?.updateLocal(s);
-    const sk = snapshotKey(s);
-    const fk = findingsKey(findings);
-    const due = Date.now() - lastPublishAt >= o.republishMs;
-    if (sk !== lastSnapKey || due) put({ ...base(), type: 'snapshot', snapshot: s });
-    if (fk !== lastFindKey || due) put({ ...base(), type: 'findings', findings, checkRuns });
-    if (sk !== lastSnapKey || fk !== lastFindKey || due) lastPublishAt = Date.now();
-    lastSnapKey = sk;
-    lastFindKey = fk;
-    log.debug({ durationMs: Math.round(performance.now() - t0), findings: findings.length }, 'inventory');
-    void flush();
+  const session = new NatsSession({
+    node: o.node,
+    connect: o.connect,
+    publisherFor: o.publisherFor,
+    presenceTtlMs: o.presenceTtlMs,
+    jsReplicas: o.jsReplicas ?? 1,
+    presenceRejects,
+    onPeers: (list) => {
+      peers = list;
+      const d = prober?.setPeers(list);
+      log.info({ peers: list.map((p) => p.node), ...d }, 'peers changed');
+    },
+    traces,
+    flush,
+    log,
+  });
+  const outbox = new Outbox(
+    {
+      publish: (k, id, d) =>
+        session.publisher ? session.publisher.publish(k, id, d) : Promise.reject(new Error('no NATS')),
+      connected: () => session.connected(),
+    },
+    o.outboxBytes,
+  );
+  const put = (m: VxdoctorMessage): void => {
+    outbox.put({ kind: m.type, id: m.id, data: enc.encode(JSON.stringify(m)) });
   };
 
-  const presenceRecord = (): NodePresence | null => {
-    if (!snapshot) return null;
-    const extras = prober?.presenceExtras() ?? { probePort: 0, overlayEndpoints: [] };
-    return {
-      schemaVersion: SCHEMA_VERSION,
-      node: o.node,
-      labels: o.labels,
-      version: VERSION,
-      at: Date.now(),
-      underlay: (snapshot.underlay?.addresses ?? []).map((a) => a.split('/')[0] as string),
-      probePort: extras.probePort,
-      vteps: snapshot.vteps.map((v) => ({
-        style: v.style,
-        vni: v.vni,
-        port: v.port,
-        mac: v.mac,
-        local: v.local,
-        dev: v.dev,
-        ...(v.overlay ? { overlay: v.overlay } : {}),
-        // What the overlay carries, so peers size their full-size probe to this port by it.
-        overlayMtu: v.overlayMtu ?? v.mtu,
-      })),
-      overlayEndpoints: extras.overlayEndpoints,
-    };
-  };
+  const inv = new NodeInventory({
+    node: o.node,
+    collect: o.collect,
+    checks: o.checks,
+    republishMs: o.republishMs,
+    unknowns: () =>
+      prober ? prober.unknowns() : proberError ? [{ what: 'heartbeats', reason: proberError }] : [],
+    onSnapshot: (s) => prober?.updateLocal(s),
+    put,
+    flush,
+    log,
+  });
+  const inventory = () => inv.run();
 
-  let lastPresenceKey: string | null = null;
-  let lastPresenceAt = 0;
+  const grid = roundGrid(o.intervalMs);
+  const presence = new PresenceRefresh({ ttlMs: o.presenceTtlMs, log });
+  let round = 0;
   const heartbeat = async (): Promise<void> => {
     if (prober) {
       round++;
       // A round that fails is logged; presence is refreshed all the same (a node whose rounds
       // throw is still there, and peers must not see it expire).
       try {
-        const r = await prober.runRound(round, roundOf(Date.now()));
-        put({ ...base(), type: 'probes', round, results: r.results, arrivals: r.arrivals });
+        const r = await prober.runRound(round, grid.roundOf(Date.now()));
+        put({ ...envelope(o.node), type: 'probes', round, results: r.results, arrivals: r.arrivals });
       } catch (err) {
         log.warn({ err, round }, 'heartbeat round failed');
       }
     }
-    // Presence is refreshed when it changes and otherwise every third of its TTL: every peer
-    // watches the bucket, so each refresh costs N-1 other agents a message.
-    const p = presenceRecord();
-    const key = p && JSON.stringify({ ...p, at: 0 });
-    const due = key !== lastPresenceKey || Date.now() - lastPresenceAt >= o.presenceTtlMs / 3;
-    if (p && !checkPresence.check(p) && key !== lastPresenceKey) {
-      // Peers and the collector would refuse it: say so here, where it can be fixed.
-      log.error(
-        { detail: checkPresence.firstError(p) },
-        'own presence record fails the schema; peers will ignore this node',
-      );
-    }
-    if (p && presence && publisher?.connected() && due) {
-      try {
-        await presence.put(p);
-        lastPresenceKey = key;
-        lastPresenceAt = Date.now();
-      } catch (err) {
-        log.warn({ err }, 'presence put failed');
-      }
-    }
+    const record = presenceRecord({
+      node: o.node,
+      labels: o.labels,
+      snapshot: inv.snapshot,
+      extras: prober?.presenceExtras() ?? null,
+      now: Date.now(),
+    });
+    const kv = session.presence;
+    await presence.refresh(record, kv && session.connected() ? (p) => kv.put(p) : null);
     void flush();
   };
 
-  // Serial loops; one failing iteration is logged, the loop goes on. `nextIn(started)` says when
-  // the next iteration is due.
-  const loop = (
-    name: string,
-    firstMs: number,
-    fn: () => Promise<void>,
-    nextIn: (started: number) => number,
-  ) => {
-    const tick = async () => {
-      timers.delete(t);
-      if (stopping) return;
-      const started = Date.now();
-      try {
-        await fn();
-        lastLoopAt = Date.now();
-      } catch (err) {
-        log.warn({ err, loop: name }, 'loop iteration failed');
-      }
-      if (stopping) return;
-      t = setTimeout(tick, Math.max(10, nextIn(started)));
-      timers.add(t);
-    };
-    let t = setTimeout(tick, firstMs);
-    timers.add(t);
-  };
-  // Fixed rate with ±10 % jitter: due `everyMs` after the last one started (not after it ended).
-  const every = (everyMs: number) => (started: number) =>
-    started + everyMs + (Math.random() - 0.5) * 0.2 * everyMs - Date.now();
-
   // First inventory before anything else (the prober needs the underlay address).
   await inventory().catch((err) => log.error({ err }, 'first inventory failed'));
-  if (snapshot) {
+  if (inv.snapshot) {
     try {
-      prober = await o.prober(snapshot);
+      prober = await o.prober(inv.snapshot);
       await prober.start();
-      prober.updateLocal(snapshot);
+      prober.updateLocal(inv.snapshot);
       if (prober.unknowns().length) await inventory(); // publish the capture unknowns now
     } catch (err) {
       log.error({ err }, 'prober failed to start; heartbeats off');
@@ -313,114 +173,15 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
     }
   }
 
-  // NATS in the background: the agent keeps inventorying and probing while it is down. The
-  // client reconnects by itself; should it give up for good (or the first connect fail, e.g. on
-  // credentials), a new connection is made here, with backoff from 1 s to 30 s, forever.
-  const session = async (conn: NatsConnection): Promise<void> => {
-    nc = conn;
-    publisher = o.publisherFor(conn);
-    presence = new Presence({
-      rejects: presenceRejects,
-      nc: conn,
-      node: o.node,
-      ttlMs: o.presenceTtlMs,
-      replicas: o.jsReplicas ?? 1,
-      log,
-      onPeers: (peers) => {
-        lastPeers = peers;
-        const d = prober?.setPeers(peers);
-        log.info({ peers: peers.map((p) => p.node), ...d }, 'peers changed');
-      },
-    });
-    presence.start();
-    conn.subscribe(traceSubject(o.node), {
-      callback: (err, msg) => {
-        if (err) return;
-        void (async () => {
-          let req: TraceRequest | null = null;
-          try {
-            const v: unknown = JSON.parse(new TextDecoder().decode(msg.data));
-            req = checkTraceRequest.check(v) ? v : null;
-          } catch {
-            /* answered below */
-          }
-          const reply: TraceReply = { src: o.node, dst: req?.dst ?? '', results: [], verdict: [] };
-          if (!req) reply.error = 'malformed trace request';
-          else if (traces.running + traces.waiting >= MAX_TRACES_QUEUED)
-            reply.error = 'busy: too many traces on this node; try again shortly';
-          else if (!prober) reply.error = 'heartbeats unavailable on this node';
-          else if (!lastPeers.some((p) => p.node === req?.dst)) reply.error = `unknown peer ${req.dst}`;
-          else {
-            // One trace at a time on this node (each one probes every path): a burst waits in a
-            // short queue instead of flooding the sockets the heartbeats use.
-            const p = prober;
-            const dst = req.dst;
-            traces.waiting++;
-            const run = traces.tail.then(async () => {
-              traces.waiting--;
-              traces.running++;
-              try {
-                reply.results = await p.trace(dst);
-                reply.verdict = reply.results.map(verdictLine);
-              } catch (e) {
-                reply.error = (e as Error).message;
-              } finally {
-                traces.running--;
-              }
-            });
-            traces.tail = run;
-            await run;
-          }
-          msg.respond(enc.encode(JSON.stringify(reply)));
-        })();
-      },
-    });
-    void (async () => {
-      for await (const s of conn.status()) if (s.type === 'reconnect') void flush();
-    })();
-    await flush();
-  };
-  void (async () => {
-    let backoffMs = 1000;
-    while (!stopping) {
-      let conn: NatsConnection;
-      try {
-        conn = await o.connect();
-      } catch (err) {
-        if (stopping) return;
-        log.error({ err, retryInMs: backoffMs }, 'NATS connect failed; trying again');
-        await new Promise((r) => setTimeout(r, backoffMs).unref());
-        backoffMs = Math.min(30_000, backoffMs * 2);
-        continue;
-      }
-      backoffMs = 1000;
-      if (stopping) {
-        await conn.close();
-        return;
-      }
-      try {
-        await session(conn);
-      } catch (err) {
-        log.error({ err }, 'NATS session setup failed');
-      }
-      const err = await conn.closed();
-      if (stopping) return;
-      log.error({ err }, 'NATS connection closed for good; connecting again');
-      const old = presence as Presence | null; // set by session(); TypeScript cannot see that
-      await old?.stop(false).catch(() => undefined);
-      presence = null;
-      publisher = null;
-      nc = null;
-    }
-  })();
+  session.start(lc);
 
   const registry = new Registry();
   registerAgentMetrics(registry, {
-    inventorySeconds: () => (snapshot ? snapshot.durationMs / 1000 : null),
+    inventorySeconds: () => (inv.snapshot ? inv.snapshot.durationMs / 1000 : null),
     probeStats: () => prober?.stats() ?? null,
     outbox: () => outbox.stats(),
-    checkRuns: () => checkRuns,
-    natsConnected: () => publisher?.connected() ?? false,
+    checkRuns: () => inv.checkRuns,
+    natsConnected: () => session.connected(),
     presenceRejected: () => presenceRejects.counts,
   });
   const app = await buildAgentApp({
@@ -428,20 +189,21 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
     healthy: () => {
       const age = Date.now() - lastLoopAt;
       return {
-        ok: !stopping && age < 3 * Math.max(o.intervalMs, 1000) + 5000,
-        detail: { loopAgeMs: age, nats: publisher?.connected() ?? false, round, outbox: outbox.stats() },
+        ok: !lc.stopping && age < 3 * Math.max(o.intervalMs, 1000) + 5000,
+        detail: { loopAgeMs: age, nats: session.connected(), round, outbox: outbox.stats() },
       };
     },
   });
+  let stopEvents: (() => void) | null = null;
+  let changes: ReturnType<typeof debounce> | null = null;
   const stopAll = async () => {
-    stopping = true;
-    for (const t of timers) clearTimeout(t);
-    timers.clear();
+    const loops = lc.stop(); // sleeping loops wake and end; running iterations finish
+    stopEvents?.();
+    changes?.stop();
     await prober?.stop().catch((err) => log.warn({ err }, 'prober stop failed'));
     await Promise.race([flush(), new Promise((r) => setTimeout(r, 2000))]);
-    await presence?.stop(false);
-    if (nc) await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 1500))]);
-    await nc?.close().catch(() => undefined);
+    await session.stop();
+    await loops;
     await app.close();
   };
   try {
@@ -455,70 +217,35 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.listenPort;
 
-  // Heartbeat rounds sit on a cluster-wide grid: round r starts at r × interval plus this node's
-  // stagger (random, under 40 % of an interval) plus up to 10 % jitter. Every node thus agrees
-  // on the round's slot number, which the probe set's per-round coverage of group pairs relies on.
-  const stagger = Math.floor(Math.random() * 0.4 * o.intervalMs);
-  roundOf = (t) => Math.floor((t - stagger) / o.intervalMs);
-  const nextRound = () => {
-    const now = Date.now();
-    return (roundOf(now) + 1) * o.intervalMs + stagger + Math.random() * 0.1 * o.intervalMs - now;
-  };
-  loop('heartbeat', nextRound(), heartbeat, nextRound);
-  loop('inventory', o.inventoryIntervalMs, inventory, every(o.inventoryIntervalMs));
+  // Serial loops; one failing iteration is logged, the loop goes on.
+  const loop = (name: string, first: number, fn: () => Promise<void>, next: (started: number) => number) =>
+    lc.every(name, first, next, async () => {
+      await fn();
+      lastLoopAt = Date.now();
+    });
+  loop('heartbeat', grid.nextRound(), heartbeat, grid.nextRound);
+  loop('inventory', o.inventoryIntervalMs, inventory, jittered(o.inventoryIntervalMs));
   if (o.changeSignal) {
-    const sig = o.changeSignal;
-    lastSignal = await sig().catch(() => '');
-    const signalMs = Math.max(1000, Math.min(o.intervalMs, 5000));
-    loop(
-      'change-signal',
-      1000,
-      async () => {
-        let s = await sig();
-        if (s !== lastSignal) {
-          // A change is often several steps (Docker or flannel recreating a VTEP, then putting
-          // its neighbors and FDB entries back): let it settle so the snapshot is not taken
-          // halfway, which would report a transient fault as a finding until the next inventory.
-          for (let i = 0; i < 5 && !stopping; i++) {
-            await new Promise((r) => setTimeout(r, SETTLE_MS));
-            const again = await sig();
-            if (again === s) break;
-            s = again;
-          }
-          if (stopping) return;
-          lastSignal = s;
-          log.info('change signal differs: inventory now');
-          await inventory();
-        }
-      },
-      every(signalMs),
-    );
+    const signal = o.changeSignal;
+    const initial = await signal().catch(() => '');
+    const check = changeSignalCheck({ lc, signal, initial, inventory, log });
+    loop('change-signal', 1000, check, jittered(Math.max(1000, Math.min(o.intervalMs, 5000))));
   }
-  let stopEvents: (() => void) | null = null;
-  let changes: ReturnType<typeof debounce> | null = null;
   if (o.changeEvents) {
     const quiet = o.changeQuietMs ?? 300;
-    changes = debounce(
+    const c = debounce(
       async () => {
-        if (stopping) return;
+        if (lc.stopping) return;
         log.debug('netlink change: inventory now');
         await inventory().catch((err) => log.warn({ err }, 'change-driven inventory failed'));
       },
       quiet,
       Math.max(quiet, 1000),
     );
-    const c = changes;
+    changes = c;
     stopEvents = o.changeEvents(() => c.poke());
   }
   log.info({ listen: `${o.listenHost}:${port}` }, 'agent running');
 
-  return {
-    url: `http://${o.listenHost}:${port}`,
-    outbox,
-    async stop() {
-      stopEvents?.();
-      changes?.stop();
-      await stopAll();
-    },
-  };
+  return { url: `http://${o.listenHost}:${port}`, outbox, stop: stopAll };
 }

@@ -1,0 +1,74 @@
+/**
+ * This node's presence record (what peers probe by: underlay addresses, VTEPs with the MTU
+ * each overlay carries, the prober's port and overlay endpoints) and its refresh policy: put
+ * when it changed, else every third of the TTL (every peer watches the bucket, so each refresh
+ * costs N-1 other agents a message).
+ */
+import type { Logger } from '../../shared/logging.js';
+import { type NodePresence, type NodeSnapshot, SCHEMA_VERSION } from '../../shared/schema.js';
+import { checkPresence } from '../../shared/validation.js';
+import { VERSION } from '../../shared/version.js';
+import type { ProbeEngine } from './ports.js';
+
+/** The record from the latest snapshot (null before the first one). */
+export function presenceRecord(o: {
+  node: string;
+  labels: Record<string, string>;
+  snapshot: NodeSnapshot | null;
+  extras: ReturnType<ProbeEngine['presenceExtras']> | null;
+  now: number;
+}): NodePresence | null {
+  const { snapshot } = o;
+  if (!snapshot) return null;
+  const extras = o.extras ?? { probePort: 0, overlayEndpoints: [] };
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    node: o.node,
+    labels: o.labels,
+    version: VERSION,
+    at: o.now,
+    underlay: (snapshot.underlay?.addresses ?? []).map((a) => a.split('/')[0] as string),
+    probePort: extras.probePort,
+    vteps: snapshot.vteps.map((v) => ({
+      style: v.style,
+      vni: v.vni,
+      port: v.port,
+      mac: v.mac,
+      local: v.local,
+      dev: v.dev,
+      ...(v.overlay ? { overlay: v.overlay } : {}),
+      // What the overlay carries, so peers size their full-size probe to this port by it.
+      overlayMtu: v.overlayMtu ?? v.mtu,
+    })),
+    overlayEndpoints: extras.overlayEndpoints,
+  };
+}
+
+/** Puts the record when it changed or is due; says once per change when it fails the schema. */
+export class PresenceRefresh {
+  private lastKey: string | null = null;
+  private lastAt = 0;
+
+  constructor(private readonly o: { ttlMs: number; log: Logger }) {}
+
+  /** `put` is null while NATS is not connected (nothing to do until it is). */
+  async refresh(p: NodePresence | null, put: ((p: NodePresence) => Promise<void>) | null): Promise<void> {
+    const key = p && JSON.stringify({ ...p, at: 0 });
+    const due = key !== this.lastKey || Date.now() - this.lastAt >= this.o.ttlMs / 3;
+    if (p && !checkPresence.check(p) && key !== this.lastKey) {
+      // Peers and the collector would refuse it: say so here, where it can be fixed.
+      this.o.log.error(
+        { detail: checkPresence.firstError(p) },
+        'own presence record fails the schema; peers will ignore this node',
+      );
+    }
+    if (!p || !put || !due) return;
+    try {
+      await put(p);
+      this.lastKey = key;
+      this.lastAt = Date.now();
+    } catch (err) {
+      this.o.log.warn({ err }, 'presence put failed');
+    }
+  }
+}
