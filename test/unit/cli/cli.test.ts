@@ -5,18 +5,13 @@ import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { buildApp, TraceTimeoutError } from '../../../collector/app.js';
 import { parseListen } from '../../../collector/main.js';
-import {
-  command as statusCommand,
-  exitCodeFor,
-  fetchStatus,
-  formatStatus,
-} from '../../../collector/status.js';
-import { command as traceCommand, formatTrace, run as runTrace } from '../../../collector/trace.js';
+import { command as statusCommand, exitCodeFor, fetchStatus, formatStatus } from '../../../cli/status.js';
+import { command as traceCommand, formatTrace, run as runTrace } from '../../../cli/trace.js';
 import { parseCommand } from '../../../shared/config.js';
 import { silentLogger } from '../../../shared/logging.js';
 import type { RootCause } from '../../../shared/schema.js';
-import { fixtureCluster } from './fixture-state.js';
-import { probe } from './synth.js';
+import { fixtureCluster } from '../collector/fixture-state.js';
+import { probe } from '../collector/synth.js';
 
 describe('vxdoctor status / trace', () => {
   let app: FastifyInstance;

@@ -3,7 +3,7 @@
  * from the collector's API. Exit 0 healthy, 1 a critical root cause, 3 warnings only,
  * 2 usage error or collector unreachable.
  */
-import { type CommandSpec, ConfigError, clientFlags, type Parsed } from '../shared/config.js';
+import { type CommandSpec, ConfigError, type Parsed } from '../shared/config.js';
 import {
   type DiagnosisResponse,
   type NodeView,
@@ -12,9 +12,10 @@ import {
   type ProbePath,
   type RootCause,
 } from '../shared/schema.js';
+import { occurrences, ordinal } from '../collector/history/events.js';
+import type { HistoryResponse } from '../collector/history/routes.js';
+import { clientFlags } from './flags.js';
 import { durationText } from './history.js';
-import { occurrences, ordinal } from './history/events.js';
-import type { HistoryResponse } from './history/routes.js';
 
 export const command: CommandSpec = {
   name: 'status',

@@ -3,9 +3,10 @@
  * the outages the collector recorded (collector/history), newest first, with start, end,
  * duration, place and fix. Exit 0 (history printed), 2 usage error or collector unreachable.
  */
-import { type CommandSpec, ConfigError, clientFlags, type Parsed } from '../shared/config.js';
-import { type Outage, parseWhen } from './history/events.js';
-import type { HistoryResponse } from './history/routes.js';
+import { type Outage, parseWhen } from '../collector/history/events.js';
+import type { HistoryResponse } from '../collector/history/routes.js';
+import { type CommandSpec, ConfigError, type Parsed } from '../shared/config.js';
+import { clientFlags } from './flags.js';
 
 export const command: CommandSpec = {
   name: 'history',

@@ -4,8 +4,9 @@
  * the verdict, both directions. Exit 0 every path passed (both ways, when DST answered), 1 a
  * path failed, 2 usage/HTTP error, 4 SRC's agent did not answer.
  */
-import { describeFate, probeOk } from './state/index.js';
-import { type CommandSpec, ConfigError, clientFlags, type Parsed, readSecretFile } from '../shared/config.js';
+import { describeFate, probeOk } from '../collector/state/index.js';
+import { type CommandSpec, ConfigError, type Parsed, readSecretFile } from '../shared/config.js';
+import { clientFlags } from './flags.js';
 import type { ProbeResult, Seen, TraceReply } from '../shared/schema.js';
 
 export const command: CommandSpec = {
