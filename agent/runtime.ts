@@ -29,7 +29,8 @@ import { buildAgentApp } from './http.js';
 import { registerAgentMetrics } from './metrics.js';
 import { Outbox, type Publisher } from './publish/outbox.js';
 import { debounce } from './inventory/watch.js';
-import { Presence, PresenceRejects } from './publish/presence.js';
+import { PresenceRejects } from '../shared/presence.js';
+import { Presence } from './publish/presence.js';
 
 /** The slice of the heartbeat Prober the runtime uses (agent/heartbeat/prober.ts). */
 /** Trace requests running or waiting on one agent; beyond, the request is answered `busy`. */

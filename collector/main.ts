@@ -10,12 +10,13 @@ import {
   jsReplicas,
   logLevel,
   NATS_FLAGS,
-  natsPassword,
   natsServerList,
   type Parsed,
+  parseListen,
   readSecretFile,
 } from '../shared/config.js';
 import { createLogger } from '../shared/logging.js';
+import { natsSettings } from '../shared/nats.js';
 import type { CheckRun, Finding, NodeSnapshot } from '../shared/schema.js';
 import { PRESENCE_TTL_MS, startCollector } from './runtime.js';
 
@@ -124,13 +125,6 @@ export const command: CommandSpec = {
   ],
 };
 
-export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
-  const port = Number(m?.[3]);
-  if (!m || port > 65535) throw new ConfigError(`--listen: want HOST:PORT, got "${text}"`);
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-}
-
 /** `--durable-inactive`: at least 1 minute (shorter would drop the durable during a NATS blip). */
 export function durableInactive(ms: number): number {
   if (!(ms >= 60_000)) throw new ConfigError(`--durable-inactive: ${ms} ms is below 1m`);
@@ -176,18 +170,9 @@ export async function run(parsed: Parsed): Promise<number> {
     .filter(Boolean);
   const clusterChecks = await loadClusterChecks();
   if (!clusterChecks) log.warn({}, 'cross-node checks not available in this build');
-  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   const running = await startCollector({
     nats,
-    auth: {
-      ca: str('nats-ca'),
-      cert: str('nats-cert'),
-      key: str('nats-key'),
-      user: str('nats-user'),
-      password: natsPassword(v),
-      nkeySeedFile: str('nats-nkey-seed-file'),
-      credsFile: str('nats-creds-file'),
-    },
+    auth: natsSettings(v, nats, 'vxdoctor-collector'),
     listenHost: host,
     listenPort: port,
     groupLabel: v['group-label'] as string,

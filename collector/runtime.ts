@@ -16,14 +16,16 @@ import { isIP } from 'node:net';
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Logger } from '../shared/logging.js';
 import {
+  ensurePresenceBucket,
+  ensureRootCauseBucket,
   ensureStream,
+  isUnanswered,
   type NatsSettings,
   natsConnectionOptions,
-  streamConfig,
-} from '../agent/publish/nats.js';
-import type { Logger } from '../shared/logging.js';
-import { checkPresenceRecord } from '../agent/publish/presence.js';
+} from '../shared/nats.js';
+import { checkPresenceRecord } from '../shared/presence.js';
 import type { NodeSnapshot, TraceReply, TraceRequest, Finding, CheckRun } from '../shared/schema.js';
 import { KV_NODES, nodeFromToken, STREAM_NAME, SUBJECT_PREFIX, traceSubject } from '../shared/subjects.js';
 import { checkTraceReply, isNodeName } from '../shared/validation.js';
@@ -97,9 +99,6 @@ export interface RunningCollector {
   stop(): Promise<void>;
 }
 
-/** Stream configuration (replicas 1), identical to what the agent creates when it is missing. */
-export const STREAM_CONFIG = streamConfig(1);
-
 /** Default `inactive_threshold` of the collector's durable consumer: 1 h. */
 export const DURABLE_INACTIVE_MS = 60 * 60 * 1000;
 
@@ -121,8 +120,6 @@ export function durableConfig(
 }
 
 export const PRESENCE_TTL_MS = 30_000;
-/** KV bucket where the collector keeps the `since` of active root causes across restarts. */
-export const KV_ROOTCAUSES = 'vxdoctor_rootcauses';
 
 const rcKey = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 
@@ -205,10 +202,9 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
       // The trace subject is outside the stream, so only the agent answers.
       data = (await nc.request(traceSubject(src), JSON.stringify({ src, dst }), { timeout })).data;
     } catch (err) {
-      const msg = String((err as Error).message);
       // Nobody subscribed (no responders) or no answer in time: the agent is not there to answer.
-      if (/no responders|timeout|TIMEOUT|503/i.test(msg)) {
-        throw new TraceTimeoutError(`no agent answers on ${traceSubject(src)} (${msg})`);
+      if (isUnanswered(err)) {
+        throw new TraceTimeoutError(`no agent answers on ${traceSubject(src)} (${(err as Error).message})`);
       }
       throw err;
     }
@@ -367,7 +363,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
         if (!rebuilt) {
           // Root causes active before a restart keep their `since`.
           try {
-            const kv = await new Kvm(nc).create(KV_ROOTCAUSES, { history: 1, replicas });
+            const kv = await ensureRootCauseBucket(nc, replicas);
             const seeds: Array<{ id: string; since: string }> = [];
             for await (const key of await kv.keys()) {
               const e = await kv.get(key);
@@ -461,14 +457,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     while (!stopping) {
       try {
         if (!nc) throw new Error('no connection');
-        const kvm = new Kvm(nc);
-        let kv: KV;
-        try {
-          kv = await kvm.open(KV_NODES);
-          await kv.status();
-        } catch {
-          kv = await kvm.create(KV_NODES, { ttl: o.presenceTtlMs, history: 1, replicas });
-        }
+        const kv = await ensurePresenceBucket(nc, { ttlMs: o.presenceTtlMs, replicas });
         const w = await kv.watch();
         kvWatch = w;
         for await (const e of w) {

@@ -292,6 +292,20 @@ export function natsServerList(list: string[], flag = 'nats'): string[] {
   return servers;
 }
 
+/**
+ * `--listen` (agent and collector): `HOST:PORT`, `[IPV6]:PORT`, or `:PORT` for every IPv4
+ * address (0.0.0.0). An IPv6 address goes in brackets (`::1:80` is ambiguous); port 0..65535.
+ */
+export function parseListen(text: string, flag = 'listen'): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) {
+    const hint = /^[^[]*:.*:\d+$/.test(text) ? ' (an IPv6 address goes in brackets: [::1]:9700)' : '';
+    throw new ConfigError(`--${flag}: want HOST:PORT, got "${text}"${hint}`);
+  }
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 /** `--log-level`: one of LOG_LEVELS, else ConfigError. */
 export function logLevel(v: unknown): string {

@@ -7,7 +7,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { PROBE_PATHS, ROOT_CAUSE_KINDS, type RootCause } from '../../shared/schema.js';
 import { registerBuildInfo } from '../../shared/build-info.js';
 import { MESSAGE_KINDS } from '../../shared/subjects.js';
-import { PRESENCE_REJECT_REASONS } from '../../agent/publish/presence.js';
+import { PRESENCE_REJECT_REASONS } from '../../shared/presence.js';
 import { type IngestCounters, REJECT_REASONS } from '../ingest/index.js';
 import { type ClusterState, RTT_BUCKETS } from '../state/index.js';
 

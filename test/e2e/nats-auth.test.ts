@@ -22,13 +22,14 @@ import {
 } from '@nats-io/transport-node';
 import { parseAllDocuments } from 'yaml';
 import { generateAuth } from '../../deploy/kubernetes/nats-auth.js';
-import { AGENT_STREAM_CONFIG, connectNats, ensureStream, NatsPublisher } from '../../agent/publish/nats.js';
+import { connectNats, NatsPublisher } from '../../agent/publish/nats.js';
+import { ensureStream } from '../../shared/nats.js';
 import { Presence } from '../../agent/publish/presence.js';
 import { createLogger } from '../../shared/logging.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { SCHEMA_VERSION } from '../../shared/schema.js';
-import { KV_NODES, nodeToken, subjectFor, traceSubject } from '../../shared/subjects.js';
+import { KV_NODES, nodeToken, STREAM_NAME, subjectFor, traceSubject } from '../../shared/subjects.js';
 import { validateMessage } from '../../collector/ingest/index.js';
 
 async function freePort(): Promise<number> {
@@ -311,7 +312,7 @@ test('JetStream: the agent code (publisher, presence) works with the agent ident
     const pub = new NatsPublisher(nc, 'node-a', log, 3000);
     await pub.publish('snapshot', 'id-1', new TextEncoder().encode('{}'));
     await pub.publish('probes', 'id-2', new TextEncoder().encode('{}'));
-    const info = await (await jetstreamManager(col)).streams.info(AGENT_STREAM_CONFIG.name);
+    const info = await (await jetstreamManager(col)).streams.info(STREAM_NAME);
     assert.equal(info.state.messages, 2);
     // Presence: put own key, watch sees peers.
     const seen: string[][] = [];
@@ -349,14 +350,12 @@ test('JetStream: the agent code (publisher, presence) works with the agent ident
     // A joining node's agent (same identity) publishes at once.
     const joined = new NatsPublisher(nc, 'ip-10-0-9-77.ec2.internal', log, 3000);
     await joined.publish('snapshot', 'id-3', new TextEncoder().encode('{}'));
-    const after = await (await jetstreamManager(col)).streams.info(AGENT_STREAM_CONFIG.name);
+    const after = await (await jetstreamManager(col)).streams.info(STREAM_NAME);
     assert.equal(after.state.messages, 3);
     // Reading the reports through JetStream (a consumer on VXDOCTOR) is refused.
-    await assert.rejects(
-      (await jetstreamManager(nc)).consumers.add(AGENT_STREAM_CONFIG.name, { name: 'peek' }),
-    );
+    await assert.rejects((await jetstreamManager(nc)).consumers.add(STREAM_NAME, { name: 'peek' }));
     // No admin: the agent cannot delete the stream.
-    await assert.rejects((await jetstreamManager(nc)).streams.delete(AGENT_STREAM_CONFIG.name));
+    await assert.rejects((await jetstreamManager(nc)).streams.delete(STREAM_NAME));
   } finally {
     await nc.close();
     await col.close();

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { agentConfig, command, parseListen, readProbeKey } from '../../../agent/main.js';
+import { agentConfig, command, readProbeKey } from '../../../agent/main.js';
 import { ConfigError, parseCommand } from '../../../shared/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vxd-agent-cfg-'));
@@ -110,10 +110,4 @@ test('probe key file: binary bytes (head -c 32 /dev/urandom) are kept exactly, o
   other[0] = 0xfd;
   writeFileSync(k, other, { mode: 0o600 });
   assert.notDeepEqual(readProbeKey(k), raw, 'two keys differing in a non-UTF-8 byte stay different');
-});
-
-test('parseListen', () => {
-  assert.deepEqual(parseListen('0.0.0.0:9701'), { host: '0.0.0.0', port: 9701 });
-  assert.deepEqual(parseListen('[::1]:80'), { host: '::1', port: 80 });
-  assert.throws(() => parseListen(':80'), ConfigError);
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PeerSet, parsePresence, presenceTtlMs } from '../../../agent/publish/presence.js';
+import { PeerSet, presenceTtlMs } from '../../../agent/publish/presence.js';
+import { parsePresence } from '../../../shared/presence.js';
 import { findingsKey, verdictLines } from '../../../agent/runtime.js';
 import type { Finding, NodePresence, ProbeResult } from '../../../shared/schema.js';
 
