@@ -15,9 +15,9 @@ import {
   parseListen,
   readSecretFile,
 } from '../shared/config.js';
+import { runClusterChecks } from '../shared/crosschecks/index.js';
 import { createLogger } from '../shared/logging.js';
 import { natsSettings } from '../shared/nats.js';
-import type { CheckRun, Finding, NodeSnapshot } from '../shared/schema.js';
 import { PRESENCE_TTL_MS, startCollector } from './runtime.js';
 
 export const command: CommandSpec = {
@@ -131,21 +131,6 @@ export function durableInactive(ms: number): number {
   return ms;
 }
 
-type ClusterChecksFn = (s: NodeSnapshot[]) => { findings: Finding[]; checkRuns: CheckRun[] };
-
-/** Loads the cross-node checks when this build has them (shared/crosschecks). */
-async function loadClusterChecks(): Promise<ClusterChecksFn | undefined> {
-  const spec = '../shared/crosschecks/index.js';
-  try {
-    const mod = (await import(spec)) as {
-      runClusterChecks?: (s: NodeSnapshot[]) => ReturnType<ClusterChecksFn>;
-    };
-    return mod.runClusterChecks ? (s) => (mod.runClusterChecks as ClusterChecksFn)(s) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export async function run(parsed: Parsed): Promise<number> {
   const v = parsed.values;
   const log = createLogger({ level: logLevel(v['log-level']), name: 'vxdoctor-collector' });
@@ -168,8 +153,6 @@ export async function run(parsed: Parsed): Promise<number> {
     ?.flatMap((s) => s.split(','))
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
-  const clusterChecks = await loadClusterChecks();
-  if (!clusterChecks) log.warn({}, 'cross-node checks not available in this build');
   const running = await startCollector({
     nats,
     auth: natsSettings(v, nats, 'vxdoctor-collector'),
@@ -191,7 +174,7 @@ export async function run(parsed: Parsed): Promise<number> {
     jsReplicas: jsReplicas(v),
     maxMessageBytes,
     defaultMetrics: true,
-    ...(clusterChecks ? { clusterChecks } : {}),
+    clusterChecks: (snaps) => runClusterChecks(snaps),
     log,
   }).catch((err) => {
     // e.g. --listen in use (ConfigError, exit 2): make sure nothing keeps the process alive.
