@@ -138,8 +138,6 @@ export class IngestCounters {
   ) as Record<RejectReason, number>;
   /** Messages dropped as already applied (redelivery, duplicate id). */
   duplicates = 0;
-  /** Trace requests seen on the stream's subjects (stored by JetStream, not agent reports). */
-  traceSubjects = 0;
   /** Presence records refused, by reason. */
   readonly presenceRejects = new PresenceRejects();
 

@@ -239,15 +239,6 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
     },
   });
   new Counter({
-    name: 'vxdoctor_ingest_trace_messages_total',
-    help: 'Trace requests seen on the stream subjects (stored by JetStream, not agent reports).',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(src.ingest.traceSubjects);
-    },
-  });
-  new Counter({
     name: 'vxdoctor_presence_rejected_total',
     help: 'Presence records refused (node not shown, cannot observe or be blamed), by reason.',
     labelNames: ['reason'],

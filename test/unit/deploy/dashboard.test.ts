@@ -45,7 +45,6 @@ const METRICS = new Set([
   'vxdoctor_agent_nats_connected',
   // Added with the hostile-input work (README changelog):
   'vxdoctor_ingest_duplicates_total',
-  'vxdoctor_ingest_trace_messages_total',
   'vxdoctor_presence_rejected_total',
   'vxdoctor_state_dropped_total',
   'vxdoctor_nodes_forgotten_total',
