@@ -11,7 +11,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const parse = (argv: string[]) => agentConfig(parseCommand(command, argv, {}));
 const base = ['--node', 'n1', '--nats', 'nats://127.0.0.1:4222'];
 
-test('defaults follow DESIGN.md', () => {
+test('defaults follow docs/contracts.md', () => {
   const c = parse(base);
   assert.equal(c.node, 'n1');
   assert.deepEqual(c.nats.servers, ['nats://127.0.0.1:4222']);
