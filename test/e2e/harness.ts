@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { parse as parseYaml } from 'yaml';
 import type { TraceReply, VxdoctorMessage } from '../../shared/schema.js';
 import { parseSubject, STREAM_NAME, traceSubject } from '../../shared/subjects.js';
 import { Lab } from '../lab/lab.js';
@@ -38,6 +39,20 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** Alert name per root-cause kind, read from the shipped rules (one source of truth). */
+export function alertsByKind(): Map<string, string> {
+  const doc = parseYaml(readFileSync(join(ROOT, 'deploy/prometheus/vxdoctor-rules.yml'), 'utf8')) as {
+    groups: Array<{ rules: Array<{ alert?: string; expr: string }> }>;
+  };
+  const out = new Map<string, string>();
+  for (const g of doc.groups)
+    for (const r of g.rules) {
+      const m = /kind="([a-z-]+)"/.exec(r.expr);
+      if (r.alert && m?.[1]) out.set(m[1], r.alert);
+    }
+  return out;
 }
 
 /** Polls `fn` until it returns a truthy value or the deadline passes (then throws with `what`). */

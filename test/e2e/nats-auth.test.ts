@@ -8,7 +8,6 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -31,14 +30,7 @@ import { Kvm } from '@nats-io/kv';
 import { SCHEMA_VERSION } from '../../shared/schema.js';
 import { KV_NODES, nodeToken, STREAM_NAME, subjectFor, traceSubject } from '../../shared/subjects.js';
 import { validateMessage } from '../../collector/ingest/index.js';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+import { freePort } from './harness.js';
 
 function shippedNatsConf(): string {
   const docs = parseAllDocuments(readFileSync('deploy/kubernetes/nats.yaml', 'utf8')).map((d) => d.toJS());

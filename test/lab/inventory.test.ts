@@ -5,23 +5,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { after, before, describe, type TestContext, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { collectSnapshot } from '../../agent/inventory/index.js';
 import { type CommandRunner, execRunner } from '../../shared/exec.js';
 import { silentLogger } from '../../shared/logging.js';
 import type { NodeSnapshot } from '../../shared/schema.js';
-import { labId } from './lab.js';
+import { labId, requireRoot } from './lab.js';
 
 const isRoot = process.getuid?.() === 0;
-/** requireRoot semantics (README, Development): skip when not root unless CI=true, where it must run. */
-function requireRoot(t: TestContext): boolean {
-  if (isRoot) return true;
-  if (process.env.CI === 'true') throw new Error('lab tests must run as root under CI=true');
-  t.skip('needs root (network namespaces): run as root');
-  return false;
-}
-
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const topo = fileURLToPath(new URL('../fixtures/inventory/topology.sh', import.meta.url));
 const sh = (cmd: string, args: string[]) => {
