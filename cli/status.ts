@@ -14,7 +14,7 @@ import {
 } from '../shared/schema.js';
 import { occurrences, ordinal } from '../collector/history/events.js';
 import type { HistoryResponse } from '../collector/history/routes.js';
-import { clientFlags } from './flags.js';
+import { clientFlags, type Io, outputFormat, STDIO } from './flags.js';
 import { durationText } from './history.js';
 
 export const command: CommandSpec = {
@@ -191,17 +191,9 @@ export async function fetchStatus(base: string, timeoutMs: number): Promise<Stat
   };
 }
 
-export interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
-const STDIO: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
-
 export async function run(parsed: Parsed, io: Io = STDIO): Promise<number> {
   const v = parsed.values;
-  const output = v.output as string;
-  if (output !== 'text' && output !== 'json')
-    throw new ConfigError(`--output: text or json, got "${output}"`);
+  const output = outputFormat(v.output);
   let s: StatusReport;
   try {
     s = await fetchStatus(v.collector as string, v.timeout as number);
