@@ -3,7 +3,7 @@
  * the lab with its NATS relay, one real agent process per lab node (stderr/stdout logged into
  * test-output/), and helpers to read `vxdoctor.v1.>` with an ordered JetStream consumer.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   createWriteStream,
   existsSync,
@@ -39,6 +39,47 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A test CA and a server certificate it signed for localhost and 127.0.0.1 (server and client
+ * use), under DIR/tls: ca.key, ca.crt, tls.key, tls.crt — as the deploy files mount them.
+ */
+export function writeTestTls(dir: string, caName: string): void {
+  mkdirSync(join(dir, 'tls'), { recursive: true });
+  const openssl = (args: string[]) =>
+    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 30_000 });
+  openssl(
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${caName}`].concat([
+      '-keyout',
+      'tls/ca.key',
+      '-out',
+      'tls/ca.crt',
+    ]),
+  );
+  openssl(
+    ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=vxdoctor-nats'].concat([
+      '-keyout',
+      'tls/tls.key',
+      '-out',
+      'tls/tls.csr',
+    ]),
+  );
+  writeFileSync(
+    join(dir, 'tls', 'ext.cnf'),
+    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n',
+  );
+  openssl(
+    ['x509', '-req', '-in', 'tls/tls.csr', '-CA', 'tls/ca.crt', '-CAkey', 'tls/ca.key'].concat([
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-extfile',
+      'tls/ext.cnf',
+      '-out',
+      'tls/tls.crt',
+    ]),
+  );
 }
 
 /** Alert name per root-cause kind, read from the shipped rules (one source of truth). */

@@ -6,7 +6,7 @@
  * no other subjects, no reading the reports, no JetStream admin; plaintext and unknown keys are
  * refused. The collector's ingest refuses a message that speaks for another node than its subject.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +30,7 @@ import { Kvm } from '@nats-io/kv';
 import { SCHEMA_VERSION } from '../../shared/schema.js';
 import { KV_NODES, nodeToken, STREAM_NAME, subjectFor, traceSubject } from '../../shared/subjects.js';
 import { validateMessage } from '../../collector/ingest/index.js';
-import { freePort } from './harness.js';
+import { freePort, writeTestTls } from './harness.js';
 
 function shippedNatsConf(): string {
   const docs = parseAllDocuments(readFileSync('deploy/kubernetes/nats.yaml', 'utf8')).map((d) => d.toJS());
@@ -47,62 +47,9 @@ let port = 0;
 let jsServer: ChildProcess | undefined;
 let jsPort = 0;
 
-function openssl(args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 30_000 });
-}
-
 before(async () => {
-  const tls = join(dir, 'tls');
-  mkdirSync(tls);
   mkdirSync(join(dir, 'auth'));
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=vxdoctor-test-ca',
-    '-keyout',
-    'tls/ca.key',
-    '-out',
-    'tls/ca.crt',
-  ]);
-  openssl([
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=vxdoctor-nats',
-    '-keyout',
-    'tls/tls.key',
-    '-out',
-    'tls/tls.csr',
-  ]);
-  writeFileSync(
-    join(tls, 'ext.cnf'),
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n',
-  );
-  openssl([
-    'x509',
-    '-req',
-    '-in',
-    'tls/tls.csr',
-    '-CA',
-    'tls/ca.crt',
-    '-CAkey',
-    'tls/ca.key',
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-extfile',
-    'tls/ext.cnf',
-    '-out',
-    'tls/tls.crt',
-  ]);
+  writeTestTls(dir, 'vxdoctor-test-ca');
   port = await freePort();
   const [mport, cport, deadPort] = [await freePort(), await freePort(), await freePort()];
   // Render: the ConfigMap's text with the pod's mount paths pointed at the temp dir, listeners on
