@@ -91,6 +91,7 @@ describe('churn and FQDN node names with the shipped NATS configuration', {
   before(async () => {
     buildDist();
     writeTestTls(dir, 'ca');
+    mkdirSync(join(dir, 'auth'));
     writeFileSync(join(dir, 'auth', 'auth.conf'), auth.authConf);
     writeFileSync(join(dir, 'agent.nk'), auth.agentSeed, { mode: 0o600 });
     writeFileSync(join(dir, 'probe.key'), `${'p'.repeat(16)}${Date.now().toString(16)}\n`, { mode: 0o600 });
