@@ -10,6 +10,7 @@ import {
 } from '../shared/config.js';
 import { execRunner } from '../shared/exec.js';
 import { silentLogger } from '../shared/logging.js';
+import type { NodeSnapshot } from '../shared/schema.js';
 import { runChecks } from './checks/index.js';
 import { collectSnapshot, DEFAULT_NETNS_DIRS } from './inventory/index.js';
 import { exitCodeFor, renderReport } from './report.js';
@@ -42,12 +43,13 @@ export const command: CommandSpec = {
   ],
 };
 
-export async function run(p: Parsed): Promise<number> {
+/** This node's snapshot as `inspect` takes it from its flags (also agent/inventory/dump.ts). */
+export async function inspectSnapshot(p: Parsed): Promise<NodeSnapshot> {
   const v = p.values;
   const labels = parseLabels(v.label as string[] | undefined);
   const node = (v.node as string | undefined) ?? hostname();
   if (!node) throw new ConfigError('--node is empty');
-  const snapshot = await collectSnapshot(
+  return collectSnapshot(
     {
       node,
       labels,
@@ -58,6 +60,11 @@ export async function run(p: Parsed): Promise<number> {
     },
     { runner: execRunner, log: silentLogger() },
   );
+}
+
+export async function run(p: Parsed): Promise<number> {
+  const v = p.values;
+  const snapshot = await inspectSnapshot(p);
   const { findings, checkRuns } = runChecks(snapshot);
   process.stdout.write(
     v.json

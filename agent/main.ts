@@ -10,10 +10,10 @@ import {
   jsReplicas,
   logLevel,
   NATS_FLAGS,
-  natsPassword,
   natsServerList,
   PROC_ROOT_FLAG,
   type Parsed,
+  parseListen,
   procRootOf,
   parseLabels,
   readSecretFile,
@@ -28,7 +28,8 @@ import { NODE_NAME_RE } from '../shared/subjects.js';
 import { collectSnapshot } from './inventory/index.js';
 import { ifaceNames } from './inventory/parse-host.js';
 import { watchNetlink } from './inventory/watch.js';
-import { connectNats, NatsPublisher, natsConnectionOptions, type NatsSettings } from './publish/nats.js';
+import { type NatsSettings, natsConnectionOptions, natsSettings } from '../shared/nats.js';
+import { connectNats, NatsPublisher } from './publish/nats.js';
 import { presenceTtlMs } from './publish/presence.js';
 import { startAgent } from './runtime.js';
 
@@ -147,13 +148,6 @@ export function readProbeKey(path: string): Buffer {
   return key;
 }
 
-export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(.*):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[2]) : Number.NaN;
-  if (!m?.[1] || port > 65535) throw new ConfigError(`--listen: want HOST:PORT, got "${text}"`);
-  return { host: m[1].replace(/^\[|\]$/g, ''), port };
-}
-
 export interface AgentConfig {
   node: string;
   nats: NatsSettings;
@@ -201,20 +195,8 @@ export function agentConfig(p: Parsed): AgentConfig {
     return n;
   };
   logLevel(v['log-level']);
-  const nats: NatsSettings = { servers, name: `vxdoctor-agent-${node}` };
+  const nats = natsSettings(v, servers, `vxdoctor-agent-${node}`);
   const str = (n: string) => (typeof v[n] === 'string' && v[n] !== '' ? (v[n] as string) : undefined);
-  const set = <K extends keyof NatsSettings>(k: K, flag: string) => {
-    const x = str(flag);
-    if (x !== undefined) (nats as unknown as Record<string, string>)[k] = x;
-  };
-  set('ca', 'nats-ca');
-  set('cert', 'nats-cert');
-  set('key', 'nats-key');
-  set('user', 'nats-user');
-  const password = natsPassword(v);
-  if (password !== undefined) nats.password = password;
-  set('nkeySeedFile', 'nats-nkey-seed-file');
-  set('credsFile', 'nats-creds-file');
   natsConnectionOptions(nats); // validate files/combinations now (exit 2)
   const underlayIf = str('underlay-if');
   return {

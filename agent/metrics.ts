@@ -5,7 +5,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import { registerBuildInfo } from '../shared/build-info.js';
 import { PROBE_PATHS, type CheckRun, type ProbePath } from '../shared/schema.js';
-import { PRESENCE_REJECT_REASONS } from './publish/presence.js';
+import { PRESENCE_REJECT_REASONS } from '../shared/presence.js';
 
 export interface AgentMetricSources {
   inventorySeconds(): number | null;

@@ -15,7 +15,7 @@ import { buildAgentApp } from './http.js';
 import { debounce } from './inventory/watch.js';
 import { registerAgentMetrics } from './metrics.js';
 import { Outbox, type Publisher } from './publish/outbox.js';
-import { PresenceRejects } from './publish/presence.js';
+import { PresenceRejects } from '../shared/presence.js';
 import { envelope, NodeInventory } from './runtime/inventory.js';
 import { changeSignalCheck, jittered, roundGrid } from './runtime/loops.js';
 import type { CheckRunner, ProbeEngine, SnapshotSource } from './runtime/ports.js';

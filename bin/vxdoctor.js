@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point: the compiled CLI lives in dist/ (`npm run build`).
-import { main } from '../dist/shared/cli.js';
+import { main } from '../dist/cli/main.js';
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -10,13 +10,14 @@ import {
   jsReplicas,
   logLevel,
   NATS_FLAGS,
-  natsPassword,
   natsServerList,
   type Parsed,
+  parseListen,
   readSecretFile,
 } from '../shared/config.js';
+import { runClusterChecks } from '../shared/crosschecks/index.js';
 import { createLogger } from '../shared/logging.js';
-import type { CheckRun, Finding, NodeSnapshot } from '../shared/schema.js';
+import { natsSettings } from '../shared/nats.js';
 import { PRESENCE_TTL_MS, startCollector } from './runtime.js';
 
 export const command: CommandSpec = {
@@ -124,32 +125,10 @@ export const command: CommandSpec = {
   ],
 };
 
-export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
-  const port = Number(m?.[3]);
-  if (!m || port > 65535) throw new ConfigError(`--listen: want HOST:PORT, got "${text}"`);
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-}
-
 /** `--durable-inactive`: at least 1 minute (shorter would drop the durable during a NATS blip). */
 export function durableInactive(ms: number): number {
   if (!(ms >= 60_000)) throw new ConfigError(`--durable-inactive: ${ms} ms is below 1m`);
   return ms;
-}
-
-type ClusterChecksFn = (s: NodeSnapshot[]) => { findings: Finding[]; checkRuns: CheckRun[] };
-
-/** Loads the cross-node checks when this build has them (shared/crosschecks). */
-async function loadClusterChecks(): Promise<ClusterChecksFn | undefined> {
-  const spec = '../shared/crosschecks/index.js';
-  try {
-    const mod = (await import(spec)) as {
-      runClusterChecks?: (s: NodeSnapshot[]) => ReturnType<ClusterChecksFn>;
-    };
-    return mod.runClusterChecks ? (s) => (mod.runClusterChecks as ClusterChecksFn)(s) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export async function run(parsed: Parsed): Promise<number> {
@@ -174,20 +153,9 @@ export async function run(parsed: Parsed): Promise<number> {
     ?.flatMap((s) => s.split(','))
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
-  const clusterChecks = await loadClusterChecks();
-  if (!clusterChecks) log.warn({}, 'cross-node checks not available in this build');
-  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   const running = await startCollector({
     nats,
-    auth: {
-      ca: str('nats-ca'),
-      cert: str('nats-cert'),
-      key: str('nats-key'),
-      user: str('nats-user'),
-      password: natsPassword(v),
-      nkeySeedFile: str('nats-nkey-seed-file'),
-      credsFile: str('nats-creds-file'),
-    },
+    auth: natsSettings(v, nats, 'vxdoctor-collector'),
     listenHost: host,
     listenPort: port,
     groupLabel: v['group-label'] as string,
@@ -206,7 +174,7 @@ export async function run(parsed: Parsed): Promise<number> {
     jsReplicas: jsReplicas(v),
     maxMessageBytes,
     defaultMetrics: true,
-    ...(clusterChecks ? { clusterChecks } : {}),
+    clusterChecks: (snaps) => runClusterChecks(snaps),
     log,
   }).catch((err) => {
     // e.g. --listen in use (ConfigError, exit 2): make sure nothing keeps the process alive.

@@ -25,31 +25,6 @@ export interface FlagSpec {
   short?: string;
 }
 
-/**
- * The flags every client command of the collector's HTTP API takes (`status`, `trace`,
- * `history`): `--collector URL`, `-o/--output text|json`, `--timeout`.
- */
-export function clientFlags(timeout: string, timeoutHelp = 'HTTP timeout'): FlagSpec[] {
-  return [
-    {
-      name: 'collector',
-      type: 'string',
-      default: 'http://127.0.0.1:9700',
-      metavar: 'URL',
-      help: 'collector base URL',
-    },
-    {
-      name: 'output',
-      short: 'o',
-      type: 'string',
-      default: 'text',
-      metavar: 'FORMAT',
-      help: 'text or json (-o json)',
-    },
-    { name: 'timeout', type: 'duration', default: timeout, metavar: 'DURATION', help: timeoutHelp },
-  ];
-}
-
 export interface CommandSpec {
   name: string;
   usage: string;
@@ -315,6 +290,20 @@ export function natsServerList(list: string[], flag = 'nats'): string[] {
     if (!/^(nats|tls|wss?):\/\/[^\s/]+/.test(s) && !/^[^\s/:]+:\d+$/.test(s))
       throw new ConfigError(`--${flag}: not a NATS URL: "${s}"`);
   return servers;
+}
+
+/**
+ * `--listen` (agent and collector): `HOST:PORT`, `[IPV6]:PORT`, or `:PORT` for every IPv4
+ * address (0.0.0.0). An IPv6 address goes in brackets (`::1:80` is ambiguous); port 0..65535.
+ */
+export function parseListen(text: string, flag = 'listen'): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) {
+    const hint = /^[^[]*:.*:\d+$/.test(text) ? ' (an IPv6 address goes in brackets: [::1]:9700)' : '';
+    throw new ConfigError(`--${flag}: want HOST:PORT, got "${text}"${hint}`);
+  }
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;

@@ -15,6 +15,8 @@
 export interface LifecycleOptions {
   /** A task or loop iteration threw (the loop goes on; a task ends). Default: ignored. */
   onError?: (err: unknown, name: string) => void;
+  /** How long stop() waits for the tasks to end (default: as long as they take). */
+  graceMs?: number;
 }
 
 export class Lifecycle {
@@ -25,12 +27,16 @@ export class Lifecycle {
   private readonly ac = new AbortController();
   private readonly tasks = new Set<Promise<void>>();
   private readonly onError: (err: unknown, name: string) => void;
+  private readonly graceMs: number | undefined;
+  private readonly hooks: Array<() => unknown> = [];
+  private readonly names = new Map<Promise<void>, string>();
   private stopped: Promise<void> | null = null;
   private resolveDone!: () => void;
 
   constructor(o: LifecycleOptions = {}) {
     this.signal = this.ac.signal;
     this.onError = o.onError ?? (() => undefined);
+    this.graceMs = o.graceMs;
     this.done = new Promise((r) => {
       this.resolveDone = r;
     });
@@ -52,7 +58,21 @@ export class Lifecycle {
       }
     })();
     this.tasks.add(t);
-    void t.finally(() => this.tasks.delete(t));
+    this.names.set(t, name);
+    void t.finally(() => {
+      this.tasks.delete(t);
+      this.names.delete(t);
+    });
+  }
+
+  /** Runs at stop(), in the order registered, after the signal aborts and before the tasks are awaited. */
+  onStop(fn: () => unknown): void {
+    this.hooks.push(fn);
+  }
+
+  /** Names of the tasks still running (for a log line when stop() gave up waiting). */
+  running(): string[] {
+    return [...this.names.values()];
   }
 
   /**
@@ -124,7 +144,22 @@ export class Lifecycle {
     if (!this.stopped) {
       this.ac.abort();
       this.stopped = (async () => {
-        while (this.tasks.size) await Promise.all([...this.tasks]);
+        for (const h of this.hooks) {
+          try {
+            await h();
+          } catch (err) {
+            this.onError(err, 'stop');
+          }
+        }
+        const all = (async () => {
+          while (this.tasks.size) await Promise.all([...this.tasks]);
+        })();
+        if (this.graceMs === undefined) await all;
+        else {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await Promise.race([all, new Promise((r) => (timer = setTimeout(r, this.graceMs)))]);
+          clearTimeout(timer);
+        }
         this.resolveDone();
       })();
     }

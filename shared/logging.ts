@@ -1,20 +1,7 @@
 /**
  * pino logging: context object first, message second, errors under `err`.
- * Key names live here so logs stay greppable across components.
  */
 import { pino, type Logger } from 'pino';
-
-export const LogKeys = {
-  component: 'component',
-  node: 'node',
-  peer: 'peer',
-  check: 'check',
-  netns: 'netns',
-  subject: 'subject',
-  reason: 'reason',
-  durationMs: 'durationMs',
-  path: 'path',
-} as const;
 
 export type { Logger };
 

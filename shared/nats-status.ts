@@ -14,10 +14,6 @@ const MESSAGES: Record<string, { level: 'info' | 'warn'; msg: string }> = {
   error: { level: 'warn', msg: 'NATS error' },
 };
 
-export function natsStatusLevel(type: string): 'debug' | 'info' | 'warn' {
-  return MESSAGES[type]?.level ?? 'debug';
-}
-
 export function logNatsStatus(log: Logger, s: { type: string; server?: unknown; error?: unknown }): void {
   const m = MESSAGES[s.type];
   const ctx: Record<string, unknown> = { status: s.type };

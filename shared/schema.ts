@@ -304,9 +304,9 @@ export interface Finding {
   check: string;
   status: 'problem' | 'unknown';
   severity: Severity;
-  /** Root-cause kind this finding supports (DESIGN.md vocabulary), when it maps to one. */
+  /** Root-cause kind this finding supports (docs/contracts.md, root-cause kinds), when it maps to one. */
   kind: RootCauseKind | null;
-  /** INCIDENTS.md row number the check covers, when it maps to one. */
+  /** docs/incidents.md row number the check covers, when it maps to one. */
   incident: number | null;
   /** Node name. */
   node: string;
@@ -327,7 +327,7 @@ export interface CheckContext {
 export interface Check {
   id: string;
   title: string;
-  /** INCIDENTS.md row(s) this check covers. */
+  /** docs/incidents.md row(s) this check covers. */
   incident: number[];
   run(snapshot: NodeSnapshot, ctx: CheckContext): Finding[];
 }

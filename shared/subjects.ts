@@ -1,5 +1,5 @@
 /**
- * NATS subject and bucket names (stable contract, DESIGN.md), mapped to payload types.
+ * NATS subject and bucket names (stable contract, docs/contracts.md), mapped to payload types.
  */
 import type { FindingsMessage, NodePresence, ProbesMessage, SnapshotMessage } from './schema.js';
 

@@ -2,7 +2,7 @@
  * Node inventory: gathers every network namespace's links, addresses, routes, neighbors, FDB and
  * sysctls, plus host facts and firewall rules, into a JSON-safe NodeSnapshot. Read-only.
  *
- * Cost model (LAB-NOTES.md): process start dominates, so each namespace is read by ONE
+ * Cost model (measured, `bench/inventory.ts`): process start dominates, so each namespace is read by ONE
  * `ip -j -d -force -b -` process (`ip -n NAME` for /var/run/netns names, else
  * `nsenter --net=PATH ip ...`), `bridge -j fdb show` only where bridges/VTEPs exist, and at most
  * `concurrency` processes run at once. Never throws for missing tools, dirs or namespaces: those

@@ -1,6 +1,7 @@
 /**
  * Pure parsers of iproute2 JSON (`ip -j -d -force -b -`, `bridge -j fdb show`, `ip -j netns
- * list-id`). Shapes measured on iproute2 6.1 (see LAB-NOTES.md); fields missing from older
+ * list-id`). Shapes measured on iproute2 6.1 (the lab node's raw
+ * output in test/fixtures/inventory/lab-node); fields missing from older
  * versions become null rather than guesses.
  */
 import type { FdbEntry, Link, Neighbor, Route, VxlanInfo } from '../../shared/schema.js';

@@ -1,137 +1,20 @@
 /**
- * NATS connection for the agent: reconnect forever (the client gives up after 10 attempts per
- * server by default), a short ping interval so a half-open connection is noticed in ~30 s
- * rather than ~4 min, the VXDOCTOR stream ensured, and JetStream publishes carrying
- * `Nats-Msg-Id` = message id (server-side de-duplication of retries).
+ * The agent's side of NATS: its JetStream publisher (publishes carry `Nats-Msg-Id` = message id,
+ * so the server de-duplicates retries) and its connect, which ensures the stream and the
+ * presence bucket (shared/nats.ts) when it may.
  */
-import { logNatsStatus } from '../../shared/nats-status.js';
-import { readFileSync } from 'node:fs';
-import {
-  type JetStreamClient,
-  type JetStreamManager,
-  jetstream,
-  jetstreamManager,
-  RetentionPolicy,
-  StorageType,
-} from '@nats-io/jetstream';
-import {
-  connect,
-  credsAuthenticator,
-  type NatsConnection,
-  type NodeConnectionOptions,
-  nkeyAuthenticator,
-} from '@nats-io/transport-node';
-import { ConfigError } from '../../shared/config.js';
+import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logging.js';
-import { STREAM_NAME, STREAM_SUBJECTS, type MessageKind, subjectFor } from '../../shared/subjects.js';
+import {
+  ensurePresenceBucket,
+  ensureStream,
+  type NatsSettings,
+  natsConnectionOptions,
+} from '../../shared/nats.js';
+import { logNatsStatus } from '../../shared/nats-status.js';
+import { type MessageKind, subjectFor } from '../../shared/subjects.js';
 import type { Publisher } from './outbox.js';
-import { ensurePresenceBucket } from './presence.js';
-
-export interface NatsSettings {
-  servers: string[];
-  name: string;
-  ca?: string;
-  cert?: string;
-  key?: string;
-  user?: string;
-  password?: string;
-  nkeySeedFile?: string;
-  credsFile?: string;
-  pingIntervalMs?: number;
-  reconnectTimeWaitMs?: number;
-}
-
-/**
- * The VXDOCTOR stream, the same for the agent and the collector (collector/runtime.ts uses this
- * function): whoever comes first creates it, with `replicas` from `--js-replicas`.
- */
-export function streamConfig(replicas = 1) {
-  return {
-    name: STREAM_NAME,
-    subjects: STREAM_SUBJECTS,
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    num_replicas: replicas,
-    max_age: 60 * 60 * 1e9,
-    max_bytes: 1024 * 1024 * 1024,
-    max_msg_size: 8 * 1024 * 1024,
-    duplicate_window: 120 * 1e9,
-  };
-}
-
-/** The stream as a single server creates it (replicas 1). */
-export const AGENT_STREAM_CONFIG = streamConfig(1);
-
-function readFlagFile(flag: string, path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new ConfigError(`--${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
-  }
-}
-
-/** Builds connection options; throws ConfigError naming the flag on unreadable files. */
-export function natsConnectionOptions(s: NatsSettings): NodeConnectionOptions {
-  const o: NodeConnectionOptions = {
-    servers: s.servers,
-    name: s.name,
-    maxReconnectAttempts: -1,
-    // Two authentication errors in a row would otherwise end reconnecting for good (a
-    // credentials rotation on the server must not strand the agent).
-    ignoreAuthErrorAbort: true,
-    reconnectTimeWait: s.reconnectTimeWaitMs ?? 1000,
-    reconnectJitter: 500,
-    pingInterval: s.pingIntervalMs ?? 10_000,
-    maxPingOut: 3,
-    timeout: 5000,
-    waitOnFirstConnect: true,
-  };
-  const auths = [s.credsFile, s.nkeySeedFile, s.user].filter(Boolean).length;
-  if (auths > 1)
-    throw new ConfigError('--nats-creds-file, --nats-nkey-seed-file and --nats-user are exclusive');
-  if (s.credsFile) o.authenticator = credsAuthenticator(readFlagFile('nats-creds-file', s.credsFile));
-  if (s.nkeySeedFile) {
-    const seed = new TextDecoder().decode(readFlagFile('nats-nkey-seed-file', s.nkeySeedFile)).trim();
-    if (!seed.startsWith('SU'))
-      throw new ConfigError(`--nats-nkey-seed-file: ${s.nkeySeedFile} holds no user seed (SU...)`);
-    o.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
-  }
-  if (s.user) {
-    o.user = s.user;
-    o.pass = s.password ?? '';
-  }
-  if (s.ca || s.cert || s.key) {
-    if (Boolean(s.cert) !== Boolean(s.key)) throw new ConfigError('--nats-cert and --nats-key go together');
-    for (const [flag, p] of [
-      ['nats-ca', s.ca],
-      ['nats-cert', s.cert],
-      ['nats-key', s.key],
-    ] as const)
-      if (p) readFlagFile(flag, p);
-    o.tls = {
-      ...(s.ca ? { caFile: s.ca } : {}),
-      ...(s.cert ? { certFile: s.cert } : {}),
-      ...(s.key ? { keyFile: s.key } : {}),
-    };
-  }
-  return o;
-}
-
-/** Creates the stream when it is missing (an existing one is left as it is). */
-export async function ensureStream(jsm: JetStreamManager, log: Logger, replicas = 1): Promise<void> {
-  try {
-    await jsm.streams.info(STREAM_NAME);
-  } catch {
-    try {
-      await jsm.streams.add(streamConfig(replicas));
-      log.info({ stream: STREAM_NAME, replicas }, 'created stream');
-    } catch (err) {
-      await jsm.streams.info(STREAM_NAME).catch(() => {
-        throw err;
-      });
-    }
-  }
-}
 
 /** JetStream publisher for one node. `connected()` follows the connection's status events. */
 export class NatsPublisher implements Publisher {

@@ -1,5 +1,5 @@
 /**
- * The agent's outbox. The NATS client has no reconnect buffer (LAB-NOTES: what is published
+ * The agent's outbox. The NATS client has no reconnect buffer (measured: what is published
  * while disconnected is dropped), so everything goes through here:
  * - snapshot and findings: only the LATEST one is kept (replace, never queue) — an older
  *   inventory is worthless once a newer one exists;

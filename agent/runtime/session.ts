@@ -10,7 +10,8 @@ import type { Logger } from '../../shared/logging.js';
 import type { NodePresence } from '../../shared/schema.js';
 import { traceSubject } from '../../shared/subjects.js';
 import type { Publisher } from '../publish/outbox.js';
-import { Presence, type PresenceRejects } from '../publish/presence.js';
+import type { PresenceRejects } from '../../shared/presence.js';
+import { Presence } from '../publish/presence.js';
 import type { TraceResponder } from './trace-responder.js';
 
 export interface NatsSessionOptions {

@@ -1,6 +1,6 @@
 /**
  * Diagnosis: pure correlation of the evidence model (collector/state) into root causes
- * (DESIGN.md vocabulary). The rules are separate files (./rules, ordered in ./rules/index.ts),
+ * (the vocabulary of docs/contracts.md). The rules are separate files (./rules, ordered in ./rules/index.ts),
  * the shared machinery is ./engine.ts, per-kind knowledge is ./kinds.ts.
  */
 import type { RootCause } from '../../shared/schema.js';

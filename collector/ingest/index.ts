@@ -4,7 +4,7 @@
  * `vxdoctor_ingest_rejected_total{reason}` label); the caller counts and acks it. Pure: no I/O.
  */
 import { ROOT_CAUSE_KINDS, SCHEMA_VERSION, type VxdoctorMessage } from '../../shared/schema.js';
-import { PresenceRejects } from '../../agent/publish/presence.js';
+import { PresenceRejects } from '../../shared/presence.js';
 import { type MessageKind, parseSubject } from '../../shared/subjects.js';
 import {
   type Checked,
@@ -138,8 +138,6 @@ export class IngestCounters {
   ) as Record<RejectReason, number>;
   /** Messages dropped as already applied (redelivery, duplicate id). */
   duplicates = 0;
-  /** Trace requests seen on the stream's subjects (stored by JetStream, not agent reports). */
-  traceSubjects = 0;
   /** Presence records refused, by reason. */
   readonly presenceRejects = new PresenceRejects();
 

@@ -7,7 +7,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { PROBE_PATHS, ROOT_CAUSE_KINDS, type RootCause } from '../../shared/schema.js';
 import { registerBuildInfo } from '../../shared/build-info.js';
 import { MESSAGE_KINDS } from '../../shared/subjects.js';
-import { PRESENCE_REJECT_REASONS } from '../../agent/publish/presence.js';
+import { PRESENCE_REJECT_REASONS } from '../../shared/presence.js';
 import { type IngestCounters, REJECT_REASONS } from '../ingest/index.js';
 import { type ClusterState, RTT_BUCKETS } from '../state/index.js';
 
@@ -236,15 +236,6 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
     collect() {
       this.reset();
       this.inc(src.ingest.duplicates);
-    },
-  });
-  new Counter({
-    name: 'vxdoctor_ingest_trace_messages_total',
-    help: 'Trace requests seen on the stream subjects (stored by JetStream, not agent reports).',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(src.ingest.traceSubjects);
     },
   });
   new Counter({

@@ -3,7 +3,7 @@
  * the lab with its NATS relay, one real agent process per lab node (stderr/stdout logged into
  * test-output/), and helpers to read `vxdoctor.v1.>` with an ordered JetStream consumer.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   createWriteStream,
   existsSync,
@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { parse as parseYaml } from 'yaml';
 import type { TraceReply, VxdoctorMessage } from '../../shared/schema.js';
 import { parseSubject, STREAM_NAME, traceSubject } from '../../shared/subjects.js';
 import { Lab } from '../lab/lab.js';
@@ -38,6 +39,61 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A test CA and a server certificate it signed for localhost and 127.0.0.1 (server and client
+ * use), under DIR/tls: ca.key, ca.crt, tls.key, tls.crt — as the deploy files mount them.
+ */
+export function writeTestTls(dir: string, caName: string): void {
+  mkdirSync(join(dir, 'tls'), { recursive: true });
+  const openssl = (args: string[]) =>
+    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 30_000 });
+  openssl(
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${caName}`].concat([
+      '-keyout',
+      'tls/ca.key',
+      '-out',
+      'tls/ca.crt',
+    ]),
+  );
+  openssl(
+    ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=vxdoctor-nats'].concat([
+      '-keyout',
+      'tls/tls.key',
+      '-out',
+      'tls/tls.csr',
+    ]),
+  );
+  writeFileSync(
+    join(dir, 'tls', 'ext.cnf'),
+    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n',
+  );
+  openssl(
+    ['x509', '-req', '-in', 'tls/tls.csr', '-CA', 'tls/ca.crt', '-CAkey', 'tls/ca.key'].concat([
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-extfile',
+      'tls/ext.cnf',
+      '-out',
+      'tls/tls.crt',
+    ]),
+  );
+}
+
+/** Alert name per root-cause kind, read from the shipped rules (one source of truth). */
+export function alertsByKind(): Map<string, string> {
+  const doc = parseYaml(readFileSync(join(ROOT, 'deploy/prometheus/vxdoctor-rules.yml'), 'utf8')) as {
+    groups: Array<{ rules: Array<{ alert?: string; expr: string }> }>;
+  };
+  const out = new Map<string, string>();
+  for (const g of doc.groups)
+    for (const r of g.rules) {
+      const m = /kind="([a-z-]+)"/.exec(r.expr);
+      if (r.alert && m?.[1]) out.set(m[1], r.alert);
+    }
+  return out;
 }
 
 /** Polls `fn` until it returns a truthy value or the deadline passes (then throws with `what`). */

@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from './harness.js';
 
 export interface WebhookAlert {
   status: 'firing' | 'resolved';
@@ -23,14 +24,6 @@ export interface ReceivedNotification {
   at: number;
   status: string;
   alerts: WebhookAlert[];
-}
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 async function waitHttp(url: string, deadlineMs: number): Promise<void> {

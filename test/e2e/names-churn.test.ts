@@ -9,7 +9,7 @@
  *    appear in the diagnosis, /metrics, the page's API and `vxdoctor status`.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ import { parseAllDocuments } from 'yaml';
 import { generateAuth } from '../../deploy/kubernetes/nats-auth.js';
 import type { DiagnosisResponse, NodeView } from '../../shared/schema.js';
 import { Lab, labAllowed, labId } from '../lab/lab.js';
-import { buildDist, freePort, OUTPUT, ROOT, waitFor } from './harness.js';
+import { buildDist, freePort, OUTPUT, ROOT, waitFor, writeTestTls } from './harness.js';
 
 const run = labAllowed();
 const pexec = promisify(execFile);
@@ -60,9 +60,6 @@ describe('churn and FQDN node names with the shipped NATS configuration', {
     procs.push(p);
     return p;
   };
-  const openssl = (args: string[]) =>
-    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 30_000 });
-
   const startAgent = (node: string): ChildProcess => {
     const n = lab?.node(node);
     assert.ok(n);
@@ -93,56 +90,8 @@ describe('churn and FQDN node names with the shipped NATS configuration', {
 
   before(async () => {
     buildDist();
-    mkdirSync(join(dir, 'tls'));
+    writeTestTls(dir, 'ca');
     mkdirSync(join(dir, 'auth'));
-    openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=ca',
-      '-keyout',
-      'tls/ca.key',
-      '-out',
-      'tls/ca.crt',
-    ]);
-    openssl([
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=vxdoctor-nats',
-      '-keyout',
-      'tls/tls.key',
-      '-out',
-      'tls/tls.csr',
-    ]);
-    writeFileSync(
-      join(dir, 'tls', 'ext.cnf'),
-      'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
-    );
-    openssl([
-      'x509',
-      '-req',
-      '-in',
-      'tls/tls.csr',
-      '-CA',
-      'tls/ca.crt',
-      '-CAkey',
-      'tls/ca.key',
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-extfile',
-      'tls/ext.cnf',
-      '-out',
-      'tls/tls.crt',
-    ]);
     writeFileSync(join(dir, 'auth', 'auth.conf'), auth.authConf);
     writeFileSync(join(dir, 'agent.nk'), auth.agentSeed, { mode: 0o600 });
     writeFileSync(join(dir, 'probe.key'), `${'p'.repeat(16)}${Date.now().toString(16)}\n`, { mode: 0o600 });

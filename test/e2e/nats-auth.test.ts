@@ -6,9 +6,8 @@
  * no other subjects, no reading the reports, no JetStream admin; plaintext and unknown keys are
  * refused. The collector's ingest refuses a message that speaks for another node than its subject.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -22,22 +21,16 @@ import {
 } from '@nats-io/transport-node';
 import { parseAllDocuments } from 'yaml';
 import { generateAuth } from '../../deploy/kubernetes/nats-auth.js';
-import { AGENT_STREAM_CONFIG, connectNats, ensureStream, NatsPublisher } from '../../agent/publish/nats.js';
+import { connectNats, NatsPublisher } from '../../agent/publish/nats.js';
+import { ensureStream } from '../../shared/nats.js';
 import { Presence } from '../../agent/publish/presence.js';
 import { createLogger } from '../../shared/logging.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { SCHEMA_VERSION } from '../../shared/schema.js';
-import { KV_NODES, nodeToken, subjectFor, traceSubject } from '../../shared/subjects.js';
+import { KV_NODES, nodeToken, STREAM_NAME, subjectFor, traceSubject } from '../../shared/subjects.js';
 import { validateMessage } from '../../collector/ingest/index.js';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+import { freePort, writeTestTls } from './harness.js';
 
 function shippedNatsConf(): string {
   const docs = parseAllDocuments(readFileSync('deploy/kubernetes/nats.yaml', 'utf8')).map((d) => d.toJS());
@@ -54,62 +47,9 @@ let port = 0;
 let jsServer: ChildProcess | undefined;
 let jsPort = 0;
 
-function openssl(args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 30_000 });
-}
-
 before(async () => {
-  const tls = join(dir, 'tls');
-  mkdirSync(tls);
   mkdirSync(join(dir, 'auth'));
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=vxdoctor-test-ca',
-    '-keyout',
-    'tls/ca.key',
-    '-out',
-    'tls/ca.crt',
-  ]);
-  openssl([
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=vxdoctor-nats',
-    '-keyout',
-    'tls/tls.key',
-    '-out',
-    'tls/tls.csr',
-  ]);
-  writeFileSync(
-    join(tls, 'ext.cnf'),
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n',
-  );
-  openssl([
-    'x509',
-    '-req',
-    '-in',
-    'tls/tls.csr',
-    '-CA',
-    'tls/ca.crt',
-    '-CAkey',
-    'tls/ca.key',
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-extfile',
-    'tls/ext.cnf',
-    '-out',
-    'tls/tls.crt',
-  ]);
+  writeTestTls(dir, 'vxdoctor-test-ca');
   port = await freePort();
   const [mport, cport, deadPort] = [await freePort(), await freePort(), await freePort()];
   // Render: the ConfigMap's text with the pod's mount paths pointed at the temp dir, listeners on
@@ -311,7 +251,7 @@ test('JetStream: the agent code (publisher, presence) works with the agent ident
     const pub = new NatsPublisher(nc, 'node-a', log, 3000);
     await pub.publish('snapshot', 'id-1', new TextEncoder().encode('{}'));
     await pub.publish('probes', 'id-2', new TextEncoder().encode('{}'));
-    const info = await (await jetstreamManager(col)).streams.info(AGENT_STREAM_CONFIG.name);
+    const info = await (await jetstreamManager(col)).streams.info(STREAM_NAME);
     assert.equal(info.state.messages, 2);
     // Presence: put own key, watch sees peers.
     const seen: string[][] = [];
@@ -349,14 +289,12 @@ test('JetStream: the agent code (publisher, presence) works with the agent ident
     // A joining node's agent (same identity) publishes at once.
     const joined = new NatsPublisher(nc, 'ip-10-0-9-77.ec2.internal', log, 3000);
     await joined.publish('snapshot', 'id-3', new TextEncoder().encode('{}'));
-    const after = await (await jetstreamManager(col)).streams.info(AGENT_STREAM_CONFIG.name);
+    const after = await (await jetstreamManager(col)).streams.info(STREAM_NAME);
     assert.equal(after.state.messages, 3);
     // Reading the reports through JetStream (a consumer on VXDOCTOR) is refused.
-    await assert.rejects(
-      (await jetstreamManager(nc)).consumers.add(AGENT_STREAM_CONFIG.name, { name: 'peek' }),
-    );
+    await assert.rejects((await jetstreamManager(nc)).consumers.add(STREAM_NAME, { name: 'peek' }));
     // No admin: the agent cannot delete the stream.
-    await assert.rejects((await jetstreamManager(nc)).streams.delete(AGENT_STREAM_CONFIG.name));
+    await assert.rejects((await jetstreamManager(nc)).streams.delete(STREAM_NAME));
   } finally {
     await nc.close();
     await col.close();

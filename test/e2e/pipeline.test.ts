@@ -17,17 +17,17 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
-import { parse as parseYaml } from 'yaml';
 import type { HistoryResponse } from '../../collector/history/routes.js';
 import type { DiagnosisResponse, NodeView, RootCause, RootCauseKind } from '../../shared/schema.js';
 import { labAllowed } from '../lab/lab.js';
 import { dashboardMetrics, loadDashboard, missingFrom } from '../unit/deploy/dashboard-metrics.js';
 import {
+  alertsByKind,
   freePort,
   type LabAgents,
   OUTPUT,
@@ -100,20 +100,6 @@ const EXPECT: Record<string, Expectation> = {
     ports: { dropped: 4789, passing: 8472 },
   },
 };
-
-/** Alert name per root-cause kind, read from the shipped rules (one source of truth). */
-function alertsByKind(): Map<string, string> {
-  const doc = parseYaml(readFileSync(join(ROOT, 'deploy/prometheus/vxdoctor-rules.yml'), 'utf8')) as {
-    groups: Array<{ rules: Array<{ alert?: string; expr: string }> }>;
-  };
-  const out = new Map<string, string>();
-  for (const g of doc.groups)
-    for (const r of g.rules) {
-      const m = /kind="([a-z-]+)"/.exec(r.expr);
-      if (r.alert && m?.[1]) out.set(m[1], r.alert);
-    }
-  return out;
-}
 
 function matches(rc: RootCause, exp: Expectation): boolean {
   if (rc.kind !== exp.kind) return false;

@@ -13,24 +13,15 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import type { DiagnosisResponse, NodeView, RootCause, RootCauseKind } from '../../shared/schema.js';
 import { labAllowed, labId } from '../lab/lab.js';
 import { type SwarmFault, SwarmLab, type SwarmNode } from '../lab/swarm.js';
-import { buildDist, freePort, NatsServer, OUTPUT, ROOT, sleep, waitFor } from './harness.js';
+import { alertsByKind, buildDist, freePort, NatsServer, OUTPUT, ROOT, sleep, waitFor } from './harness.js';
 import { Monitoring } from './monitoring.js';
 
 const execFileP = promisify(execFile);
@@ -49,19 +40,6 @@ const EXPECT: Array<[SwarmFault, Expectation]> = [
   ['mtu-blackhole', { kind: 'underlay-mtu' }],
   ['mtu-fragneeded', { kind: 'underlay-mtu' }],
 ];
-
-function alertsByKind(): Map<string, string> {
-  const doc = parseYaml(readFileSync(join(ROOT, 'deploy/prometheus/vxdoctor-rules.yml'), 'utf8')) as {
-    groups: Array<{ rules: Array<{ alert?: string; expr: string }> }>;
-  };
-  const out = new Map<string, string>();
-  for (const g of doc.groups)
-    for (const r of g.rules) {
-      const m = /kind="([a-z-]+)"/.exec(r.expr);
-      if (r.alert && m?.[1]) out.set(m[1], r.alert);
-    }
-  return out;
-}
 
 interface Timing {
   incident: string;

@@ -5,23 +5,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { after, before, describe, type TestContext, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { collectSnapshot } from '../../agent/inventory/index.js';
 import { type CommandRunner, execRunner } from '../../shared/exec.js';
 import { silentLogger } from '../../shared/logging.js';
 import type { NodeSnapshot } from '../../shared/schema.js';
-import { labId } from './lab.js';
+import { labId, requireRoot } from './lab.js';
 
 const isRoot = process.getuid?.() === 0;
-/** requireRoot semantics (TEAM.md): skip when not root unless CI=true, where it must run. */
-function requireRoot(t: TestContext): boolean {
-  if (isRoot) return true;
-  if (process.env.CI === 'true') throw new Error('lab tests must run as root under CI=true');
-  t.skip('needs root (network namespaces): run as root');
-  return false;
-}
-
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const topo = fileURLToPath(new URL('../fixtures/inventory/topology.sh', import.meta.url));
 const sh = (cmd: string, args: string[]) => {
@@ -31,8 +23,8 @@ const sh = (cmd: string, args: string[]) => {
 };
 
 /**
- * Node n1 of the shared lab (`test/lab/lab.sh --id vxa`, LAB-SPEC.md) when the lab script exists,
- * else the same layout built by topology.sh (prefix vxi-l). Assertions use only what LAB-SPEC fixes.
+ * Node n1 of the shared lab (`test/lab/lab.sh --id vxa`, test/lab/README.md) when the lab script exists,
+ * else the same layout built by topology.sh (prefix vxi-l). Assertions use only what the lab fixes.
  */
 const labSh = fileURLToPath(new URL('./lab.sh', import.meta.url));
 const LAB = labId('vxa');
@@ -111,7 +103,7 @@ describe(`inventory of lab node n1 (${useLab ? 'lab.sh --id vxa' : 'topology.sh 
     const c = snap.chains.find((x) => x.style === 'flannel');
     assert.ok(c, JSON.stringify(snap.chains));
     assert.match(c.hops[0]?.netns ?? '', new RegExp(`^${L.run}/netns/cni-`));
-    // LAB-SPEC fixes cni0 and flannel.1 at 1450 and the underlay at 1500; the pod's own MTU is not fixed.
+    // The lab fixes cni0 and flannel.1 at 1450 and the underlay at 1500; the pod's own MTU is not fixed.
     assert.deepEqual(
       c.hops.map((h) => [h.netns === 'host' ? 'host' : 'pod', h.dev, h.kind]),
       [

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# vxdoctor lab (LAB-SPEC.md): 4 nodes in 2 racks built from network namespaces, with a Docker-style
+# vxdoctor lab (test/lab/README.md): 4 nodes in 2 racks built from network namespaces, with a Docker-style
 # and a flannel-style VXLAN overlay on every node, and reversible faults.
 #
 #   bash test/lab/lab.sh [--id ID] up|down|status|clear|fault NAME|relay PORT|exec NODE CMD...

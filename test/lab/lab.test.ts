@@ -150,7 +150,7 @@ describe('lab (lab.sh --id vxt) on the real datapath', { concurrency: false }, (
     if (lab) await lab.down();
   });
 
-  test('FAULTS lists every fault of LAB-SPEC.md with incident and scope', () => {
+  test('FAULTS lists every fault of the lab with incident and scope', () => {
     const names = FAULTS.map((f) => f.name);
     assert.deepEqual(names, Object.keys(EXPECT_BROKEN).slice(1));
     assert.deepEqual(

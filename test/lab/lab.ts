@@ -1,5 +1,5 @@
 /**
- * TypeScript handle on the lab (LAB-SPEC.md): `Lab.up()` builds an instance with `lab.sh`, and
+ * TypeScript handle on the lab (test/lab/README.md): `Lab.up()` builds an instance with `lab.sh`, and
  * removes it again on `down()` or, if a test forgets or crashes, on process exit / SIGINT / SIGTERM.
  */
 import { spawnSync } from 'node:child_process';
@@ -35,7 +35,7 @@ export interface FaultSpec {
 
 const RACKS = { label: 'rack', from: 'A', to: 'B' } as const;
 
-/** Every fault `lab.sh fault NAME` knows, in LAB-SPEC.md order. `incident` is INCIDENTS.md's row. */
+/** Every fault `lab.sh fault NAME` knows, in test/lab/README.md order. `incident` is the row in docs/incidents.md. */
 export const FAULTS: FaultSpec[] = [
   {
     name: 'tor-drop-vxlan',
@@ -279,7 +279,7 @@ export class Lab {
 }
 
 /**
- * TEAM.md root rule: true when root. Not root: skips the test with a clear message, unless
+ * The root rule (README, Development): true when root. Not root: skips the test with a clear message, unless
  * CI=true, where lab tests must run, so it throws.
  */
 export function requireRoot(t: TestContext): boolean {

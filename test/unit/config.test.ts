@@ -7,6 +7,7 @@ import {
   parseCommand,
   parseDuration,
   parseLabels,
+  parseListen,
 } from '../../shared/config.js';
 
 const spec: CommandSpec = {
@@ -86,5 +87,27 @@ describe('natsPassword', () => {
       () => natsPassword({ 'nats-password-file': '/s/empty' }, read),
       (e: Error) => e instanceof ConfigError && /is empty/.test(e.message),
     );
+  });
+});
+
+describe('parseListen (agent and collector --listen)', () => {
+  it('takes HOST:PORT, [IPV6]:PORT and :PORT (every IPv4 address)', () => {
+    assert.deepEqual(parseListen('0.0.0.0:9701'), { host: '0.0.0.0', port: 9701 });
+    assert.deepEqual(parseListen('127.0.0.1:9700'), { host: '127.0.0.1', port: 9700 });
+    assert.deepEqual(parseListen('node-7.example:8123'), { host: 'node-7.example', port: 8123 });
+    assert.deepEqual(parseListen('[::1]:80'), { host: '::1', port: 80 });
+    assert.deepEqual(parseListen('[fe80::1:2]:9701'), { host: 'fe80::1:2', port: 9701 });
+    assert.deepEqual(parseListen(':9700'), { host: '0.0.0.0', port: 9700 });
+    assert.deepEqual(parseListen('127.0.0.1:0'), { host: '127.0.0.1', port: 0 });
+  });
+  it('refuses anything else with ConfigError naming the flag and the value', () => {
+    for (const bad of ['9700', 'a:99999', 'host:', 'a:b:80', '[::1]80', '[]:80', 'host:80x', ''])
+      assert.throws(
+        () => parseListen(bad),
+        (e: unknown) =>
+          e instanceof ConfigError && e.message.includes('--listen') && e.message.includes(`"${bad}"`),
+        bad,
+      );
+    assert.throws(() => parseListen('::1:80'), /in brackets/);
   });
 });

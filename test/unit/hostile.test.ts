@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import { after, describe, it } from 'node:test';
 import type { CaptureFactory } from '../../agent/capture/index.js';
 import { encodeProbe } from '../../agent/heartbeat/codec.js';
-import { checkPresenceRecord, parsePresence } from '../../agent/publish/presence.js';
+import { checkPresenceRecord, parsePresence } from '../../shared/presence.js';
 import { Diagnoser } from '../../collector/diagnosis/index.js';
 import { IngestCounters, validateMessage } from '../../collector/ingest/index.js';
 import { ClusterState } from '../../collector/state/index.js';

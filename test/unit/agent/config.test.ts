@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { agentConfig, command, parseListen, readProbeKey } from '../../../agent/main.js';
+import { agentConfig, command, readProbeKey } from '../../../agent/main.js';
 import { ConfigError, parseCommand } from '../../../shared/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vxd-agent-cfg-'));
@@ -11,7 +11,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const parse = (argv: string[]) => agentConfig(parseCommand(command, argv, {}));
 const base = ['--node', 'n1', '--nats', 'nats://127.0.0.1:4222'];
 
-test('defaults follow DESIGN.md', () => {
+test('defaults follow docs/contracts.md', () => {
   const c = parse(base);
   assert.equal(c.node, 'n1');
   assert.deepEqual(c.nats.servers, ['nats://127.0.0.1:4222']);
@@ -110,10 +110,4 @@ test('probe key file: binary bytes (head -c 32 /dev/urandom) are kept exactly, o
   other[0] = 0xfd;
   writeFileSync(k, other, { mode: 0o600 });
   assert.notDeepEqual(readProbeKey(k), raw, 'two keys differing in a non-UTF-8 byte stay different');
-});
-
-test('parseListen', () => {
-  assert.deepEqual(parseListen('0.0.0.0:9701'), { host: '0.0.0.0', port: 9701 });
-  assert.deepEqual(parseListen('[::1]:80'), { host: '::1', port: 80 });
-  assert.throws(() => parseListen(':80'), ConfigError);
 });

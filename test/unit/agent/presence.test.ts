@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PeerSet, parsePresence, presenceTtlMs } from '../../../agent/publish/presence.js';
+import { PeerSet, presenceTtlMs } from '../../../agent/publish/presence.js';
 import { findingsKey } from '../../../agent/runtime.js';
 import { verdictLine } from '../../../shared/fate.js';
+import { parsePresence } from '../../../shared/presence.js';
 import type { Finding, NodePresence, ProbeResult } from '../../../shared/schema.js';
 
 const pres = (node: string, underlay = ['10.0.0.1']): NodePresence => ({

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Fastify from 'fastify';
-import { durationText, formatHistory } from '../../../collector/history.js';
+import { durationText, formatHistory } from '../../../cli/history.js';
 import {
   fold,
   type HistoryEvent,
@@ -384,7 +384,7 @@ describe('segment ring', () => {
 
 describe('status with history', () => {
   it('says how long and how often this week', async () => {
-    const { formatStatus } = await import('../../../collector/status.js');
+    const { formatStatus } = await import('../../../cli/status.js');
     const base = {
       collector: 'http://x',
       generatedAt: iso(T0 + 5 * min + 12_000),

@@ -1,7 +1,7 @@
 /**
  * The Grafana dashboard: fixed uid, tags, $datasource and cluster variables, every panel on the
  * $datasource, and every metric its queries name is one of the metrics in the interface list
- * (INTERFACES.md, copied here because that file is not part of the repository). The same names
+ * (docs/contracts.md, Metrics). The same names
  * are checked against the live collector and agents' /metrics on the lab in
  * test/e2e/pipeline.test.ts (shared extraction: ./dashboard-metrics.ts).
  */
@@ -17,7 +17,7 @@ import {
   missingFrom,
 } from './dashboard-metrics.js';
 
-// INTERFACES.md "Metrics" table. Histograms add _bucket/_sum/_count.
+// docs/contracts.md "Metrics" table. Histograms add _bucket/_sum/_count.
 const METRICS = new Set([
   'vxdoctor_rootcause_active',
   'vxdoctor_rootcause',
@@ -45,7 +45,6 @@ const METRICS = new Set([
   'vxdoctor_agent_nats_connected',
   // Added with the hostile-input work (README changelog):
   'vxdoctor_ingest_duplicates_total',
-  'vxdoctor_ingest_trace_messages_total',
   'vxdoctor_presence_rejected_total',
   'vxdoctor_state_dropped_total',
   'vxdoctor_nodes_forgotten_total',

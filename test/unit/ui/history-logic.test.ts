@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fold, transitions } from '../../../collector/history/events.js';
-import { durationText as cliDuration } from '../../../collector/history.js';
+import { durationText as cliDuration } from '../../../cli/history.js';
 import {
   barAt,
   defaultSegment,

@@ -3,7 +3,7 @@
  * `command: CommandSpec` and `run(parsed): Promise<number>` (the exit code). Modules are
  * imported lazily so `vxdoctor inspect` does not load fastify or NATS.
  */
-import { ConfigError, type CommandSpec, formatHelp, type Parsed, parseCommand } from './config.js';
+import { ConfigError, type CommandSpec, formatHelp, type Parsed, parseCommand } from '../shared/config.js';
 
 export interface SubcommandModule {
   command: CommandSpec;
@@ -14,9 +14,9 @@ const SUBCOMMANDS: Record<string, () => Promise<SubcommandModule>> = {
   agent: () => import('../agent/main.js'),
   collector: () => import('../collector/main.js'),
   inspect: () => import('../agent/inspect.js'),
-  history: () => import('../collector/history.js'),
-  status: () => import('../collector/status.js'),
-  trace: () => import('../collector/trace.js'),
+  history: () => import('./history.js'),
+  status: () => import('./status.js'),
+  trace: () => import('./trace.js'),
 };
 
 const TOP_HELP = `vxdoctor — finds, localizes and explains container overlay (VXLAN) network faults
@@ -40,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version' || name === 'version') {
-    const { VERSION } = await import('./version.js');
+    const { VERSION } = await import('../shared/version.js');
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }

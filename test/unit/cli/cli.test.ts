@@ -4,19 +4,13 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { buildApp, TraceTimeoutError } from '../../../collector/app.js';
-import { parseListen } from '../../../collector/main.js';
-import {
-  command as statusCommand,
-  exitCodeFor,
-  fetchStatus,
-  formatStatus,
-} from '../../../collector/status.js';
-import { command as traceCommand, formatTrace, run as runTrace } from '../../../collector/trace.js';
+import { command as statusCommand, exitCodeFor, fetchStatus, formatStatus } from '../../../cli/status.js';
+import { command as traceCommand, formatTrace, run as runTrace } from '../../../cli/trace.js';
 import { parseCommand } from '../../../shared/config.js';
 import { silentLogger } from '../../../shared/logging.js';
 import type { RootCause } from '../../../shared/schema.js';
-import { fixtureCluster } from './fixture-state.js';
-import { probe } from './synth.js';
+import { fixtureCluster } from '../collector/fixture-state.js';
+import { probe } from '../collector/synth.js';
 
 describe('vxdoctor status / trace', () => {
   let app: FastifyInstance;
@@ -43,14 +37,6 @@ describe('vxdoctor status / trace', () => {
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   });
   after(() => app.close());
-
-  it('parses --listen HOST:PORT', () => {
-    assert.deepEqual(parseListen('127.0.0.1:9700'), { host: '127.0.0.1', port: 9700 });
-    assert.deepEqual(parseListen('[::1]:80'), { host: '::1', port: 80 });
-    assert.deepEqual(parseListen(':9700'), { host: '0.0.0.0', port: 9700 });
-    assert.throws(() => parseListen('9700'), /HOST:PORT/);
-    assert.throws(() => parseListen('a:99999'), /HOST:PORT/);
-  });
 
   it('takes -o json as --output json', () => {
     assert.equal(parseCommand(statusCommand, ['-o', 'json', '--collector', 'x'], {}).values.output, 'json');

@@ -3,9 +3,10 @@
  * the outages the collector recorded (collector/history), newest first, with start, end,
  * duration, place and fix. Exit 0 (history printed), 2 usage error or collector unreachable.
  */
-import { type CommandSpec, ConfigError, clientFlags, type Parsed } from '../shared/config.js';
-import { type Outage, parseWhen } from './history/events.js';
-import type { HistoryResponse } from './history/routes.js';
+import { type Outage, parseWhen } from '../collector/history/events.js';
+import type { HistoryResponse } from '../collector/history/routes.js';
+import { type CommandSpec, ConfigError, type Parsed } from '../shared/config.js';
+import { clientFlags, type Io, outputFormat, STDIO } from './flags.js';
 
 export const command: CommandSpec = {
   name: 'history',
@@ -91,17 +92,9 @@ export async function fetchHistory(
   return (await r.json()) as HistoryResponse;
 }
 
-export interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
-const STDIO: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
-
 export async function run(parsed: Parsed, io: Io = STDIO): Promise<number> {
   const v = parsed.values;
-  const output = v.output as string;
-  if (output !== 'text' && output !== 'json')
-    throw new ConfigError(`--output: text or json, got "${output}"`);
+  const output = outputFormat(v.output);
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   for (const k of ['since', 'until']) {
     const t = str(k);

@@ -4,8 +4,9 @@
  * the verdict, both directions. Exit 0 every path passed (both ways, when DST answered), 1 a
  * path failed, 2 usage/HTTP error, 4 SRC's agent did not answer.
  */
+import { type CommandSpec, ConfigError, type Parsed, readSecretFile } from '../shared/config.js';
 import { describeFate, probeOk } from '../shared/fate.js';
-import { type CommandSpec, ConfigError, clientFlags, type Parsed, readSecretFile } from '../shared/config.js';
+import { clientFlags, type Io, outputFormat, STDIO } from './flags.js';
 import type { ProbeResult, Seen, TraceReply } from '../shared/schema.js';
 
 export const command: CommandSpec = {
@@ -62,18 +63,10 @@ export function formatTrace(t: TraceReply): string {
   return t.reverse ? `${out}\n${formatTrace(t.reverse)}` : out;
 }
 
-export interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
-const STDIO: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
-
 export async function run(parsed: Parsed, io: Io = STDIO): Promise<number> {
   const [src, dst] = parsed.positionals as [string, string];
   const v = parsed.values;
-  const output = v.output as string;
-  if (output !== 'text' && output !== 'json')
-    throw new ConfigError(`--output: text or json, got "${output}"`);
+  const output = outputFormat(v.output);
   const url = `${(v.collector as string).replace(/\/+$/, '')}/api/v1/trace`;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   const tokenFile = v['api-token-file'];

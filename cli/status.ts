@@ -3,7 +3,7 @@
  * from the collector's API. Exit 0 healthy, 1 a critical root cause, 3 warnings only,
  * 2 usage error or collector unreachable.
  */
-import { type CommandSpec, ConfigError, clientFlags, type Parsed } from '../shared/config.js';
+import { type CommandSpec, ConfigError, type Parsed } from '../shared/config.js';
 import {
   type DiagnosisResponse,
   type NodeView,
@@ -12,9 +12,10 @@ import {
   type ProbePath,
   type RootCause,
 } from '../shared/schema.js';
+import { occurrences, ordinal } from '../collector/history/events.js';
+import type { HistoryResponse } from '../collector/history/routes.js';
+import { clientFlags, type Io, outputFormat, STDIO } from './flags.js';
 import { durationText } from './history.js';
-import { occurrences, ordinal } from './history/events.js';
-import type { HistoryResponse } from './history/routes.js';
 
 export const command: CommandSpec = {
   name: 'status',
@@ -190,17 +191,9 @@ export async function fetchStatus(base: string, timeoutMs: number): Promise<Stat
   };
 }
 
-export interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
-const STDIO: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
-
 export async function run(parsed: Parsed, io: Io = STDIO): Promise<number> {
   const v = parsed.values;
-  const output = v.output as string;
-  if (output !== 'text' && output !== 'json')
-    throw new ConfigError(`--output: text or json, got "${output}"`);
+  const output = outputFormat(v.output);
   let s: StatusReport;
   try {
     s = await fetchStatus(v.collector as string, v.timeout as number);

@@ -1,0 +1,88 @@
+/**
+ * The evaluate loop: every `evaluateEveryMs` (2 s) the state is pruned and ticked, diagnosed into
+ * root causes, their `since` remembered and, from the second evaluation after the rebuild on,
+ * recorded in the outage history; every segment step the per-segment loss and RTT are sampled.
+ * Nothing is evaluated before the state was rebuilt from the stream (no premature clears).
+ */
+import type { Lifecycle } from '../shared/lifecycle.js';
+import type { Logger } from '../shared/logging.js';
+import type { Diagnoser } from './diagnosis/index.js';
+import { type SegmentRing, segmentSamples } from './history/segments.js';
+import type { HistoryStore } from './history/store.js';
+import type { RootCauseMemory } from './rootcause-memory.js';
+import type { ClusterState } from './state/index.js';
+
+export interface EvaluateLoopOptions {
+  state: ClusterState;
+  diagnoser: Diagnoser;
+  memory: RootCauseMemory;
+  history: HistoryStore;
+  segments: SegmentRing;
+  groupLabel: string;
+  clock: () => number;
+  log: Logger;
+}
+
+export class EvaluateLoop {
+  /** Evaluation starts once the state was rebuilt from the stream (`begin`). */
+  rebuilt = false;
+  /** Evaluations since the rebuild: metrics and history wait for two (two-round root causes). */
+  evaluations = 0;
+  private lastPairStatuses: ReturnType<ClusterState['pairStatuses']> = [];
+
+  constructor(private readonly o: EvaluateLoopOptions) {}
+
+  /** Starts both timers on `life`. */
+  start(life: Lifecycle, everyMs: number): void {
+    life.every('evaluate', everyMs, everyMs, async () => {
+      await this.evaluate();
+    });
+    life.every('segments', this.o.segments.stepMs, this.o.segments.stepMs, async () => {
+      await this.sampleSegments();
+    });
+  }
+
+  /** The state is rebuilt: evaluate now and from then on. */
+  begin(): void {
+    this.rebuilt = true;
+    this.evaluate();
+  }
+
+  evaluate(): void {
+    if (!this.rebuilt) return;
+    const { state, diagnoser, log } = this.o;
+    try {
+      const gone = state.prune();
+      if (gone.length) log.info({ nodes: gone.slice(0, 20), count: gone.length }, 'nodes forgotten');
+      state.tick();
+      const input = state.diagnosisInput();
+      this.lastPairStatuses = input.pairs;
+      const rcs = diagnoser.evaluate(input);
+      this.o.memory.remember(rcs);
+      this.evaluations++;
+      // As /metrics: from the second evaluation after the rebuild (two-round root causes are
+      // back), so a restart neither clears nor re-raises outages in the history.
+      if (this.evaluations >= 2) this.o.history.record(rcs);
+    } catch (err) {
+      log.error({ err }, 'evaluation failed');
+    }
+  }
+
+  sampleSegments(): void {
+    if (!this.rebuilt) return;
+    const { state, groupLabel: label } = this.o;
+    try {
+      // RTTs from the pair statuses the last evaluation built anyway (at 500 nodes building
+      // them again costs seconds of CPU); loss from the state's group aggregation.
+      const rtts = [];
+      for (const p of this.lastPairStatuses)
+        if (p.path === 'vxlan') rtts.push({ src: p.src, dst: p.dst, rttSeconds: p.last.rttSeconds });
+      this.o.segments.sample(
+        this.o.clock(),
+        segmentSamples(state.groupPairs('vxlan', label), rtts, (n) => state.groupOf(n, label)),
+      );
+    } catch (err) {
+      this.o.log.error({ err }, 'segment sampling failed');
+    }
+  }
+}
