@@ -341,3 +341,82 @@ test('a netlink change reaches the stream at once: one inventory per burst, not 
     await agent.stop();
   }
 });
+
+test('a peer starting after this agent is no fdb-wrong-destination; an address nobody claims becomes one', async () => {
+  const log = silentLogger();
+  const withVtep = (node: string, addr: string, fdbDsts: string[]): NodeSnapshot => {
+    const s = snap(node, () => 0);
+    s.underlay = { dev: 'eth0', mtu: 1500, addresses: [`${addr}/24`] };
+    s.vteps = [
+      {
+        netns: 'host',
+        dev: 'flannel.1',
+        style: 'flannel',
+        overlay: 'flannel',
+        vni: 1,
+        port: 8472,
+        mac: `02:00:00:00:00:${node.slice(-1).padStart(2, '0')}`,
+        local: addr,
+        mtu: 1450,
+        subnets: ['10.244.0.0/16'],
+        fdbDsts,
+      },
+    ];
+    return s;
+  };
+  // presence TTL 9 s: refreshed every 3 s, an unowned address is judged after 6 s.
+  const start = (node: string, s: NodeSnapshot) =>
+    startAgent({
+      ...options(node, log),
+      presenceTtlMs: 9000,
+      collect: async () => s,
+      checks: () => ({ findings: [], checkRuns: [] }),
+      prober: async () => new FakeProber(node),
+    });
+  const reader = await StreamReader.open(server.url);
+  const started: RunningAgent[] = [];
+  try {
+    // n6's FDB: n7 (starting 2 s later) and 10.0.2.15, which no node will ever claim.
+    started.push(await start('n6', withVtep('n6', '10.0.0.6', ['10.0.0.7', '10.0.2.15'])));
+    await new Promise((r) => setTimeout(r, 2000));
+    started.push(await start('n7', withVtep('n7', '10.0.0.7', ['10.0.0.6'])));
+    const problems = () =>
+      reader
+        .of('findings', 'n6')
+        .flatMap((m) => m.findings)
+        .filter((f) => f.status === 'problem' && f.kind === 'fdb-wrong-destination');
+    await waitFor('the unclaimed address judged', () => problems().length > 0, 30_000);
+    assert.ok(
+      problems().every((f) => /10\.0\.2\.15/.test(f.summary) && !/10\.0\.0\.7/.test(f.summary)),
+      problems()
+        .map((f) => f.summary)
+        .join(' | '),
+    );
+    const all = reader.of('findings', 'n6').flatMap((m) => m.findings);
+    assert.ok(
+      all.some((f) => f.check === 'fdb-unowned' && f.status === 'unknown'),
+      'while waiting, the unowned address was an unknown',
+    );
+    // n7's own FDB points at n6, which was there first: never a problem (at most an unknown
+    // before n7 had read the bucket to its end).
+    assert.ok(reader.of('findings', 'n7').length > 0);
+    assert.ok(
+      reader
+        .of('findings', 'n7')
+        .flatMap((m) => m.findings)
+        .every((f) => f.check !== 'fdb-unowned' || f.status === 'unknown'),
+    );
+    await waitFor(
+      'n7 clean once it has read the bucket',
+      () =>
+        reader
+          .of('findings', 'n7')
+          .at(-1)
+          ?.findings.every((f) => f.check !== 'fdb-unowned'),
+      10_000,
+    );
+  } finally {
+    await reader.close();
+    for (const a of started) await a.stop();
+  }
+});
