@@ -1,6 +1,12 @@
 import type { ClusterCheck, Finding } from '../schema.js';
 import { clusterFinding, overlays, someOf } from './util.js';
 
+function addTo(m: Map<string, string[]>, k: string, v: string): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
+
 /** Incident 7: every node registered the same VTEP address (Vagrant NAT 10.0.2.15), or MAC. */
 export const duplicateVtep: ClusterCheck = {
   id: 'duplicate-vtep',
@@ -12,8 +18,9 @@ export const duplicateVtep: ClusterCheck = {
       const byLocal = new Map<string, string[]>();
       const byMac = new Map<string, string[]>();
       for (const m of members) {
-        if (m.vtep.local) byLocal.set(m.vtep.local, [...(byLocal.get(m.vtep.local) ?? []), m.node]);
-        if (m.vtep.mac) byMac.set(m.vtep.mac, [...(byMac.get(m.vtep.mac) ?? []), m.node]);
+        // push, not spread: every agent runs this over all its peers each round.
+        if (m.vtep.local) addTo(byLocal, m.vtep.local, m.node);
+        if (m.vtep.mac) addTo(byMac, m.vtep.mac, m.node);
       }
       for (const [addr, nodes] of byLocal) {
         if (nodes.length < 2) continue;

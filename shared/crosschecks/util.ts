@@ -31,7 +31,9 @@ export function overlays(snaps: ClusterMember[]): Map<string, Array<{ node: stri
   for (const s of snaps)
     for (const v of s.vteps) {
       const k = overlayKey(v);
-      m.set(k, [...(m.get(k) ?? []), { node: s.node, vtep: v }]);
+      const l = m.get(k);
+      if (l) l.push({ node: s.node, vtep: v });
+      else m.set(k, [{ node: s.node, vtep: v }]);
     }
   return m;
 }
