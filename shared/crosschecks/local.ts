@@ -2,7 +2,7 @@
  * Cross-node checks where the data is: each agent checks its OWN tables (FDB destinations,
  * VTEP address/MAC, VNI/port) against its peers' VTEP identities from the presence bucket, and
  * publishes only findings about itself. No message carries another node's tables, so nothing
- * grows with the cluster (README "Scale").
+ * grows with the cluster (docs/contracts.md, presence).
  *
  * Completeness (three-valued): an FDB destination no known node owns is a problem only when
  * - the presence bucket has been read to its end since this agent started (`synced`), and
