@@ -13,11 +13,14 @@
  * which age between inventories on a node with traffic). After: the summary on a change of its digest (aging ignored) plus the
  * 5 min refresh: 12/h in a steady cluster; `afterChurn` is the worst case of a digest change at
  * every inventory (a cluster scaling the whole hour).
+ * `crossCheckMs`: one run of the agent-side cross-node checks (shared/crosschecks/local.ts) over
+ * this node and `peers` presence records, mean of 10.
  * Usage: node --import tsx bench/agent-bytes.ts [peers...]   (default 100 1000 5000)
  */
 import { readFileSync } from 'node:fs';
 import { findingsMessage, presenceRecord, summaryMessage } from '../agent/publish/messages.js';
-import type { NodeSnapshot, SnapshotMessage } from '../shared/schema.js';
+import { LocalCrossChecker } from '../shared/crosschecks/local.js';
+import type { NodePresence, NodeSnapshot, SnapshotMessage } from '../shared/schema.js';
 import { SCHEMA_VERSION } from '../shared/schema.js';
 
 const BASE = JSON.parse(
@@ -68,6 +71,28 @@ export function clusterNode(peers: number): NodeSnapshot {
 }
 
 const bytes = (m: unknown) => Buffer.byteLength(JSON.stringify(m));
+
+/** Mean ms of one agent-side cross-check run (own FDB vs `peers` presence records), 10 runs. */
+function crossCheckMs(self: NodeSnapshot, peers: number): number {
+  const records: NodePresence[] = Array.from({ length: peers }, (_, i) => {
+    const p = structuredClone(BASE);
+    p.node = `peer-${i}`;
+    p.underlay = { dev: 'eth0', mtu: 1500, addresses: [addr(i)] };
+    p.vteps.forEach((v, j) => {
+      v.local = addr(i);
+      v.mac = mac(i * 4 + j + 2);
+    });
+    return presenceRecord({ node: p.node, labels: {}, version: '0.0.0' }, p, {
+      probePort: 7999,
+      overlayEndpoints: [],
+    });
+  });
+  const c = new LocalCrossChecker({ settleMs: 20_000 });
+  c.run({ self, peers: records, synced: true, now: 0 });
+  const t0 = performance.now();
+  for (let k = 1; k <= 10; k++) c.run({ self, peers: records, synced: true, now: k * 5000 });
+  return Math.round((performance.now() - t0) / 10);
+}
 const PER_HOUR = { inventory: 120, republish: 12, presence: 360 };
 
 const sizes = process.argv
@@ -92,6 +117,7 @@ const results = (sizes.length ? sizes : [100, 1000, 5000]).map((peers) => {
     summaryBytes: bytes(summary),
     presenceBytes: bytes(presence),
     findingsBytes: bytes(findings),
+    crossCheckMs: crossCheckMs(s, peers),
     perHour: {
       before: bytes(whole) * PER_HOUR.inventory + f + p,
       after: bytes(summary) * PER_HOUR.republish + f + p,
