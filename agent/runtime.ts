@@ -230,8 +230,8 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
   };
 
   // Cross-node checks of this node's tables against its peers' identities (presence): run on
-  // every inventory, every peer change and every round (a waiting `unknown` may have aged into
-  // a verdict); the findings message goes out only when its content changed (or is due).
+  // every inventory, and at the next round after peers changed or while an `unknown` waits to
+  // age into a verdict; the findings message goes out only when its content changed (or is due).
   const crossChecker = new LocalCrossChecker({ settleMs: (2 * o.presenceTtlMs) / 3, log });
   let crossDirty = false;
   const publishFindings = (due = false): void => {
@@ -269,13 +269,13 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
         log.warn({ err, round }, 'heartbeat round failed');
       }
     }
-    // Presence is refreshed when it changes and otherwise every third of its TTL: every peer
-    // watches the bucket, so each refresh costs N-1 other agents a message.
     // Peers changed, or an unowned FDB destination is waiting to be judged.
     if (crossDirty || findings.some((f) => f.check === 'fdb-unowned' && f.status === 'unknown')) {
       crossDirty = false;
       publishFindings();
     }
+    // Presence is refreshed when it changes and otherwise every third of its TTL: every peer
+    // watches the bucket, so each refresh costs N-1 other agents a message.
     const p = presenceRecord();
     const key = p && JSON.stringify({ ...p, at: 0 });
     const due = key !== lastPresenceKey || Date.now() - lastPresenceAt >= o.presenceTtlMs / 3;
