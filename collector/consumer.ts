@@ -83,7 +83,8 @@ export class StreamConsumer {
         const js = jetstream(nc);
         const startTime = new Date(o.clock() - o.windowMs).toISOString();
         if (!this.rebuilt) await o.beforeRebuild?.(nc);
-        for (const kind of ['snapshot', 'findings']) {
+        // Every node's latest summary (or whole snapshot, from an older agent) and findings.
+        for (const kind of ['snapshot', 'summary', 'findings']) {
           await this.replay(js, life, {
             deliver_policy: DeliverPolicy.LastPerSubject,
             filter_subjects: `${SUBJECT_PREFIX}.*.${kind}`,

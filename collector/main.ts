@@ -15,7 +15,6 @@ import {
   parseListen,
   readSecretFile,
 } from '../shared/config.js';
-import { runClusterChecks } from '../shared/crosschecks/index.js';
 import { createLogger } from '../shared/logging.js';
 import { natsSettings } from '../shared/nats.js';
 import { PRESENCE_TTL_MS, startCollector } from './runtime.js';
@@ -174,7 +173,6 @@ export async function run(parsed: Parsed): Promise<number> {
     jsReplicas: jsReplicas(v),
     maxMessageBytes,
     defaultMetrics: true,
-    clusterChecks: (snaps) => runClusterChecks(snaps),
     log,
   }).catch((err) => {
     // e.g. --listen in use (ConfigError, exit 2): make sure nothing keeps the process alive.

@@ -28,7 +28,7 @@ import { registerCollectorMetrics } from './metrics/index.js';
 import { PresenceWatch } from './presence-watch.js';
 import { RootCauseMemory } from './rootcause-memory.js';
 import { ClusterState } from './state/index.js';
-import { type NatsLink, traceClient } from './trace-client.js';
+import { type NatsLink, snapshotClient, traceClient } from './trace-client.js';
 
 /** NATS authentication and TLS: the same flags and meaning as the agent's. */
 export type NatsAuth = Omit<NatsSettings, 'servers' | 'name'>;
@@ -71,8 +71,8 @@ export interface CollectorOptions {
   traceLimits?: TraceLimits;
   /** Register process/default metrics (off in tests for a stable /metrics). */
   defaultMetrics?: boolean;
-  /** Cross-node checks (shared/crosschecks runClusterChecks), when available. */
-  clusterChecks?: (s: NodeSnapshot[]) => { findings: Finding[]; checkRuns: CheckRun[] };
+  /** How long `GET /api/v1/nodes/:name` waits for the agent's whole snapshot (ms, default 3000). */
+  snapshotTimeoutMs?: number;
   log: Logger;
   clock?: () => number;
 }
@@ -110,7 +110,6 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     presenceTtlMs: o.presenceTtlMs,
     ...(o.findingTtlMs ? { findingTtlMs: o.findingTtlMs } : {}),
     groupLabel: o.groupLabel,
-    ...(o.clusterChecks ? { clusterChecks: o.clusterChecks } : {}),
     presenceGate: true,
     ...(o.forgetAfterMs ? { forgetAfterMs: o.forgetAfterMs } : {}),
   });
@@ -202,6 +201,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     registry,
     log,
     trace: traceClient(link, o.traceTimeoutMs),
+    fetchSnapshot: snapshotClient(link, o.snapshotTimeoutMs),
     natsConnected: () => link.connected,
     apiToken: o.apiToken ?? null,
     tokenForReads: o.tokenForReads ?? false,

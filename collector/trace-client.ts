@@ -2,11 +2,13 @@
  * The collector's trace client: `POST /api/v1/trace` asks both agents over NATS request/reply
  * (SRC probes DST, DST probes SRC for the reverse direction). An agent that does not answer
  * (no responders, or no answer in time) is a TraceTimeoutError; a malformed reply is refused.
+ * The node detail API fetches an agent's whole snapshot the same way (details on demand).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { isUnanswered } from '../shared/nats.js';
-import type { TraceReply, TraceRequest } from '../shared/schema.js';
-import { traceSubject } from '../shared/subjects.js';
+import type { NodeSnapshot, TraceReply, TraceRequest } from '../shared/schema.js';
+import { parseSnapshotReply } from '../shared/snapshot-reply.js';
+import { snapshotSubject, traceSubject } from '../shared/subjects.js';
 import { checkTraceReply } from '../shared/validation.js';
 import { TraceTimeoutError } from './app.js';
 
@@ -55,5 +57,24 @@ export function traceClient(link: NatsLink, timeoutMs = 15_000): (req: TraceRequ
             error: String((rev.reason as Error).message),
           };
     return { ...fwd.value, reverse };
+  };
+}
+
+/** The whole snapshot of one node, from its agent (request/reply; details on demand). */
+export function snapshotClient(link: NatsLink, timeoutMs = 3000): (node: string) => Promise<NodeSnapshot> {
+  return async (node) => {
+    const nc = link.nc;
+    if (!nc || !link.connected) throw new Error('not connected to NATS');
+    let data: Uint8Array;
+    try {
+      data = (await nc.request(snapshotSubject(node), JSON.stringify({ node }), { timeout: timeoutMs })).data;
+    } catch (err) {
+      if (isUnanswered(err))
+        throw new Error(
+          `no agent answers on ${snapshotSubject(node)} within ${timeoutMs} ms (${(err as Error).message})`,
+        );
+      throw err;
+    }
+    return parseSnapshotReply(node, data);
   };
 }

@@ -1,18 +1,19 @@
 /**
  * Inventory + checks, one at a time (the periodic loop, the change signal and netlink change
- * events all ask): the snapshot and findings are put in the outbox when they changed or the
- * republish interval is due. What heartbeats could not look at becomes an `unknown` finding.
+ * events all ask): the snapshot's summary (counts and digests, not the tables) and the findings
+ * (node checks plus the cross-node checks of this node's tables against its peers' identities)
+ * are put in the outbox when they changed or the republish interval is due. What heartbeats could not look at becomes an `unknown` finding.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../shared/logging.js';
 import {
   type CheckRun,
   type Finding,
   type NodeSnapshot,
-  SCHEMA_VERSION,
   type Unknown,
   type VxdoctorMessage,
 } from '../../shared/schema.js';
+import { snapshotDigest } from '../../shared/summary.js';
+import { findingsMessage, summaryMessage } from '../publish/messages.js';
 import type { CheckRunner, SnapshotSource } from './ports.js';
 
 /** Stable content key: what changed between snapshots, ignoring times. */
@@ -41,18 +42,13 @@ export function heartbeatUnknown(node: string, u: Unknown): Finding {
   };
 }
 
-/** The envelope fields of a new message from this node. */
-export const envelope = (node: string) => ({
-  schemaVersion: SCHEMA_VERSION,
-  node,
-  at: Date.now(),
-  id: randomUUID(),
-});
-
 export class NodeInventory {
   snapshot: NodeSnapshot | null = null;
+  /** What is published: the node checks' results and the cross-node checks'. */
   findings: Finding[] = [];
   checkRuns: CheckRun[] = [];
+  private nodeFindings: Finding[] = [];
+  private nodeCheckRuns: CheckRun[] = [];
   private lastSnapKey = '';
   private lastFindKey = '';
   private lastPublishAt = 0;
@@ -68,6 +64,8 @@ export class NodeInventory {
       unknowns: () => Unknown[];
       /** A new snapshot was taken (the prober learns its local view from it). */
       onSnapshot: (s: NodeSnapshot) => void;
+      /** The cross-node checks of this snapshot against the peers known now. */
+      cross: (self: NodeSnapshot) => { findings: Finding[]; checkRuns: CheckRun[] };
       put: (m: VxdoctorMessage) => void;
       flush: () => Promise<unknown>;
       log: Logger;
@@ -93,22 +91,36 @@ export class NodeInventory {
     const r = o.checks(s);
     const extra = o.unknowns().map((u) => heartbeatUnknown(o.node, u));
     this.snapshot = s;
-    this.findings = [...r.findings, ...extra];
-    this.checkRuns = r.checkRuns;
+    this.nodeFindings = [...r.findings, ...extra];
+    this.nodeCheckRuns = r.checkRuns;
     o.onSnapshot(s);
-    const sk = snapshotKey(s);
-    const fk = findingsKey(this.findings);
+    const sk = snapshotDigest(s);
     const due = Date.now() - this.lastPublishAt >= o.republishMs;
-    if (sk !== this.lastSnapKey || due) o.put({ ...envelope(o.node), type: 'snapshot', snapshot: s });
-    if (fk !== this.lastFindKey || due)
-      o.put({ ...envelope(o.node), type: 'findings', findings: this.findings, checkRuns: this.checkRuns });
-    if (sk !== this.lastSnapKey || fk !== this.lastFindKey || due) this.lastPublishAt = Date.now();
+    if (sk !== this.lastSnapKey || due) {
+      o.put(summaryMessage({ node: o.node }, s));
+      this.lastPublishAt = Date.now();
+    }
     this.lastSnapKey = sk;
-    this.lastFindKey = fk;
+    this.publishFindings(due);
     o.log.debug(
       { durationMs: Math.round(performance.now() - t0), findings: this.findings.length },
       'inventory',
     );
     void o.flush();
+  }
+
+  /**
+   * Re-runs the cross-node checks (peers changed, or an `unknown` waits to age into a verdict)
+   * and puts the findings message when its content changed (or `due`).
+   */
+  publishFindings(due = false): void {
+    if (!this.snapshot) return;
+    const cross = this.o.cross(this.snapshot);
+    this.findings = [...this.nodeFindings, ...cross.findings];
+    this.checkRuns = [...this.nodeCheckRuns, ...cross.checkRuns];
+    const fk = findingsKey(this.findings);
+    if (fk !== this.lastFindKey || due)
+      this.o.put(findingsMessage({ node: this.o.node }, this.findings, this.checkRuns));
+    this.lastFindKey = fk;
   }
 }

@@ -1,13 +1,15 @@
 /**
- * This node's presence record (what peers probe by: underlay addresses, VTEPs with the MTU
- * each overlay carries, the prober's port and overlay endpoints) and its refresh policy: put
+ * This node's presence record (what peers probe by and check their tables against: underlay
+ * addresses, VTEP identities with the MTU each overlay carries, the prober's port and overlay
+ * endpoints; built by agent/publish/messages.ts) and its refresh policy: put
  * when it changed, else every third of the TTL (every peer watches the bucket, so each refresh
  * costs N-1 other agents a message).
  */
 import type { Logger } from '../../shared/logging.js';
-import { type NodePresence, type NodeSnapshot, SCHEMA_VERSION } from '../../shared/schema.js';
+import type { NodePresence, NodeSnapshot } from '../../shared/schema.js';
 import { checkPresence } from '../../shared/validation.js';
 import { VERSION } from '../../shared/version.js';
+import { presenceRecord as buildPresence } from '../publish/messages.js';
 import type { ProbeEngine } from './ports.js';
 
 /** The record from the latest snapshot (null before the first one). */
@@ -21,27 +23,7 @@ export function presenceRecord(o: {
   const { snapshot } = o;
   if (!snapshot) return null;
   const extras = o.extras ?? { probePort: 0, overlayEndpoints: [] };
-  return {
-    schemaVersion: SCHEMA_VERSION,
-    node: o.node,
-    labels: o.labels,
-    version: VERSION,
-    at: o.now,
-    underlay: (snapshot.underlay?.addresses ?? []).map((a) => a.split('/')[0] as string),
-    probePort: extras.probePort,
-    vteps: snapshot.vteps.map((v) => ({
-      style: v.style,
-      vni: v.vni,
-      port: v.port,
-      mac: v.mac,
-      local: v.local,
-      dev: v.dev,
-      ...(v.overlay ? { overlay: v.overlay } : {}),
-      // What the overlay carries, so peers size their full-size probe to this port by it.
-      overlayMtu: v.overlayMtu ?? v.mtu,
-    })),
-    overlayEndpoints: extras.overlayEndpoints,
-  };
+  return buildPresence({ node: o.node, labels: o.labels, version: VERSION, at: o.now }, snapshot, extras);
 }
 
 /** Puts the record when it changed or is due; says once per change when it fails the schema. */

@@ -7,8 +7,10 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Lifecycle } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/logging.js';
-import type { NodePresence } from '../../shared/schema.js';
-import { traceSubject } from '../../shared/subjects.js';
+import type { NodePresence, NodeSnapshot, SnapshotReply } from '../../shared/schema.js';
+import { encodeSnapshotReply } from '../../shared/snapshot-reply.js';
+import { snapshotSubject, traceSubject } from '../../shared/subjects.js';
+import { checkSnapshotRequest } from '../../shared/validation.js';
 import type { Publisher } from '../publish/outbox.js';
 import type { PresenceRejects } from '../../shared/presence.js';
 import { Presence } from '../publish/presence.js';
@@ -25,12 +27,15 @@ export interface NatsSessionOptions {
   presenceRejects: PresenceRejects;
   onPeers: (peers: NodePresence[]) => void;
   traces: TraceResponder;
+  /** The latest whole snapshot, sent on request (details on demand for the node detail API). */
+  snapshot: () => NodeSnapshot | null;
   /** Connected (and reconnected): send what the outbox holds. */
   flush: () => Promise<unknown>;
   log: Logger;
 }
 
 const enc = new TextEncoder();
+const dec = new TextDecoder();
 
 export class NatsSession {
   /** The current connection's publisher, null while not connected. */
@@ -106,6 +111,25 @@ export class NatsSession {
           .answer(msg.data)
           .then((reply) => msg.respond(enc.encode(JSON.stringify(reply))))
           .catch((e) => o.log.debug({ err: e }, 'trace reply not sent'));
+      },
+    });
+    // Details on demand: the whole latest snapshot, asked by the collector's node detail API.
+    conn.subscribe(snapshotSubject(o.node), {
+      callback: (err, msg) => {
+        if (err) return;
+        let req: unknown = null;
+        try {
+          req = JSON.parse(dec.decode(msg.data));
+        } catch {
+          /* answered below */
+        }
+        const reply: SnapshotReply = { node: o.node };
+        const snapshot = o.snapshot();
+        if (!checkSnapshotRequest.check(req)) reply.error = 'malformed snapshot request';
+        else if (req.node !== o.node) reply.error = `this is ${o.node}, not ${req.node}`;
+        else if (!snapshot) reply.error = 'no inventory yet';
+        else reply.snapshot = snapshot;
+        msg.respond(encodeSnapshotReply(reply, conn.info?.max_payload ?? 1024 * 1024));
       },
     });
     lc.spawn('nats-status', async () => {

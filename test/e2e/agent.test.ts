@@ -83,9 +83,10 @@ test('agents on the lab: discovery, probes, faults, footprint', { timeout: 600_0
       );
       throw new Error(`${err.message}\n${lines.join('\n')}`);
     });
-    // Snapshot and findings came too, from every node.
+    // Summary and findings came too, from every node (never a whole snapshot: details on demand).
     for (const n of NODES) {
-      assert.ok(reader?.of('snapshot', n).length, `no snapshot from ${n}`);
+      assert.ok(reader?.of('summary', n).length, `no summary from ${n}`);
+      assert.equal(reader?.of('snapshot', n).length, 0, `a whole snapshot from ${n} in the stream`);
       assert.ok(reader?.of('findings', n).length, `no findings from ${n}`);
     }
   });
