@@ -33,3 +33,12 @@ export function probeFilter(o: {
     icmp,
   ].join(' or ');
 }
+
+/**
+ * ICMP errors routers send back to this node for its hop walks: time-exceeded (type 11) and
+ * destination unreachable (type 3: frag-needed, port unreachable), addressed to `self`.
+ */
+export function icmpErrorFilter(self: string): string {
+  if (!IPV4.test(self)) throw new RangeError('bad filter address');
+  return `icmp and (icmp[0] = 11 or icmp[0] = 3) and dst host ${self}`;
+}

@@ -128,22 +128,40 @@ export interface WalkProbe {
 }
 
 /**
- * The walk probe an ICMP error is about: same quoted 5-tuple, UDP length and checksum, and the
- * quoted payload bytes (as many as were quoted) equal to the probe's. Null when none matches.
+ * The checksum field of a datagram still carrying the NIC's job (CHECKSUM_PARTIAL: veth, some
+ * virtual NICs): the folded pseudo-header sum, the same for every payload. A router behind such
+ * a link quotes this, not the real checksum.
+ */
+export function udpPartialChecksum(src: string, dst: string, len: number): number {
+  let sum = 17 + len;
+  for (const a of [src, dst]) {
+    const p = a.split('.').map(Number);
+    sum += ((p[0]! << 8) | p[1]!) + ((p[2]! << 8) | p[3]!);
+  }
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum;
+}
+
+/**
+ * The walk probe an ICMP error is about: same quoted 5-tuple and UDP length, and either the
+ * probe's own checksum (with the quoted payload bytes, as many as were quoted, equal to the
+ * probe's), or — when the quoted checksum tells nothing (zero, or the payload-independent
+ * partial sum of an offloading virtual link) — quoted payload bytes that match exactly one probe.
+ * Null when none (or more than one) matches.
  */
 export function matchWalkProbe(e: IcmpError, probes: readonly WalkProbe[]): WalkProbe | null {
   const q = e.quoted;
+  const byBytes: WalkProbe[] = [];
   for (const p of probes) {
     if (q.src !== p.src || q.dst !== p.dst || q.sport !== p.sport || q.dport !== p.dport) continue;
     if (q.udpLen !== 8 + p.payload.length) continue;
-    // A zero checksum means "none" (a router or NIC may have cleared it): then the bytes decide.
-    if (q.udpSum !== 0 && q.udpSum !== p.udpSum) continue;
     const n = Math.min(q.payload.length, p.payload.length);
-    if (q.udpSum === 0 && n === 0) continue;
     if (!q.payload.subarray(0, n).equals(p.payload.subarray(0, n))) continue;
-    return p;
+    if (q.udpSum === p.udpSum) return p;
+    const blind = q.udpSum === 0 || q.udpSum === udpPartialChecksum(p.src, p.dst, 8 + p.payload.length);
+    if (blind && n > 0) byBytes.push(p);
   }
-  return null;
+  return byBytes.length === 1 ? byBytes[0]! : null;
 }
 
 /** Upper bound on a walk's TTLs: beyond it the fabric is not what a walk can name. */
@@ -168,6 +186,8 @@ export interface HopReply {
 
 /** A walk on one port: per TTL what answered; `reached` when the destination answered itself. */
 export interface HopWalk {
+  /** The walk's destination (its own answers are not a router's). */
+  dst: string;
   port: number;
   sport: number;
   size: number;
@@ -180,7 +200,7 @@ export interface HopWalk {
 export function foldWalk(
   probes: readonly WalkProbe[],
   errors: readonly IcmpError[],
-  opts: { size: number; reachedTtl?: number | null },
+  opts: { size: number; dst: string; reachedTtl?: number | null },
 ): HopWalk {
   const first = probes[0];
   const byTtl = new Map<number, HopReply>();
@@ -198,12 +218,13 @@ export function foldWalk(
   }
   if (opts.reachedTtl != null) {
     const r = byTtl.get(opts.reachedTtl);
-    if (r && r.address === null) Object.assign(r, { address: first?.dst ?? null, kind: 'answered' });
+    if (r && r.address === null) Object.assign(r, { address: opts.dst, kind: 'answered' });
   }
   // Past the first TTL that reached the destination, more of the same says nothing new.
   const replies = [...byTtl.values()].sort((a, b) => a.ttl - b.ttl);
-  const end = replies.findIndex((r) => r.address !== null && r.address === first?.dst);
+  const end = replies.findIndex((r) => r.address !== null && r.address === opts.dst);
   return {
+    dst: opts.dst,
     port: first?.dport ?? 0,
     sport: first?.sport ?? 0,
     size: opts.size,
@@ -290,7 +311,8 @@ export function compareWalks(
       text: `${hopName(frag.address!, names)} answers frag-needed (next-hop MTU ${frag.mtu}) at TTL ${frag.ttl}`,
     };
   }
-  if (rows.length === 0) {
+  // The destination answering (port unreachable, its agent's reply) names no router.
+  if (!rows.some((r) => r.address !== null && r.address !== vxlan.dst)) {
     return {
       verdict: 'could-not-walk',
       at: null,
@@ -304,7 +326,8 @@ export function compareWalks(
   const lastV = vxlanAnswered[vxlanAnswered.length - 1] ?? null;
   const seenV = new Set(vxlanAnswered.map((r) => r.address));
   const firstMissing = (control?.replies ?? []).find(
-    (r) => r.address !== null && !seenV.has(r.address) && r.ttl > (lastV?.ttl ?? 0),
+    (r) =>
+      r.address !== null && r.address !== vxlan.dst && !seenV.has(r.address) && r.ttl > (lastV?.ttl ?? 0),
   );
   if (firstMissing && !vxlan.reached) {
     const at = lastV?.address ?? null;

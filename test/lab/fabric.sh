@@ -125,8 +125,11 @@ do_up() {
   for k in $(seq "$RACKS"); do routers+=("$ID-tor$k"); done
   for r in "${routers[@]}"; do
     ip netns add "$r"
+    # icmp_ratelimit=0: the lab tests walk all 16 flows of a path back to back; a real router
+    # rate-limits its ICMP (Linux: 1/s per destination after a burst of 6), which is why the agent
+    # walks only a few flows per round.
     nsx "$r" sysctl -q -e -w "${quiet_sysctls[@]}" "${bridge_sysctls[@]}" net.ipv4.ip_forward=1 \
-      net.ipv4.fib_multipath_hash_policy=1 >/dev/null
+      net.ipv4.fib_multipath_hash_policy=1 net.ipv4.icmp_ratelimit=0 >/dev/null
     echo "link set lo up" | ipb "$r"
   done
   for k in $(seq "$RACKS"); do

@@ -14,6 +14,7 @@ import {
   parseIcmpError,
   sportSet,
   udpChecksum,
+  udpPartialChecksum,
   type WalkProbe,
   walkPlan,
 } from '../../../agent/heartbeat/hops.js';
@@ -158,6 +159,17 @@ describe('matchWalkProbe', () => {
       assert.equal(matchWalkProbe(e, walk)?.ttl, p.ttl);
     }
   });
+  it('by the quoted payload when the quoted checksum is the partial sum of an offloading virtual link', () => {
+    for (const p of walk) {
+      const e = parseIcmpError(icmpFrame('10.31.0.9', 11, 0, p, 64))!;
+      const partial = udpPartialChecksum(SRC, DST, 8 + p.payload.length);
+      const q = { ...e, quoted: { ...e.quoted, udpSum: partial } };
+      assert.equal(matchWalkProbe(q, walk)?.ttl, p.ttl);
+      // Only the UDP header quoted and a payload-independent checksum: no way to tell the TTLs apart.
+      const short = { ...e, quoted: { ...e.quoted, udpSum: partial, payload: Buffer.alloc(0) } };
+      assert.equal(matchWalkProbe(short, walk), null);
+    }
+  });
   it('never matches another 5-tuple, another length or a different quoted payload', () => {
     const e = parseIcmpError(icmpFrame('10.31.0.9', 11, 0, walk[1]!, 64))!;
     const otherSport = walk.map((p) => ({ ...p, sport: 40004 }));
@@ -192,7 +204,7 @@ function walkOf(
     const isFrag = frag && frag.at === i;
     return parseIcmpError(icmpFrame(r, isFrag ? 3 : 11, isFrag ? 4 : 0, probes[i]!, 32, frag?.mtu ?? 0))!;
   });
-  return foldWalk(probes, errors, { size: 120 });
+  return foldWalk(probes, errors, { size: 120, dst: DST });
 }
 
 describe('compareWalks', () => {
@@ -238,6 +250,18 @@ describe('compareWalks', () => {
     assert.equal(c.verdict, 'could-not-walk');
     assert.equal(c.at, null);
     assert.deepEqual(c.rows, []);
+  });
+  it('healthy routed path: VXLAN ends silently at the last ToR, control reaches the destination (port unreachable): same', () => {
+    const control = walkOf(7001, [...fabric, DST], 6);
+    assert.equal(control.reached, true);
+    const c = compareWalks(walkOf(4789, fabric, 6), control);
+    assert.equal(c.verdict, 'same');
+    assert.equal(c.at, null);
+  });
+  it('pure L2: only the destination answers (TTL 1 reaches it): could not walk, not a guess', () => {
+    const c = compareWalks(walkOf(4789, [], 6), walkOf(7001, [DST], 6));
+    assert.equal(c.verdict, 'could-not-walk');
+    assert.equal(c.at, null);
   });
   it('both walks through the same hops: same, nothing named', () => {
     const c = compareWalks(walkOf(4789, fabric, 6), walkOf(7001, fabric, 6));
