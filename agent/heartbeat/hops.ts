@@ -300,7 +300,10 @@ export function compareWalks(
   }
   // Trailing TTLs where nothing answered either walk add nothing.
   while (rows.length > 0 && rows[rows.length - 1]!.address === null) rows.pop();
-  const frag = vxlan.replies.find((r) => r.kind === 'frag-needed' && r.address);
+  // Either walk may be the one that met the small link first (then the kernel learns the path
+  // MTU and fragments the other walk's copies locally).
+  const fragOf = (w: HopWalk | null) => w?.replies.find((r) => r.kind === 'frag-needed' && r.address);
+  const frag = fragOf(vxlan) ?? fragOf(control);
   if (frag) {
     return {
       verdict: 'frag-needed',

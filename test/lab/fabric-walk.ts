@@ -31,7 +31,7 @@ for (const sport of sportsArg.split(',').map(Number)) {
       dst,
       dport: port,
       maxTtl: 6,
-      waitMs: 300,
+      waitMs: 200,
       payload: () =>
         encodeProbe(
           {

@@ -156,7 +156,8 @@ do_up() {
     for s in 1 2; do ip -n "$ID-sp$s" route add "10.64.$k.0/24" via "10.66.$k.$((4 * s + 1))" dev "d$k"; done
   done
   while read -r k i; do
-    nsx "$ID-h$k$i" sysctl -q -e -w "${quiet_sysctls[@]}" >/dev/null
+    # the hosts answer port-unreachable at the end of a control walk: not rate-limited either
+    nsx "$ID-h$k$i" sysctl -q -e -w "${quiet_sysctls[@]}" net.ipv4.icmp_ratelimit=0 >/dev/null
     ip -n "$ID-tor$k" link add "h$i" type veth peer name eth0 netns "$ID-h$k$i"
     ip -n "$ID-tor$k" link set "h$i" master hosts up
     host_up "$k" "$i" "10.64.$k.1"
@@ -170,7 +171,7 @@ nft_drop() { # ns rule...
   shift
   nsx "$ns" nft -f - <<EOF
 table inet vxfabfault {
-  chain fwd {
+  chain forward_drop {
     type filter hook forward priority 0; policy accept;
     $*
   }
