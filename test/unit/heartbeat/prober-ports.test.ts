@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { pcapCaptureFactory } from '../../../agent/capture/index.js';
-import { requiredSize, vxlanPortsOf } from '../../../agent/heartbeat/prober.js';
+import { requiredSize, vxlanPortsOf } from '../../../agent/heartbeat/pmtu.js';
 import type { NodePresence } from '../../../shared/schema.js';
 import { LoopbackProbers, loopbackPresence } from './loopback.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { parseRouteCacheMtus } from '../../../agent/heartbeat/prober.js';
+import { parseRouteCacheMtus } from '../../../agent/heartbeat/pmtu.js';
 
 // Saved from lab node n1 after a DF ping to n4 under the mtu-fragneeded fault.
 const LAB = readFileSync(new URL('../../fixtures/heartbeat/route-show-cache.json', import.meta.url), 'utf8');
