@@ -24,7 +24,8 @@ export function probeFilter(o: {
   const vni = ((o.probeVni << 8) >>> 0).toString();
   const vxlan = `udp and (${ports.join(' or ')}) and udp[12:4] & 0xffffff00 = ${vni}`;
   const control = `udp and port ${o.controlPort}`;
-  const icmp = '(icmp and icmp[0] = 3 and icmp[1] = 4)';
+  // frag-needed (PMTU) and time-exceeded (hop walks: the routers a TTL-scoped copy reached)
+  const icmp = '(icmp and ((icmp[0] = 3 and icmp[1] = 4) or (icmp[0] = 11 and icmp[1] = 0)))';
   if (!o.self) return [`(${vxlan})`, `(${control})`, icmp].join(' or ');
   const out = `src host ${o.self} and udp[35] = 0`;
   return [
