@@ -8,6 +8,7 @@ import type {
   ArrivalReport,
   CheckRun,
   Finding,
+  HopsEvidence,
   HostFacts,
   NodeDetail,
   NodePresence,
@@ -101,6 +102,8 @@ interface PairRec {
   buckets: Bucket[];
   /** The latest probe, whole (for its per-hop fate). */
   last: ProbeResult;
+  /** The latest hop walk of this pair (walks run on some rounds only), while in the window. */
+  hops?: HopsEvidence;
 }
 
 interface NodeRec {
@@ -142,6 +145,8 @@ export interface PairStatus {
   /** Windowed counters over the whole window, and the per-round buckets they sum. */
   window: Tally;
   buckets: readonly Bucket[];
+  /** The latest hop walk of this pair within the window, if one ran. */
+  hops?: HopsEvidence;
 }
 
 export interface NodeStatus {
@@ -376,6 +381,7 @@ export class ClusterState {
     countInto(p.buckets, r, round, this.maxBuckets);
     // Replays and redeliveries may arrive late: the latest probe is the one sent last.
     if (r.at >= p.last.at) p.last = r;
+    if (r.hops && r.hops.at >= (p.hops?.at ?? 0)) p.hops = r.hops;
     if (r.answered && r.rttSeconds !== null && r.rttSeconds >= 0) {
       const h = this.rtt[r.path];
       let b = RTT_BUCKETS.findIndex((le) => r.rttSeconds! <= le);
@@ -672,6 +678,7 @@ export class ClusterState {
         answered: window.ok,
         window,
         buckets: p.buckets,
+        ...(p.hops && now - p.hops.at <= this.windowMs ? { hops: p.hops } : {}),
       });
     }
     out.sort((a, b) =>
