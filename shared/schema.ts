@@ -434,6 +434,8 @@ export interface HopsEvidence {
     name: string | null;
     vxlan: boolean;
     control: boolean;
+    /** The router the control walk met at this TTL when it differs (another ECMP member). */
+    controlAddress: string | null;
     fragNeededMtu: number | null;
   }>;
 }

@@ -309,6 +309,7 @@ export const ProbeResultSchema = Type.Object({
           name: Nullable(Type.String({ maxLength: 253 })),
           vxlan: Type.Boolean(),
           control: Type.Boolean(),
+          controlAddress: Nullable(Short),
           fragNeededMtu: Nullable(Int(0, 65535)),
         }),
         { maxItems: 16 },

@@ -242,6 +242,8 @@ export interface HopRow {
   /** The hop answered for the VXLAN-port walk / the control-port walk. */
   vxlan: boolean;
   control: boolean;
+  /** The router the control walk met at this TTL when it is another one (another ECMP member). */
+  controlAddress: string | null;
   /** Next-hop MTU this hop announced with frag-needed. */
   fragNeededMtu: number | null;
 }
@@ -295,6 +297,7 @@ export function compareWalks(
       name: address ? (names[address] ?? null) : null,
       vxlan: v?.address != null,
       control: c?.address != null,
+      controlAddress: c?.address != null && v?.address != null && c.address !== v.address ? c.address : null,
       fragNeededMtu: v?.kind === 'frag-needed' ? v.mtu : null,
     });
   }

@@ -4,7 +4,7 @@
 # inside the router namespaces only), TTL decremented at every hop, ICMP time-exceeded on (the
 # kernel default), a kernel VXLAN overlay (UDP 4789) between all hosts across the fabric.
 #
-#   bash test/lab/fabric.sh [--id ID] up [RACKS] [HOSTS] [--l2] | down | clear | fault NAME | describe
+#   bash test/lab/fabric.sh [--id ID] up [RACKS] [HOSTS] [--l2] | down | clear | fault NAME | describe | relay PORT
 #
 # RACKS (2-4, default 3) racks of HOSTS (1-3, default 1) hosts. --l2 builds the same hosts on one
 # flat bridge (no router anywhere: no hop can answer a walk). Namespaces: ID-sp1 ID-sp2 ID-tor<k>
@@ -63,7 +63,49 @@ hosts() { # prints "k i" per host
   for k in $(seq "$RACKS"); do for i in $(seq "$HOSTS"); do echo "$k $i"; done; done
 }
 
+kill_relay() {
+  local f=$RUN/relay.pids pid kid
+  [ -f "$f" ] || return 0
+  for pid in $(cat "$f"); do
+    # socat forks one child per connection; only processes whose command line names our run dir
+    for kid in $(pgrep -P "$pid" 2>/dev/null || true) $pid; do
+      if [ -r "/proc/$kid/cmdline" ] && tr '\0' ' ' <"/proc/$kid/cmdline" | grep -q "$RUN/"; then
+        kill "$kid" 2>/dev/null || true
+      fi
+    done
+  done
+  rm -f "$f"
+}
+
+# Agents in the hosts reach a nats-server on 127.0.0.1:PORT of the root namespace at
+# nats://127.0.0.1:4222 (a unix socket in /run/ID bridges the namespaces: no lab traffic leaves).
+do_relay() {
+  local port=$1 k i ok
+  [[ $port =~ ^[0-9]+$ ]] && [ "$port" -gt 0 ] && [ "$port" -lt 65536 ] || die "relay: bad port '$port'"
+  load_env
+  kill_relay
+  rm -f "$RUN/nats.sock"
+  socat "UNIX-LISTEN:$RUN/nats.sock,fork,unlink-early,mode=600" "TCP:127.0.0.1:$port" </dev/null >>"$RUN/relay.log" 2>&1 &
+  echo $! >>"$RUN/relay.pids"
+  while read -r k i; do
+    ip netns exec "$ID-h$k$i" socat TCP-LISTEN:4222,bind=127.0.0.1,reuseaddr,fork "UNIX-CONNECT:$RUN/nats.sock" \
+      </dev/null >>"$RUN/relay.log" 2>&1 &
+    echo $! >>"$RUN/relay.pids"
+  done < <(hosts)
+  for _ in $(seq 100); do
+    ok=1
+    [ -S "$RUN/nats.sock" ] || ok=0
+    while read -r k i; do
+      ip netns exec "$ID-h$k$i" ss -Hltn 'sport = :4222' | grep -q . || ok=0
+    done < <(hosts)
+    [ $ok = 1 ] && return 0
+    sleep 0.05
+  done
+  die "relay: listeners did not come up within 5 s"
+}
+
 do_down() {
+  kill_relay
   local nss m
   nss=$(existing_ns)
   if [ -n "$nss" ]; then
@@ -224,5 +266,6 @@ case "$cmd" in
   clear) do_clear ;;
   fault) do_fault "${1:?fault needs a name}" ;;
   describe) do_describe ;;
+  relay) do_relay "${1:?relay needs a port}" ;;
   *) die "usage: fabric.sh [--id ID] up [RACKS] [HOSTS] [--l2] | down | clear | fault NAME | describe" ;;
 esac

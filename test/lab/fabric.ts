@@ -127,6 +127,11 @@ export class Fabric {
       .map((l) => JSON.parse(l) as { sport: number; port: number; walk: HopWalk });
   }
 
+  /** Agents in the hosts reach the nats-server on 127.0.0.1:`natsPort` at nats://127.0.0.1:4222. */
+  relay(natsPort: number): Promise<void> {
+    return this.sh(['relay', String(natsPort)], 30_000);
+  }
+
   /** Runs `argv` inside host `name`'s namespace. */
   exec(name: string, argv: string[]): Promise<RunResult> {
     return this.run('ip', ['netns', 'exec', this.host(name).netns, ...argv], { timeoutMs: 10_000 });
