@@ -77,7 +77,8 @@ function attachHops(c: Candidate, p: PairStatus): void {
   // Every round leaves from a new source port: a round is a flow. Fully failed and fully passed
   // rounds of the VXLAN-port pairs tell loss that follows flows (an ECMP member) from loss on all.
   if (p.path === 'vxlan' || p.path === 'pmtu') {
-    const f = (c.flows ??= { failing: 0, total: 0 });
+    c.flows ??= { failing: 0, total: 0 };
+    const f = c.flows;
     for (const b of lastRounds(p.buckets, FLOW_ROUNDS)) {
       f.total++;
       if (b.ok === 0) f.failing++;
