@@ -189,6 +189,14 @@ describe('e2e: routed ECMP fabric, faults named by their hop', {
       // their healthy cost, not a walk per probe.
       assert.ok(faultCpu < healthyCpu * 4 + 1, `fault ${faultCpu} s vs healthy ${healthyCpu} s`);
 
+      // The alert annotation's source: one series naming the hop for that root cause.
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      assert.match(
+        metrics,
+        new RegExp(
+          `vxdoctor_rootcause_hop\\{id="${rc.id}",hop="10\\.66\\.\\d\\.6",verdict="vxlan-dies-after"\\} 1`,
+        ),
+      );
       const stdout = await cli(['status', '--collector', url]);
       assert.match(stdout, /\d+ of \d+ flows fail: one of the parallel paths drops VXLAN/);
       assert.match(stdout, /hop walk h\d+ -> h\d+: VXLAN port 4789 forwarded by 10\.66\.\d\.6/);
