@@ -381,7 +381,15 @@ export class ClusterState {
     countInto(p.buckets, r, round, this.maxBuckets);
     // Replays and redeliveries may arrive late: the latest probe is the one sent last.
     if (r.at >= p.last.at) p.last = r;
-    if (r.hops && r.hops.at >= (p.hops?.at ?? 0)) p.hops = r.hops;
+    // A walk that names a router stays over later ones that saw nothing (a failing round whose
+    // reply died on the way back walks a forward path that passes) while it is in the window.
+    if (r.hops) {
+      const cur = p.hops;
+      const named = (h: HopsEvidence) => h.verdict === 'vxlan-dies-after' || h.verdict === 'frag-needed';
+      const newer = !cur || r.hops.at >= cur.at;
+      const curExpired = !!cur && r.hops.at - cur.at > this.windowMs;
+      if (!cur || curExpired || (newer && (named(r.hops) || !named(cur)))) p.hops = r.hops;
+    }
     if (r.answered && r.rttSeconds !== null && r.rttSeconds >= 0) {
       const h = this.rtt[r.path];
       let b = RTT_BUCKETS.findIndex((le) => r.rttSeconds! <= le);
