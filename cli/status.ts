@@ -117,6 +117,11 @@ export function formatStatus(s: StatusReport): string {
         lines.push(
           `      loss ${pct(r.loss.ratio)} per crossing (${pct(r.loss.roundTripRatio)} of ${r.loss.probes} round trips, ${r.loss.rounds} rounds)${r.confidence ? `, confidence ${r.confidence}` : ''}`,
         );
+      if (r.flows && r.flows.failing > 0 && r.flows.failing < r.flows.total)
+        lines.push(
+          `      ${r.flows.failing} of ${r.flows.total} flows fail: one of the parallel paths drops VXLAN`,
+        );
+      if (r.hops) lines.push(`      hop walk ${r.hops.src} -> ${r.hops.dst}: ${r.hops.text}`);
       lines.push(`      fix: ${r.remediation}`);
     }
   }

@@ -6,8 +6,8 @@
  */
 import { type CommandSpec, ConfigError, type Parsed, readSecretFile } from '../shared/config.js';
 import { describeFate, probeOk } from '../shared/fate.js';
+import type { HopsEvidence, ProbeResult, Seen, TraceReply } from '../shared/schema.js';
 import { clientFlags, type Io, outputFormat, STDIO } from './flags.js';
-import type { ProbeResult, Seen, TraceReply } from '../shared/schema.js';
 
 export const command: CommandSpec = {
   name: 'trace',
@@ -48,6 +48,29 @@ export function formatHop(r: ProbeResult): string {
     );
   for (const i of r.icmp) lines.push(`           icmp: ${i}`);
   if (r.note) lines.push(`           note: ${r.note}`);
+  if (r.hops) lines.push(formatHops(r.hops, '           '));
+  return lines.join('\n');
+}
+
+/**
+ * A hop walk, the VXLAN-port walk and the control-port walk side by side per TTL, then what it
+ * names. `indent` prefixes every line.
+ */
+export function formatHops(h: HopsEvidence, indent = ''): string {
+  const lines = [`${indent}hop walk (source port ${h.sport}, ${h.size} B): ${h.text}`];
+  if (h.rows.length) {
+    const hop = (r: HopsEvidence['rows'][number]) =>
+      r.address ? `${r.address}${r.name ? ` (${r.name})` : ''}` : '*';
+    const w = Math.max(16, ...h.rows.map((r) => hop(r).length + 2));
+    const vx = `VXLAN ${h.port}`;
+    const ctl = h.controlPort !== null ? `CONTROL ${h.controlPort}` : 'CONTROL';
+    lines.push(`${indent}${'TTL'.padEnd(5)}${'HOP'.padEnd(w)}${vx.padEnd(12)}${ctl}`);
+    for (const r of h.rows) {
+      const v = r.fragNeededMtu !== null ? `frag ${r.fragNeededMtu}` : r.vxlan ? 'yes' : '-';
+      const c = r.control ? (r.controlAddress ? `yes via ${r.controlAddress}` : 'yes') : '-';
+      lines.push(`${indent}${String(r.ttl).padEnd(5)}${hop(r).padEnd(w)}${v.padEnd(12)}${c}`);
+    }
+  }
   return lines.join('\n');
 }
 

@@ -466,6 +466,46 @@ export interface ProbeResult {
   };
   /** Free-form note, e.g. `no libpcap: hop capture unavailable`, `tcp 7946 refused`. */
   note?: string;
+  /**
+   * Hop walk of this probe (failing VXLAN-port/PMTU paths, bounded per round, and traces): its
+   * TTL-scoped copies on the same 5-tuple next to the same walk on the control port.
+   */
+  hops?: HopsEvidence;
+}
+
+/**
+ * A hop walk: which routers answered ICMP time-exceeded (or frag-needed) for the VXLAN-port
+ * probe's TTL-scoped copies and for the control port's, and what that names.
+ */
+export interface HopsEvidence {
+  /** When the walk ran (epoch ms); the walked 5-tuple: source port, destination port, size. */
+  at: number;
+  sport: number;
+  port: number;
+  controlPort: number | null;
+  size: number;
+  /**
+   * `vxlan-dies-after`: `hop` is the last router that answered for VXLAN, `next` the first that
+   * answered only for control; `frag-needed`: `hop` sent frag-needed with `mtu`; `same`: both
+   * walks pass the same routers; `could-not-walk`: no router answered (pure L2, ICMP filtered).
+   */
+  verdict: 'vxlan-dies-after' | 'frag-needed' | 'same' | 'could-not-walk';
+  hop: string | null;
+  next: string | null;
+  mtu: number | null;
+  /** One sentence, e.g. `VXLAN port 4789 forwarded by 10.66.1.6, never by 10.66.3.5; control passes both`. */
+  text: string;
+  /** Per TTL: the router, its reverse name where the node has one, answered for VXLAN/control. */
+  rows: Array<{
+    ttl: number;
+    address: string | null;
+    name: string | null;
+    vxlan: boolean;
+    control: boolean;
+    /** The router the control walk met at this TTL when it differs (another ECMP member). */
+    controlAddress: string | null;
+    fragNeededMtu: number | null;
+  }>;
 }
 
 /** Observations by the receiver, reported in its own probes message. */
@@ -611,6 +651,16 @@ export interface RootCause {
    * unambiguous, `medium` when it rests on fewer samples, `low` for a plausible reading only.
    */
   confidence?: 'high' | 'medium' | 'low';
+  /**
+   * The latest hop walk behind a segment/underlay verdict (underlay-vxlan-filtered, underlay-mtu,
+   * underlay-loss), on one of its failing pairs: names the router where VXLAN dies.
+   */
+  hops?: HopsEvidence & { src: string; dst: string };
+  /**
+   * Source-port spread of the failing VXLAN-port pairs (ECMP members): flows (source ports) that
+   * failed every probe in the window / flows probed. `failing < total`: one parallel path drops.
+   */
+  flows?: { failing: number; total: number };
   /** Measured loss behind an `underlay-loss` verdict (windowed, per packet crossing). */
   loss?: {
     /** Estimated loss per packet crossing the place (probe or reply), 0..1. */

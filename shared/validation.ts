@@ -312,6 +312,37 @@ export const ProbeResultSchema = Type.Object({
     }),
   ),
   note: Type.Optional(Type.String({ maxLength: 1024 })),
+  hops: Type.Optional(
+    Type.Object({
+      at: EpochMs,
+      sport: Port,
+      port: Port,
+      controlPort: Nullable(Port),
+      size: Int(0, 65535),
+      verdict: Type.Union([
+        Type.Literal('vxlan-dies-after'),
+        Type.Literal('frag-needed'),
+        Type.Literal('same'),
+        Type.Literal('could-not-walk'),
+      ]),
+      hop: Nullable(Short),
+      next: Nullable(Short),
+      mtu: Nullable(Int(0, 65535)),
+      text: Type.String({ maxLength: 1024 }),
+      rows: Type.Array(
+        Type.Object({
+          ttl: Int(1, 64),
+          address: Nullable(Short),
+          name: Nullable(Type.String({ maxLength: 253 })),
+          vxlan: Type.Boolean(),
+          control: Type.Boolean(),
+          controlAddress: Nullable(Short),
+          fragNeededMtu: Nullable(Int(0, 65535)),
+        }),
+        { maxItems: 16 },
+      ),
+    }),
+  ),
 });
 export const ArrivalSchema = Type.Object({ from: NodeName, path: Path, count: Count, lastAt: EpochMs });
 

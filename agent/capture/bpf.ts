@@ -24,7 +24,8 @@ export function probeFilter(o: {
   const vni = ((o.probeVni << 8) >>> 0).toString();
   const vxlan = `udp and (${ports.join(' or ')}) and udp[12:4] & 0xffffff00 = ${vni}`;
   const control = `udp and port ${o.controlPort}`;
-  const icmp = '(icmp and icmp[0] = 3 and icmp[1] = 4)';
+  // frag-needed (PMTU) and time-exceeded (hop walks: the routers a TTL-scoped copy reached)
+  const icmp = '(icmp and ((icmp[0] = 3 and icmp[1] = 4) or (icmp[0] = 11 and icmp[1] = 0)))';
   if (!o.self) return [`(${vxlan})`, `(${control})`, icmp].join(' or ');
   const out = `src host ${o.self} and udp[35] = 0`;
   return [
@@ -32,4 +33,13 @@ export function probeFilter(o: {
     `(${control} and ((dst host ${o.self} and udp[35] = 1) or (${out})))`,
     icmp,
   ].join(' or ');
+}
+
+/**
+ * ICMP errors routers send back to this node for its hop walks: time-exceeded (type 11) and
+ * destination unreachable (type 3: frag-needed, port unreachable), addressed to `self`.
+ */
+export function icmpErrorFilter(self: string): string {
+  if (!IPV4.test(self)) throw new RangeError('bad filter address');
+  return `icmp and (icmp[0] = 11 or icmp[0] = 3) and dst host ${self}`;
 }

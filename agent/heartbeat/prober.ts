@@ -37,13 +37,16 @@ import type {
   ProbeResult,
   Unknown,
 } from '../../shared/schema.js';
-import { encodeProbe, type ProbePacket, peekProbe } from './codec.js';
+import { encodeProbe, minProbeLength, type ProbePacket, peekProbe } from './codec.js';
 import { type Pending, pendingOf } from './fold.js';
 import { OUTER_HEADERS, type PmtuMemo, parseRouteCacheMtus } from './pmtu.js';
 import { DEFAULT_PROBESET, type PeerRef, selectTargets } from './probeset.js';
 import { Responder } from './responder.js';
 import { type LocalView, type RoundPort, runProbeRound } from './round.js';
 import { type DockerPlan, dockerPlan, dockerProbe, tcpProbe } from './side-probes.js';
+import { compareWalks } from './hops.js';
+import { HopWalker } from './walker.js';
+import { hopsEvidence, MAX_WALKS_PER_ROUND, pickWalks, readHostNames, walkSize } from './walks.js';
 
 export interface ProberOptions {
   node: string;
@@ -68,7 +71,16 @@ export interface ProberOptions {
   maxSkewMs?: number;
   /** Clock (epoch ms), for tests. */
   clock?: () => number;
+  /** Hop walks of failing paths per round (default MAX_WALKS_PER_ROUND; 0 = off, traces still walk). */
+  walksPerRound?: number;
+  /** Hosts file for the walked routers' reverse names (default /etc/hosts). */
+  hostsFile?: string;
 }
+
+/** How long a walk waits for ICMP after its last TTL (ms, at most the round timeout). */
+const WALK_WAIT_MS = 400;
+/** Walk TTLs 1..WALK_MAX_TTL. */
+const WALK_MAX_TTL = 8;
 
 const zero = (): Record<ProbePath, number> => ({ vxlan: 0, control: 0, pmtu: 0, overlay: 0 });
 
@@ -79,6 +91,10 @@ export class Prober {
   private readonly responder: Responder;
   private readonly pending = new Map<number, Pending>();
   private readonly fragNeeded = new Map<string, number>();
+  /** The router that sent the latest frag-needed per target address, and its MTU. */
+  private readonly fragFrom = new Map<string, { from: string; mtu: number }>();
+  private readonly walker: HopWalker;
+  private walksDone = 0;
   private readonly pmtuCache = new Map<string, PmtuMemo>();
   private ctl: Socket | null = null;
   private ans: Socket | null = null;
@@ -94,6 +110,8 @@ export class Prober {
 
   constructor(o: ProberOptions) {
     this.o = o;
+    // Fed from the prober's own capture (its filter passes time-exceeded to us): no second handle.
+    this.walker = new HopWalker({ self: o.underlayAddr });
     this.responder = new Responder({
       node: o.node,
       key: o.key,
@@ -214,6 +232,7 @@ export class Prober {
       received: { ...this.responder.received },
       rejected: { ...this.responder.rejected },
       captureDropped: (s?.dropped ?? 0) + this.captureDroppedBase,
+      walks: this.walksDone,
     };
   }
 
@@ -304,8 +323,10 @@ export class Prober {
   private onFrame(frame: Buffer, ts: number): void {
     const f = parseFrame(frame);
     if (!f) return;
+    if (f.udp === null) this.walker.feed(frame);
     if (f.fragNeeded) {
       this.fragNeeded.set(f.fragNeeded.origDst, f.fragNeeded.mtu);
+      this.fragFrom.set(f.fragNeeded.origDst, { from: f.src, mtu: f.fragNeeded.mtu });
       return;
     }
     if (!f.udp) return;
@@ -382,8 +403,70 @@ export class Prober {
       learnedPmtus: () => this.learnedPmtus(),
       tcpProbe: (peer, addr, port, round) => this.tcpProbe(peer, addr, port, round),
       dockerProbe: (targets, round) => this.dockerProbe(targets, round),
+      walk: (results, tx, trace) => this.runWalks(results, tx, trace),
     };
     return runProbeRound(port, targets, round, forcePmtu);
+  }
+
+  /**
+   * Hop walks for this round's failing VXLAN-port/PMTU results (all of a trace's): the probe's
+   * TTL-scoped copies on its own source port `tx`, next to the same walk on the control port
+   * (a fresh source port: the control socket keeps answering peers at full TTL meanwhile).
+   */
+  private async runWalks(results: ProbeResult[], tx: Socket, trace: boolean): Promise<void> {
+    if (this.capture === null) return;
+    const max = this.o.walksPerRound ?? MAX_WALKS_PER_ROUND;
+    const picks = pickWalks(results, trace ? Number.POSITIVE_INFINITY : max, trace);
+    if (picks.length === 0) return;
+    const names = await readHostNames(this.o.hostsFile);
+    const sport = tx.address().port;
+    const waitMs = Math.min(WALK_WAIT_MS, this.o.roundTimeoutMs);
+    for (const r of picks) {
+      const peer = this.peers.get(r.dst);
+      if (!peer || r.port === null) continue;
+      const size = walkSize(r, minProbeLength(this.o.node, r.dst) + OUTER_HEADERS);
+      const payload = (path: 'vxlan' | 'control') => () => {
+        const p = this.packet(path, r.dst, size);
+        const padTo = size - OUTER_HEADERS;
+        return encodeProbe(p, this.o.key, { vni: this.o.probeVni, padTo });
+      };
+      const ctlSock = peer.probePort ? await this.bind(this.o.underlayAddr, 0) : null;
+      try {
+        const [v, c] = await Promise.all([
+          this.walker.walk({
+            src: this.o.underlayAddr,
+            sport,
+            dst: r.target,
+            dport: r.port,
+            payload: payload('vxlan'),
+            maxTtl: WALK_MAX_TTL,
+            waitMs,
+            socket: tx,
+          }),
+          ctlSock
+            ? this.walker.walk({
+                src: this.o.underlayAddr,
+                sport: ctlSock.address().port,
+                dst: r.target,
+                dport: peer.probePort,
+                payload: payload('control'),
+                maxTtl: WALK_MAX_TTL,
+                waitMs,
+                socket: ctlSock,
+              })
+            : Promise.resolve(null),
+        ]);
+        this.walksDone++;
+        r.hops = hopsEvidence(compareWalks(v, c, names), v, c, {
+          at: Date.now(),
+          fragFrom: this.fragNeeded.has(r.target) ? (this.fragFrom.get(r.target) ?? null) : null,
+        });
+      } catch (err) {
+        this.o.log.debug({ err, peer: r.dst }, 'hop walk failed');
+      } finally {
+        ctlSock?.close();
+      }
+    }
   }
 
   /** Path MTUs the kernel learned (route cache exceptions), by destination address. */

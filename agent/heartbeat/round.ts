@@ -68,6 +68,11 @@ export interface RoundPort {
   learnedPmtus(): Promise<Map<string, number>>;
   tcpProbe(peer: string, addr: string, port: number, round: number): Promise<ProbeResult>;
   dockerProbe(targets: string[], round: number): Promise<ProbeResult[]>;
+  /**
+   * Hop walks of the round's failing VXLAN-port/PMTU results (every port on a trace), on the
+   * round's own source port `tx`: attaches `hops` to the results it walked.
+   */
+  walk?(results: ProbeResult[], tx: Socket, trace: boolean): Promise<void>;
 }
 
 /** One round to `targets`; `forcePmtu` searches even where a remembered search stands (trace). */
@@ -180,7 +185,6 @@ export async function runProbeRound(
   // PMTU was in force for it.
   const anyFailed = [...mains.values()].some((p) => !p.answered);
   const learned = anyFailed ? await o.learnedPmtus() : new Map<string, number>();
-  tx.close();
 
   const results = foldResults(
     ids.flatMap((id) => o.pending.get(id) ?? []),
@@ -197,6 +201,11 @@ export async function runProbeRound(
   );
   // Nothing pending from this call is kept: the map never grows across rounds.
   for (const id of ids) o.pending.delete(id);
+  try {
+    if (o.walk) await o.walk(results, tx, forcePmtu);
+  } finally {
+    tx.close();
+  }
   results.push(...(await Promise.all(tcp)), ...(await docker));
   return results;
 }

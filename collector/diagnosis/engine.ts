@@ -7,9 +7,10 @@
  * its evidence spans two probe rounds, or two independent observers report it; `since` is kept
  * across evaluations (and restarts, through `seed`).
  */
-import type { RootCause, RootCauseKind, Severity } from '../../shared/schema.js';
 import { describeFate } from '../../shared/fate.js';
-import { type DiagnosisInput, type NodeStatus, type PairStatus } from '../state/index.js';
+import type { HopsEvidence, RootCause, RootCauseKind, Severity } from '../../shared/schema.js';
+import { lastRounds } from '../state/evidence.js';
+import type { DiagnosisInput, NodeStatus, PairStatus } from '../state/index.js';
 import { KINDS } from './kinds.js';
 
 /** Swarm control ports probed with TCP on the control path. */
@@ -45,6 +46,45 @@ export interface Candidate {
   byEvaluations?: boolean;
   confidence?: RootCause['confidence'];
   loss?: RootCause['loss'];
+  /** The best hop walk among the attached pairs, and their flows (segment/underlay kinds). */
+  hops?: NonNullable<RootCause['hops']>;
+  flows?: { failing: number; total: number };
+}
+
+/** Kinds whose verdict a hop walk can localize further (the fault is on the path, not a node). */
+const HOP_KINDS = new Set<RootCauseKind>(['underlay-vxlan-filtered', 'underlay-mtu', 'underlay-loss']);
+const HOP_RANK: Record<HopsEvidence['verdict'], number> = {
+  'vxlan-dies-after': 0,
+  'frag-needed': 0,
+  'could-not-walk': 1,
+  same: 2,
+};
+/** Flows judged per pair: the last FLOW_ROUNDS rounds, each sent from its own source port. */
+export const FLOW_ROUNDS = 16;
+
+/** Attaches the pair's walk when it says more than the one the candidate has (or is newer). */
+function attachHops(c: Candidate, p: PairStatus): void {
+  if (!HOP_KINDS.has(c.kind)) return;
+  const h = p.hops;
+  if (h) {
+    const cur = c.hops;
+    if (
+      !cur ||
+      HOP_RANK[h.verdict] < HOP_RANK[cur.verdict] ||
+      (HOP_RANK[h.verdict] === HOP_RANK[cur.verdict] && h.at > cur.at)
+    )
+      c.hops = { ...h, src: p.src, dst: p.dst };
+  }
+  // Every round leaves from a new source port: a round is a flow. Fully failed and fully passed
+  // rounds of the VXLAN-port pairs tell loss that follows flows (an ECMP member) from loss on all.
+  if (p.path === 'vxlan' || p.path === 'pmtu') {
+    c.flows ??= { failing: 0, total: 0 };
+    const f = c.flows;
+    for (const b of lastRounds(p.buckets, FLOW_ROUNDS)) {
+      f.total++;
+      if (b.ok === 0) f.failing++;
+    }
+  }
 }
 
 /** What a rule sees and may do. */
@@ -161,6 +201,7 @@ export function makeContext(input: DiagnosisInput): RuleContext {
         if (explained.has(pairKey(p))) continue;
         explained.add(pairKey(p));
         c.evidence.push(pairLine(p));
+        attachHops(c, p);
         c.observers.add(p.src);
         if (p.failStreak >= 2) c.repeated = true;
         if (p.failSince !== null) c.onset = Math.min(c.onset, p.failSince);
@@ -208,6 +249,13 @@ export function evaluate(
     const since = prev?.since ?? (raised ? new Date(c.onset).toISOString() : null);
     nextSeen.set(id, { consecutive, since });
     if (!raised || since === null) continue;
+    const hopLines: string[] = [];
+    if (c.flows && c.flows.failing > 0 && c.flows.failing < c.flows.total)
+      hopLines.push(
+        `${c.flows.failing} of ${c.flows.total} flows fail: one of the parallel paths drops VXLAN (each round leaves from its own source port)`,
+      );
+    if (c.hops) hopLines.push(`hop walk ${c.hops.src} -> ${c.hops.dst}: ${c.hops.text}`);
+    if (hopLines.length) c.evidence.unshift(...hopLines);
     out.push({
       id,
       kind: c.kind,
@@ -220,6 +268,8 @@ export function evaluate(
       since,
       confidence: c.confidence ?? (c.observers.size >= 2 && c.repeated ? 'high' : 'medium'),
       ...(c.loss ? { loss: c.loss } : {}),
+      ...(c.hops ? { hops: c.hops } : {}),
+      ...(c.flows && c.flows.total > 0 ? { flows: c.flows } : {}),
     });
   }
   out.sort((a, b) => SEV_RANK[a.severity] - SEV_RANK[b.severity] || a.id.localeCompare(b.id));

@@ -108,6 +108,20 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
     },
   });
   new Gauge({
+    name: 'vxdoctor_rootcause_hop',
+    help: 'The router a hop walk names for an active segment/underlay root cause (value 1): id, hop address and verdict (vxlan-dies-after: the last router that forwarded VXLAN; frag-needed: the router answering frag-needed). For alert annotations; at most one series per root cause.',
+    labelNames: ['id', 'hop', 'verdict'],
+    registers,
+    collect() {
+      this.reset();
+      for (const rc of src.rootCauses()) {
+        const h = rc.hops;
+        if (h?.hop && (h.verdict === 'vxlan-dies-after' || h.verdict === 'frag-needed'))
+          this.set({ id: rc.id, hop: h.hop, verdict: h.verdict }, 1);
+      }
+    },
+  });
+  new Gauge({
     name: 'vxdoctor_findings',
     help: 'Active findings per node, check and severity (node checks and cluster checks).',
     labelNames: ['node', 'check', 'severity'],

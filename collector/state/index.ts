@@ -8,6 +8,7 @@ import type {
   ArrivalReport,
   CheckRun,
   Finding,
+  HopsEvidence,
   HostFacts,
   NodeDetail,
   NodePresence,
@@ -101,6 +102,8 @@ interface PairRec {
   buckets: Bucket[];
   /** The latest probe, whole (for its per-hop fate). */
   last: ProbeResult;
+  /** The latest hop walk of this pair (walks run on some rounds only), while in the window. */
+  hops?: HopsEvidence;
 }
 
 interface NodeRec {
@@ -143,6 +146,8 @@ export interface PairStatus {
   /** Windowed counters over the whole window, and the per-round buckets they sum. */
   window: Tally;
   buckets: readonly Bucket[];
+  /** The latest hop walk of this pair within the window, if one ran. */
+  hops?: HopsEvidence;
 }
 
 export interface NodeStatus {
@@ -342,6 +347,15 @@ export class ClusterState {
     countInto(p.buckets, r, round, this.maxBuckets);
     // Replays and redeliveries may arrive late: the latest probe is the one sent last.
     if (r.at >= p.last.at) p.last = r;
+    // A walk that names a router stays over later ones that saw nothing (a failing round whose
+    // reply died on the way back walks a forward path that passes) while it is in the window.
+    if (r.hops) {
+      const cur = p.hops;
+      const named = (h: HopsEvidence) => h.verdict === 'vxlan-dies-after' || h.verdict === 'frag-needed';
+      const newer = !cur || r.hops.at >= cur.at;
+      const curExpired = !!cur && r.hops.at - cur.at > this.windowMs;
+      if (!cur || curExpired || (newer && (named(r.hops) || !named(cur)))) p.hops = r.hops;
+    }
     if (r.answered && r.rttSeconds !== null && r.rttSeconds >= 0) {
       const h = this.rtt[r.path];
       let b = RTT_BUCKETS.findIndex((le) => r.rttSeconds! <= le);
@@ -609,6 +623,7 @@ export class ClusterState {
         answered: window.ok,
         window,
         buckets: p.buckets,
+        ...(p.hops && now - p.hops.at <= this.windowMs ? { hops: p.hops } : {}),
       });
     }
     out.sort((a, b) =>

@@ -1,3 +1,4 @@
+import type { HopsEvidence } from '../../../shared/schema.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ClusterState } from '../../../collector/state/index.js';
@@ -162,5 +163,47 @@ describe('cluster state', () => {
       s.groupPairs('control').some((g) => (g.loss ?? 0) > 0),
       'the partial loss shows',
     );
+  });
+});
+
+describe('cluster state: hop walks per pair', () => {
+  const walk = (verdict: HopsEvidence['verdict'], hop: string | null, at: number): HopsEvidence => ({
+    at,
+    sport: 41000,
+    port: 4789,
+    controlPort: 7999,
+    size: 120,
+    verdict,
+    hop,
+    next: null,
+    mtu: null,
+    text: verdict,
+    rows: [],
+  });
+  /** Round n with a walk on n1 -> n3's VXLAN-port result. */
+  const withWalk = (n: number, h: HopsEvidence) =>
+    round(n, healthy).map((m) =>
+      m.type === 'probes' && m.node === 'n1'
+        ? {
+            ...m,
+            results: m.results.map((r) => (r.dst === 'n3' && r.path === 'vxlan' ? { ...r, hops: h } : r)),
+          }
+        : m,
+    );
+  const hopsOf = (s: ClusterState) =>
+    s.pairStatuses().find((p) => p.src === 'n1' && p.dst === 'n3' && p.path === 'vxlan')?.hops;
+
+  it('a walk that names a router stays over a later one that saw nothing, until it leaves the window', () => {
+    let now = T0;
+    const s = new ClusterState({ clock: () => now, windowMs: 30_000 });
+    for (const m of withWalk(0, walk('vxlan-dies-after', '10.5.0.6', T0 + 100))) s.apply(m);
+    for (const m of withWalk(1, walk('same', null, T0 + 5100))) s.apply(m);
+    now = T0 + 6000;
+    assert.equal(hopsOf(s)?.hop, '10.5.0.6');
+    for (const m of withWalk(2, walk('frag-needed', '10.5.0.9', T0 + 10_100))) s.apply(m);
+    assert.equal(hopsOf(s)?.hop, '10.5.0.9', 'a newer named walk replaces it');
+    for (const m of withWalk(9, walk('same', null, T0 + 45_100))) s.apply(m);
+    now = T0 + 46_000;
+    assert.equal(hopsOf(s)?.verdict, 'same', 'the named walk left the window');
   });
 });

@@ -21,6 +21,7 @@ import {
 const METRICS = new Set([
   'vxdoctor_rootcause_active',
   'vxdoctor_rootcause',
+  'vxdoctor_rootcause_hop',
   'vxdoctor_build_info',
   'vxdoctor_findings',
   'vxdoctor_peer_reachable_ratio',
