@@ -36,6 +36,7 @@ import { HistoryStore } from './history/store.js';
 import { IngestCounters, validateMessage } from './ingest/index.js';
 import { registerCollectorMetrics } from './metrics/index.js';
 import { ClusterState } from './state/index.js';
+import { type Partition, Partitioning } from './partition/index.js';
 
 /** NATS authentication and TLS: the same flags and meaning as the agent's. */
 export type NatsAuth = Omit<NatsSettings, 'servers' | 'name'>;
@@ -80,6 +81,8 @@ export interface CollectorOptions {
   defaultMetrics?: boolean;
   /** Cross-node checks (shared/crosschecks runClusterChecks), when available. */
   clusterChecks?: (s: NodeSnapshot[]) => { findings: Finding[]; checkRuns: CheckRun[] };
+  /** `--partition I/N` (docs/scale-out.md): share the work with N-1 other instances. */
+  partition?: Partition;
   log: Logger;
   clock?: () => number;
 }
@@ -152,6 +155,17 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   const diagnoser = new Diagnoser();
   const registry = new Registry();
   if (o.defaultMetrics) collectDefaultMetrics({ register: registry });
+  const partitioning = o.partition
+    ? new Partitioning({
+        self: o.partition,
+        instance: `${hostname()}/${o.durable}`,
+        log,
+        registry,
+        evaluateEveryMs: o.evaluateEveryMs ?? 2000,
+        replicas,
+        clock,
+      })
+    : null;
   let nc: NatsConnection | null = null;
   let connected = false;
   let consumerAttached = false;
@@ -163,7 +177,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   registerCollectorMetrics(registry, {
     state,
     ingest,
-    rootCauses: () => diagnoser.current().rootCauses,
+    rootCauses: () => partitioning?.view()?.rootCauses ?? diagnoser.current().rootCauses,
     natsConnected: () => connected,
     ...(o.pageUrl ? { pageUrl: o.pageUrl } : {}),
   });
@@ -175,6 +189,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
       ingest.traceSubjects++;
       return;
     }
+    if (partitioning && !partitioning.owns(subject)) return;
     const r = validateMessage(subject, data, {
       ...(o.maxMessageBytes ? { maxBytes: o.maxMessageBytes } : {}),
       now: clock(),
@@ -264,8 +279,11 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     ready: () => connected && consumerAttached && rebuilt,
     // Two evaluations after the rebuild: root causes that need two rounds are raised again.
     metricsReady: () => rebuilt && evaluationsSinceRebuild >= 2,
-    diagnosis: () =>
-      rebuilt ? diagnoser.current() : { generatedAt: new Date(clock()).toISOString(), rootCauses: [] },
+    diagnosis: () => {
+      if (!rebuilt) return { generatedAt: new Date(clock()).toISOString(), rootCauses: [] };
+      const merged = partitioning?.view();
+      return merged ? { generatedAt: diagnoser.current().generatedAt, ...merged } : diagnoser.current();
+    },
   });
 
   const persistSince = (rcs: { id: string; since: string }[]): void => {
@@ -294,7 +312,9 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
       state.tick();
       const input = state.diagnosisInput();
       lastPairStatuses = input.pairs;
-      const rcs = diagnoser.evaluate(input);
+      const local = diagnoser.evaluate(input);
+      // Partitioned: this instance's share merged with the others' digests (one cluster view).
+      const rcs = partitioning ? partitioning.afterEvaluate(input, local) : local;
       persistSince(rcs);
       evaluationsSinceRebuild++;
       // As /metrics: from the second evaluation after the rebuild (two-round root causes are
@@ -542,6 +562,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
       }
     })();
     tasks.push(runConsumer(), runKv());
+    partitioning?.attach(conn);
     history.attach(conn);
   };
   let natsTask: Promise<void> = Promise.resolve();
@@ -551,6 +572,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     clearInterval(evalTimer);
     clearInterval(segmentTimer);
     await history.stop();
+    await partitioning?.stop();
     consumerMsgs?.stop();
     kvWatch?.stop();
     await app.close();
@@ -572,7 +594,8 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.listenPort;
   const url = `http://${o.listenHost.includes(':') ? `[${o.listenHost}]` : o.listenHost}:${port}`;
-  log.info({ url }, 'collector listening');
+  if (partitioning) partitioning.url = url;
+  log.info({ url, ...(o.partition ? { partition: o.partition } : {}) }, 'collector listening');
 
   return {
     app,
