@@ -1,7 +1,7 @@
 /**
  * Two collector processes sharing the work (`--partition 0/2`, `--partition 1/2`) on a real
  * nats-server (127.0.0.1, JetStream on a temp dir), fed by simulated agents of varied names in
- * three racks (bench/partition-sim.ts): each instance ingests exactly the probes messages of the
+ * three racks (bench/sim/partition-sim.ts): each instance ingests exactly the probes messages of the
  * nodes it owns, both answer /api/v1/diagnosis with the same segment fault (the cluster view),
  * and when one instance is killed the other reports it missing with the nodes nobody judges.
  */
@@ -11,7 +11,7 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { SimPublisher, type SimFault, simCluster } from '../../bench/partition-sim.js';
+import { SimPublisher, type SimFault, simCluster } from '../../bench/sim/partition-sim.js';
 import { partitionOf } from '../../collector/partition/assign.js';
 import { rootCauseId } from '../../collector/diagnosis/index.js';
 import type { DiagnosisResponse } from '../../shared/schema.js';

@@ -9,10 +9,10 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ensureStream } from '../agent/publish/nats.js';
-import { ensurePresenceBucket } from '../agent/publish/presence.js';
-import { type PeerRef, selectTargets } from '../agent/heartbeat/probeset.js';
-import { silentLogger } from '../shared/logging.js';
+import { ensureStream } from '../../agent/publish/nats.js';
+import { ensurePresenceBucket } from '../../agent/publish/presence.js';
+import { type PeerRef, selectTargets } from '../../agent/heartbeat/probeset.js';
+import { silentLogger } from '../../shared/logging.js';
 import type {
   ArrivalReport,
   Finding,
@@ -21,8 +21,8 @@ import type {
   ProbePath,
   ProbeResult,
   ProbesMessage,
-} from '../shared/schema.js';
-import { nodeToken, subjectFor } from '../shared/subjects.js';
+} from '../../shared/schema.js';
+import { nodeToken, subjectFor } from '../../shared/subjects.js';
 
 export interface SimNode {
   name: string;
