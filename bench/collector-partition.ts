@@ -134,8 +134,21 @@ async function phase(partitions: number) {
       }
     })();
     await sleep(WARMUP_MS);
+    const counted = async () =>
+      Promise.all(
+        procs.map(async (c) => {
+          const t = await (await fetch(`${c.url}/metrics`)).text();
+          const sum = (re: RegExp) => [...t.matchAll(re)].reduce((s, m) => s + Number(m[1]), 0);
+          return {
+            ingested: sum(/^vxdoctor_ingest_messages_total\{kind="\w+"\} (\S+)$/gm),
+            skipped: sum(/^vxdoctor_collector_partition_skipped_messages (\S+)$/gm),
+          };
+        }),
+      );
+    const count0 = await counted();
     const start = procs.map((c) => usage(c.p.pid as number));
     const bytes0 = pub.bytes;
+    const sent0 = [...pub.sent.values()].reduce((a, b) => a + b, 0);
     const rssMax = procs.map(() => 0);
     const apiLat: number[] = [];
     const metricsLat: number[] = [];
@@ -165,6 +178,8 @@ async function phase(partitions: number) {
     }
     const secs = (Date.now() - t0) / 1000;
     const end = procs.map((c) => usage(c.p.pid as number));
+    const count1 = await counted();
+    const published = [...pub.sent.values()].reduce((a, b) => a + b, 0) - sent0;
     publishing = false;
     await publisher;
     const jsm = await jetstreamManager(nc);
@@ -173,13 +188,6 @@ async function phase(partitions: number) {
       const ci = await jsm.consumers.info(STREAM_NAME, c.durable).catch(() => null);
       backlog.push(ci ? ci.num_pending + ci.num_ack_pending : null);
     }
-    const metricsText = await Promise.all(procs.map((c) => fetch(`${c.url}/metrics`).then((r) => r.text())));
-    const ingested = metricsText.map((t) =>
-      [...t.matchAll(/^vxdoctor_ingest_messages_total\{kind="(\w+)"\} (\S+)$/gm)].reduce(
-        (s, m) => s + Number(m[2]),
-        0,
-      ),
-    );
     await nc.close();
     return {
       collectors: partitions,
@@ -187,7 +195,15 @@ async function phase(partitions: number) {
         partition: partitions > 1 ? `${i}/${partitions}` : null,
         cpuCores: Number((((end[i]?.cpu ?? 0) - (start[i]?.cpu ?? 0)) / secs).toFixed(3)),
         rssMaxMiB: Math.round((rssMax[i] as number) / 2 ** 20),
-        messagesIngested: ingested[i],
+        // Over the measured window: messages parsed and applied, and other partitions' acked unread.
+        messagesIngested: (count1[i]?.ingested ?? 0) - (count0[i]?.ingested ?? 0),
+        messagesSkipped: (count1[i]?.skipped ?? 0) - (count0[i]?.skipped ?? 0),
+        cpuSecondsPer1000Ingested: Number(
+          (
+            (((end[i]?.cpu ?? 0) - (start[i]?.cpu ?? 0)) * 1000) /
+            Math.max(1, (count1[i]?.ingested ?? 0) - (count0[i]?.ingested ?? 0))
+          ).toFixed(3),
+        ),
         backlogAtEnd: backlog[i],
         segmentVerdictSeconds: verdict[i],
       })),
@@ -196,6 +212,7 @@ async function phase(partitions: number) {
       ),
       apiDiagnosisSeconds: { p50: quantile(apiLat, 0.5), max: quantile(apiLat, 1) },
       metricsSeconds: { p50: quantile(metricsLat, 0.5), max: quantile(metricsLat, 1) },
+      messagesPublished: published,
       publishedBytesPerRound: Math.round((pub.bytes - bytes0) / Math.max(1, secs / (ROUND_MS / 1000))),
       publishRoundSeconds: { p50: quantile(roundTimes, 0.5), max: quantile(roundTimes, 1) },
       loadavg1: Number(loadavg()[0]?.toFixed(2)),

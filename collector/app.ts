@@ -9,6 +9,7 @@ import type { Logger } from '../shared/logging.js';
 import {
   type DiagnosisResponse,
   type FindingsResponse,
+  type NodeDetail,
   PROBE_PATHS,
   type PairsResponse,
   type ProbePath,
@@ -31,6 +32,11 @@ export class TraceTimeoutError extends Error {
 
 export interface AppOptions {
   state: ClusterState;
+  /**
+   * A node's detail when another process may hold it (a partitioned collector asks the node's
+   * owner, collector/partition); throws when that owner does not answer (503). Default: state.
+   */
+  nodeDetail?: (name: string) => Promise<NodeDetail | null>;
   registry: Registry;
   log: Logger;
   trace?: (r: TraceRequest) => Promise<TraceReply>;
@@ -120,7 +126,12 @@ const api =
     }
     app.get('/nodes', async () => state.nodes());
     app.get<{ Params: { name: string } }>('/nodes/:name', async (req, reply) => {
-      const d = state.nodeDetail(req.params.name);
+      let d: NodeDetail | null;
+      try {
+        d = o.nodeDetail ? await o.nodeDetail(req.params.name) : state.nodeDetail(req.params.name);
+      } catch (err) {
+        return reply.code(503).send({ error: String((err as Error).message).slice(0, 300) });
+      }
       if (!d) return reply.code(404).send({ error: `unknown node ${req.params.name}` });
       return d;
     });

@@ -267,6 +267,9 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
       clock,
     },
     state,
+    ...(partitioning
+      ? { nodeDetail: (n: string) => partitioning.nodeDetail(n, (x) => state.nodeDetail(x)) }
+      : {}),
     registry,
     log,
     trace,
@@ -562,7 +565,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
       }
     })();
     tasks.push(runConsumer(), runKv());
-    partitioning?.attach(conn);
+    partitioning?.attach(conn, (n) => state.nodeDetail(n));
     history.attach(conn);
   };
   let natsTask: Promise<void> = Promise.resolve();

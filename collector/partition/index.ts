@@ -10,7 +10,8 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../shared/logging.js';
-import type { RootCause } from '../../shared/schema.js';
+import type { NodeDetail, RootCause } from '../../shared/schema.js';
+import { isNodeName } from '../../shared/subjects.js';
 import type { DiagnosisInput } from '../state/index.js';
 import { type Partition, ownsSubject, partitionOf } from './assign.js';
 import { buildDigest, mergeView, type PartitionCoverage, type PartitionDigest, parseDigest } from './view.js';
@@ -20,6 +21,14 @@ export { type Partition, parsePartition, partitionOf } from './assign.js';
 /** Digests of every partitioned instance; a key per partition, `p<I>of<N>`. */
 export const KV_PARTITIONS = 'vxdoctor_partitions';
 export const digestKey = (p: Partition) => `p${p.index}of${p.count}`;
+/**
+ * Request/reply subject on which the instance owning a partition answers a node's detail
+ * (`GET /api/v1/nodes/<name>` on any instance). Outside `vxdoctor.v1.>`: the stream never stores it.
+ */
+export const NODE_DETAIL_PREFIX = 'vxdoctor.collector.v1';
+export const nodeDetailSubject = (p: Partition) => `${NODE_DETAIL_PREFIX}.${digestKey(p)}.node`;
+/** How long a node's detail waits for its owner. */
+export const NODE_DETAIL_TIMEOUT_MS = 3000;
 
 export interface PartitioningOptions {
   self: Partition;
@@ -47,6 +56,8 @@ export class Partitioning {
   private watch: { stop(): void } | null = null;
   private task: Promise<void> | null = null;
   private lastPutFailed = false;
+  private nc: NatsConnection | null = null;
+  private sub: { unsubscribe(): void } | null = null;
   url = '';
   private readonly staleMs: number;
 
@@ -94,8 +105,26 @@ export class Partitioning {
     return partitionOf(node, this.self.count);
   }
 
-  /** Watches the other instances' digests (retrying), once NATS is connected. */
-  attach(nc: NatsConnection): void {
+  /**
+   * Watches the other instances' digests (retrying) once NATS is connected, and answers the
+   * details of the nodes this instance owns from `local`.
+   */
+  attach(nc: NatsConnection, local: (name: string) => NodeDetail | null): void {
+    this.nc = nc;
+    const sub = nc.subscribe(nodeDetailSubject(this.self), {
+      callback: (err, m) => {
+        if (err) return;
+        try {
+          const name = new TextDecoder().decode(m.data);
+          m.respond(
+            JSON.stringify(isNodeName(name) && this.owner(name) === this.self.index ? local(name) : null),
+          );
+        } catch (e) {
+          this.o.log.warn({ err: e }, 'answering a node detail failed');
+        }
+      },
+    });
+    this.sub = sub;
     this.task = (async () => {
       while (!this.stopping) {
         try {
@@ -184,6 +213,27 @@ export class Partitioning {
     return this.merged.rootCauses;
   }
 
+  /**
+   * A node's detail: from `local` when this instance owns it, else from its owner over NATS.
+   * Throws when the owner does not answer (the API says 503, naming the partition).
+   */
+  async nodeDetail(name: string, local: (name: string) => NodeDetail | null): Promise<NodeDetail | null> {
+    if (!isNodeName(name)) return null;
+    const owner = this.owner(name);
+    if (owner === this.self.index) return local(name);
+    const nc = this.nc;
+    const p = { index: owner, count: this.self.count };
+    if (!nc) throw new Error(`not connected to NATS: cannot ask partition ${digestKey(p)}, owner of ${name}`);
+    try {
+      const r = await nc.request(nodeDetailSubject(p), name, { timeout: NODE_DETAIL_TIMEOUT_MS });
+      return JSON.parse(new TextDecoder().decode(r.data)) as NodeDetail | null;
+    } catch (err) {
+      throw new Error(
+        `collector partition ${digestKey(p)}, owner of ${name}, does not answer (${String((err as Error).message).slice(0, 120)})`,
+      );
+    }
+  }
+
   /** The merged cluster view (null before the first evaluation). */
   view(): { rootCauses: RootCause[]; partitions: PartitionCoverage } | null {
     return this.merged;
@@ -193,6 +243,7 @@ export class Partitioning {
   async stop(): Promise<void> {
     this.stopping = true;
     this.watch?.stop();
+    this.sub?.unsubscribe();
     const kv = this.kv;
     if (kv) await Promise.race([kv.delete(digestKey(this.self)).catch(() => undefined), sleep(2000)]);
     await Promise.race([this.task, sleep(2000)]);

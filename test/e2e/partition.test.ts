@@ -14,7 +14,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { SimPublisher, type SimFault, simCluster } from '../../bench/sim/partition-sim.js';
 import { partitionOf } from '../../collector/partition/assign.js';
 import { rootCauseId } from '../../collector/diagnosis/index.js';
-import type { DiagnosisResponse } from '../../shared/schema.js';
+import type { DiagnosisResponse, NodeDetail } from '../../shared/schema.js';
 import { buildDist, freePort, NatsServer, OUTPUT, ROOT, sleep, waitFor } from './harness.js';
 
 const LABEL = 'row';
@@ -188,6 +188,18 @@ describe('partitioned collectors (--partition I/N) on a real NATS', () => {
       assert.equal(counts[i]?.probes, expect[i], `instance ${i} ingested only its nodes' probes`);
       assert.equal(counts[i]?.skipped, expect[1 - i], `instance ${i} skipped the other's`);
     }
+    // A node's detail on the instance that does not own it comes from its owner (findings included).
+    for (const i of [0, 1]) {
+      const r = await fetch(`${urls[i]}/api/v1/nodes/${encodeURIComponent(lone.name)}`);
+      assert.equal(r.status, 200, `instance ${i}`);
+      const nd = (await r.json()) as NodeDetail;
+      assert.equal(nd.name, lone.name);
+      assert.deepEqual(
+        nd.findingList.map((f) => f.kind),
+        ['vtep-down'],
+        `instance ${i} shows the owner's findings`,
+      );
+    }
     const t0 = await metrics(0);
     assert.equal(metric(t0, 'vxdoctor_collector_partitions', 'state="present"'), 2);
     assert.equal(metric(t0, 'vxdoctor_collector_partitions', 'state="missing"'), 0);
@@ -215,6 +227,13 @@ describe('partitioned collectors (--partition I/N) on a real NATS', () => {
     assert.deepEqual([...(d.partitions?.unjudgedSample ?? [])].sort(), orphans.sort());
     const t = await metrics(0);
     assert.equal(metric(t, 'vxdoctor_collector_partitions', 'state="missing"'), 1);
+    // The dead owner's node details: a clear 503 naming the partition, not a half-empty node.
+    const r = await fetch(`${urls[0]}/api/v1/nodes/${encodeURIComponent(orphans[0] as string)}`);
+    assert.equal(r.status, 503);
+    assert.match(
+      ((await r.json()) as { error: string }).error,
+      /partition p1of2, owner of .* does not answer/,
+    );
     assert.equal(metric(t, 'vxdoctor_collector_partition_unjudged_nodes'), orphans.length);
   });
 });
