@@ -6,7 +6,7 @@
  * and when one instance is killed the other reports it missing with the nodes nobody judges.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -227,6 +227,20 @@ describe('partitioned collectors (--partition I/N) on a real NATS', () => {
     assert.deepEqual([...(d.partitions?.unjudgedSample ?? [])].sort(), orphans.sort());
     const t = await metrics(0);
     assert.equal(metric(t, 'vxdoctor_collector_partitions', 'state="missing"'), 1);
+    // `vxdoctor status` against the survivor says so and is not OK.
+    const st = spawnSync(
+      process.execPath,
+      [join(ROOT, 'bin/vxdoctor.js'), 'status', '--collector', urls[0] as string],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
+    assert.match(
+      st.stdout,
+      new RegExp(`Collectors: +1/2 partitions answer; MISSING 1/2: ${orphans.length} nodes judged by nobody`),
+    );
+    assert.notEqual(st.status, 0);
     // The dead owner's node details: a clear 503 naming the partition, not a half-empty node.
     const r = await fetch(`${urls[0]}/api/v1/nodes/${encodeURIComponent(orphans[0] as string)}`);
     assert.equal(r.status, 503);

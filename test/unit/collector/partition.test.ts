@@ -16,6 +16,7 @@ import {
   parseDigest,
 } from '../../../collector/partition/view.js';
 import type { DiagnosisInput, NodeStatus, PairStatus } from '../../../collector/state/index.js';
+import { formatStatus } from '../../../collector/status.js';
 import { ConfigError } from '../../../shared/config.js';
 import type { ProbePath, RootCause } from '../../../shared/schema.js';
 import { nodeToken, subjectFor } from '../../../shared/subjects.js';
@@ -399,5 +400,34 @@ describe('cross-partition view', () => {
       JSON.stringify({ ...d, rootCauses: [{ id: 'x', kind: 'no-such-kind', nodes: [] }] }),
     ])
       assert.equal(parseDigest(Buffer.from(bad)), null, bad);
+  });
+});
+
+describe('vxdoctor status with partitions', () => {
+  const report = (missing: number[]) => ({
+    collector: 'http://127.0.0.1:9700',
+    generatedAt: new Date(NOW).toISOString(),
+    ready: true,
+    natsConnected: true,
+    nodes: [],
+    rootCauses: [],
+    paths: [],
+    partitions: {
+      count: 3,
+      index: 0,
+      present: [0, 1, 2].filter((i) => !missing.includes(i)),
+      missing,
+      unjudgedNodes: missing.length ? 25 : 0,
+      unjudgedSample: missing.length ? ['worker_7.dc2.example.org', 'n3'] : [],
+      rootCausesOmitted: 0,
+    },
+    exitCode: 0 as const,
+  });
+  it('names the missing partitions and the nodes nobody judges; all present is one line', () => {
+    assert.match(
+      formatStatus(report([2])),
+      /Collectors: +2\/3 partitions answer; MISSING 2\/3: 25 nodes judged by nobody \(worker_7\.dc2\.example\.org, n3, \.\.\.\)/,
+    );
+    assert.match(formatStatus(report([])), /Collectors: +3\/3 partitions answer\n/);
   });
 });
