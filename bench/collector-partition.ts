@@ -9,7 +9,7 @@
  * (sampled every second, max) over MEASURE_S; at half of it a VXLAN drop between two racks is
  * injected and each instance's time until /api/v1/diagnosis names it is recorded; API and /metrics
  * latencies are sampled; the durable's backlog (pending + unacked) at the end.
- * Env: NODES (400), GROUPS (10), ROUND_S (5), WARMUP_S (30), MEASURE_S (60).
+ * Env: NODES (400), RACKS (10), ROUND_S (5), WARMUP_S (30), MEASURE_S (60).
  * The machine is shared: compare the phases by ratio; the load average is in the output.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -26,7 +26,7 @@ import { noFault, type SimFault, SimPublisher, simCluster } from './sim/partitio
 const ROOT = join(import.meta.dirname, '..');
 const OUT = join(ROOT, 'test-output');
 const NODES = Number(process.env.NODES ?? 400);
-const GROUPS = Number(process.env.GROUPS ?? 10);
+const GROUPS = Number(process.env.RACKS ?? 10);
 const ROUND_MS = Number(process.env.ROUND_S ?? 5) * 1000;
 const WARMUP_MS = Number(process.env.WARMUP_S ?? 30) * 1000;
 const MEASURE_MS = Number(process.env.MEASURE_S ?? 60) * 1000;
