@@ -53,6 +53,8 @@ export interface StatusReport {
   thisWeek?: Record<string, number>;
   /** The window every loss figure is over (seconds), when the collector says. */
   windowSeconds?: number;
+  /** Partitioned collectors (`--partition`): which instances answered (docs/scale-out.md). */
+  partitions?: DiagnosisResponse['partitions'];
   exitCode: 0 | 1 | 3;
 }
 
@@ -101,6 +103,13 @@ export function formatStatus(s: StatusReport): string {
   lines.push(
     `Nodes:        ${up.length}/${s.nodes.length} up${expired.length ? `, ${expired.length} expired (${expired.map((n) => n.name).join(', ')})` : ''}`,
   );
+  const p = s.partitions;
+  if (p)
+    lines.push(
+      p.missing.length
+        ? `Collectors:   ${p.present.length}/${p.count} partitions answer; MISSING ${p.missing.map((i) => `${i}/${p.count}`).join(', ')}: ${p.unjudgedNodes} nodes judged by nobody (${p.unjudgedSample.join(', ')}${p.unjudgedNodes > p.unjudgedSample.length ? ', ...' : ''})`
+        : `Collectors:   ${p.count}/${p.count} partitions answer`,
+    );
   if (!s.rootCauses.length) lines.push('Root causes:  none');
   else {
     lines.push(
@@ -192,7 +201,12 @@ export async function fetchStatus(base: string, timeoutMs: number): Promise<Stat
     ...((pairs[0] as PairsResponse).windowSeconds
       ? { windowSeconds: (pairs[0] as PairsResponse).windowSeconds }
       : {}),
-    exitCode: exitCodeFor(diag.rootCauses),
+    ...(diag.partitions ? { partitions: diag.partitions } : {}),
+    // A missing partition is half a view: never OK.
+    exitCode:
+      diag.partitions?.missing.length && exitCodeFor(diag.rootCauses) === 0
+        ? 3
+        : exitCodeFor(diag.rootCauses),
   };
 }
 

@@ -10,6 +10,7 @@ import {
   type DiagnosisResponse,
   type NodeSnapshot,
   type FindingsResponse,
+  type NodeDetail,
   PROBE_PATHS,
   type PairsResponse,
   type ProbePath,
@@ -32,6 +33,11 @@ export class TraceTimeoutError extends Error {
 
 export interface AppOptions {
   state: ClusterState;
+  /**
+   * A node's detail when another process may hold it (a partitioned collector asks the node's
+   * owner, collector/partition); throws when that owner does not answer (503). Default: state.
+   */
+  nodeDetail?: (name: string) => Promise<NodeDetail | null>;
   registry: Registry;
   log: Logger;
   trace?: (r: TraceRequest) => Promise<TraceReply>;
@@ -122,16 +128,22 @@ const api =
       });
     }
     app.get('/nodes', async () => state.nodes());
-    // The summary from state, plus (unless `?tables=0`) the whole snapshot asked of the agent:
-    // when it does not answer, the summary is still served with `snapshotError` saying why.
+    // The summary from state (or, partitioned, from the node's owner), plus (unless `?tables=0`)
+    // the whole snapshot asked of the agent: when it does not answer, the summary is still served
+    // with `snapshotError` saying why.
     app.get<{ Params: { name: string }; Querystring: { tables?: string } }>(
       '/nodes/:name',
       async (req, reply) => {
-        const d = state.nodeDetail(req.params.name);
-        if (!d) return reply.code(404).send({ error: `unknown node ${req.params.name}` });
         const tables = req.query.tables;
         if (tables !== undefined && !['0', '1', 'true', 'false'].includes(tables))
           return reply.code(400).send({ error: `tables: want 0 or 1, got ${JSON.stringify(tables)}` });
+        let d: NodeDetail | null;
+        try {
+          d = o.nodeDetail ? await o.nodeDetail(req.params.name) : state.nodeDetail(req.params.name);
+        } catch (err) {
+          return reply.code(503).send({ error: String((err as Error).message).slice(0, 300) });
+        }
+        if (!d) return reply.code(404).send({ error: `unknown node ${req.params.name}` });
         if (tables === '0' || tables === 'false') return d;
         if (!o.fetchSnapshot) return { ...d, snapshotError: 'no NATS connection: summary only' };
         try {

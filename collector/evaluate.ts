@@ -9,6 +9,7 @@ import type { Logger } from '../shared/logging.js';
 import type { Diagnoser } from './diagnosis/index.js';
 import { type SegmentRing, segmentSamples } from './history/segments.js';
 import type { HistoryStore } from './history/store.js';
+import type { Partitioning } from './partition/index.js';
 import type { RootCauseMemory } from './rootcause-memory.js';
 import type { ClusterState } from './state/index.js';
 
@@ -21,6 +22,8 @@ export interface EvaluateLoopOptions {
   groupLabel: string;
   clock: () => number;
   log: Logger;
+  /** `--partition I/N`: this instance's share merged with the other instances' digests. */
+  partitioning?: Partitioning | null;
 }
 
 export class EvaluateLoop {
@@ -57,7 +60,9 @@ export class EvaluateLoop {
       state.tick();
       const input = state.diagnosisInput();
       this.lastPairStatuses = input.pairs;
-      const rcs = diagnoser.evaluate(input);
+      const local = diagnoser.evaluate(input);
+      // Partitioned: this instance's share merged with the others' digests (one cluster view).
+      const rcs = this.o.partitioning ? this.o.partitioning.afterEvaluate(input, local) : local;
       this.o.memory.remember(rcs);
       this.evaluations++;
       // As /metrics: from the second evaluation after the rebuild (two-round root causes are

@@ -17,6 +17,7 @@ import {
 } from '../shared/config.js';
 import { createLogger } from '../shared/logging.js';
 import { natsSettings } from '../shared/nats.js';
+import { digestKey, parsePartition } from './partition/index.js';
 import { PRESENCE_TTL_MS, startCollector } from './runtime.js';
 
 export const command: CommandSpec = {
@@ -90,6 +91,12 @@ export const command: CommandSpec = {
       help: 'the server deletes the durable consumer after this long unused (a durable per pod name does not pile up across rollouts)',
     },
     {
+      name: 'partition',
+      type: 'string',
+      metavar: 'I/N',
+      help: 'share the work with other collectors: this is instance I (0-based) of N, each ingesting the nodes it owns (docs/scale-out.md); default one collector',
+    },
+    {
       name: 'max-message-bytes',
       type: 'int',
       default: 4 * 1024 * 1024,
@@ -152,6 +159,8 @@ export async function run(parsed: Parsed): Promise<number> {
     ?.flatMap((s) => s.split(','))
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
+  const partition =
+    typeof v.partition === 'string' && v.partition !== '' ? parsePartition(v.partition) : undefined;
   const running = await startCollector({
     nats,
     auth: natsSettings(v, nats, 'vxdoctor-collector'),
@@ -164,7 +173,9 @@ export async function run(parsed: Parsed): Promise<number> {
     apiToken,
     tokenForReads: Boolean(v['api-token-reads']),
     ...(allowedHosts?.length ? { allowedHosts } : {}),
-    durable: v.durable as string,
+    // One durable per partition: two instances pulling one durable would split its messages at random.
+    durable: partition ? `${v.durable as string}-${digestKey(partition)}` : (v.durable as string),
+    ...(partition ? { partition } : {}),
     pageUrl:
       typeof v['page-url'] === 'string' && v['page-url'] !== ''
         ? (v['page-url'] as string)

@@ -27,6 +27,7 @@ import { isLoopbackHost, TraceLimiter, type TraceLimits } from './limits.js';
 import { registerCollectorMetrics } from './metrics/index.js';
 import { PresenceWatch } from './presence-watch.js';
 import { RootCauseMemory } from './rootcause-memory.js';
+import { type Partition, Partitioning } from './partition/index.js';
 import { ClusterState } from './state/index.js';
 import { type NatsLink, snapshotClient, traceClient } from './trace-client.js';
 
@@ -71,6 +72,8 @@ export interface CollectorOptions {
   traceLimits?: TraceLimits;
   /** Register process/default metrics (off in tests for a stable /metrics). */
   defaultMetrics?: boolean;
+  /** `--partition I/N` (docs/scale-out.md): share the work with N-1 other instances. */
+  partition?: Partition;
   /** How long `GET /api/v1/nodes/:name` waits for the agent's whole snapshot (ms, default 3000). */
   snapshotTimeoutMs?: number;
   log: Logger;
@@ -119,7 +122,21 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   const history = new HistoryStore({ log, by: `${hostname()}/${o.durable}`, replicas, clock });
   const segments = new SegmentRing({ ...(o.segmentStepMs ? { stepMs: o.segmentStepMs } : {}) });
   const memory = new RootCauseMemory(log);
+  const registry = new Registry();
+  if (o.defaultMetrics) collectDefaultMetrics({ register: registry });
+  const partitioning = o.partition
+    ? new Partitioning({
+        self: o.partition,
+        instance: `${hostname()}/${o.durable}`,
+        log,
+        registry,
+        evaluateEveryMs: o.evaluateEveryMs ?? 2000,
+        replicas,
+        clock,
+      })
+    : null;
   const loop = new EvaluateLoop({
+    partitioning,
     state,
     diagnoser,
     memory,
@@ -133,6 +150,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
 
   /** One message from the stream: validated, counted, applied to the state. */
   const handle = (subject: string, data: Uint8Array): void => {
+    if (partitioning && !partitioning.owns(subject)) return;
     const r = validateMessage(subject, data, {
       ...(o.maxMessageBytes ? { maxBytes: o.maxMessageBytes } : {}),
       now: clock(),
@@ -180,12 +198,10 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     },
   });
 
-  const registry = new Registry();
-  if (o.defaultMetrics) collectDefaultMetrics({ register: registry });
   registerCollectorMetrics(registry, {
     state,
     ingest,
-    rootCauses: () => diagnoser.current().rootCauses,
+    rootCauses: () => partitioning?.view()?.rootCauses ?? diagnoser.current().rootCauses,
     natsConnected: () => link.connected,
     ...(o.pageUrl ? { pageUrl: o.pageUrl } : {}),
   });
@@ -211,8 +227,14 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     ready: () => link.connected && consumer.attached && loop.rebuilt,
     // Two evaluations after the rebuild: root causes that need two rounds are raised again.
     metricsReady: () => loop.rebuilt && loop.evaluations >= 2,
-    diagnosis: () =>
-      loop.rebuilt ? diagnoser.current() : { generatedAt: new Date(clock()).toISOString(), rootCauses: [] },
+    diagnosis: () => {
+      if (!loop.rebuilt) return { generatedAt: new Date(clock()).toISOString(), rootCauses: [] };
+      const merged = partitioning?.view();
+      return merged ? { generatedAt: diagnoser.current().generatedAt, ...merged } : diagnoser.current();
+    },
+    ...(partitioning
+      ? { nodeDetail: (n: string) => partitioning.nodeDetail(n, (x) => state.nodeDetail(x)) }
+      : {}),
   });
   loop.start(life, o.evaluateEveryMs ?? 2000);
 
@@ -263,12 +285,14 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     })();
     life.spawn('consumer', () => consumer.run(conn, life));
     life.spawn('presence watch', () => presence.run(conn, life));
+    partitioning?.attach(conn, (n) => state.nodeDetail(n));
     history.attach(conn);
   };
   let sessionTask: Promise<void> = Promise.resolve();
 
   // stop(): timers cleared and tasks told (life.signal), then in this order, then the tasks awaited.
   life.onStop(() => history.stop());
+  life.onStop(() => partitioning?.stop());
   life.onStop(() => consumer.stop());
   life.onStop(() => presence.stop());
   life.onStop(async () => {
@@ -291,7 +315,8 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.listenPort;
   const url = `http://${o.listenHost.includes(':') ? `[${o.listenHost}]` : o.listenHost}:${port}`;
-  log.info({ url }, 'collector listening');
+  if (partitioning) partitioning.url = url;
+  log.info({ url, ...(o.partition ? { partition: o.partition } : {}) }, 'collector listening');
 
   return { app, state, ingest, diagnoser, history, segments, url, stop };
 }

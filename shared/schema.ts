@@ -677,6 +677,24 @@ export interface RootCause {
 export interface DiagnosisResponse {
   generatedAt: string;
   rootCauses: RootCause[];
+  /**
+   * Only from a partitioned collector (`--partition I/N`, docs/scale-out.md): the diagnosis is
+   * the merged view of every instance's digest; which partitions answered and which did not.
+   * While `missing` is not empty, the `unjudgedNodes` they own are judged by nobody.
+   */
+  partitions?: {
+    /** Instances sharing the work, and the index of the one answering. */
+    count: number;
+    index: number;
+    /** Partitions whose digest is fresh (this one included), and those whose digest is not. */
+    present: number[];
+    missing: number[];
+    /** Nodes (with presence) owned by missing partitions: count and up to 20 names. */
+    unjudgedNodes: number;
+    unjudgedSample: string[];
+    /** Root causes left out of digests over their cap (500 per instance). */
+    rootCausesOmitted: number;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
