@@ -390,7 +390,10 @@ interface Agent {
 }
 
 /** Encodes a message whose snapshot is already JSON (only the envelope is new). */
-function encodeSnapshot(m: Extract<VxdoctorMessage, { type: 'snapshot' }>, snapshotJson: string): Uint8Array {
+export function encodeSnapshot(
+  m: Extract<VxdoctorMessage, { type: 'snapshot' }>,
+  snapshotJson: string,
+): Uint8Array {
   const shell = JSON.stringify({ ...m, snapshot: 0 });
   return enc.encode(`${shell.slice(0, shell.lastIndexOf('0}'))}${snapshotJson}}`);
 }

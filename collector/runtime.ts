@@ -121,6 +121,13 @@ export function durableConfig(
 }
 
 export const PRESENCE_TTL_MS = 30_000;
+/**
+ * Bytes per consumer pull (the client keeps up to this much requested and refills at half):
+ * twice the stream's largest message (a pull smaller than the next message would never deliver
+ * it), far below what nats-server buffers for a client before cutting it off as a slow consumer
+ * (64 MB). 512 messages with no byte limit were up to 0.5 GB of snapshots at 1,000 nodes.
+ */
+export const PULL_MAX_BYTES = 2 * STREAM_CONFIG.max_msg_size;
 /** KV bucket where the collector keeps the `since` of active root causes across restarts. */
 export const KV_ROOTCAUSES = 'vxdoctor_rootcauses';
 
@@ -147,6 +154,8 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     ...(o.clusterChecks ? { clusterChecks: o.clusterChecks } : {}),
     presenceGate: true,
     ...(o.forgetAfterMs ? { forgetAfterMs: o.forgetAfterMs } : {}),
+    // Scrapes and API reads between evaluations reuse the pair statuses.
+    statusCacheMs: Math.min(1000, o.evaluateEveryMs ?? 2000),
   });
   const ingest = new IngestCounters();
   const diagnoser = new Diagnoser();
@@ -188,6 +197,9 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     if (!state.apply(r.msg)) ingest.duplicates++;
   };
   const applyJs = (m: JsMsg): void => {
+    const now = clock();
+    ingest.delivered(m.info.streamSequence, m.info.pending, m.info.timestampNanos / 1e6, now);
+    state.ingestLagMs = ingest.lagSeconds * 1000;
     try {
       handle(m.subject, m.data);
     } catch (err) {
@@ -442,7 +454,9 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
             .catch((err) => log.warn({ err }, 'could not set inactive_threshold on the durable'));
         }
         const consumer: Consumer = await js.consumers.get(STREAM_NAME, o.durable);
-        const msgs = await consumer.consume({ max_messages: 512, expires: 5000 });
+        // Pulls bounded in bytes as well as messages: a pull of 512 snapshots of ~0.5 MB each
+        // is more than nats-server sends a slow reader before cutting it off.
+        const msgs = await consumer.consume({ max_messages: 512, max_bytes: PULL_MAX_BYTES, expires: 5000 });
         consumerMsgs = msgs;
         consumerAttached = true;
         state.generation++;
