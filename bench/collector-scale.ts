@@ -19,7 +19,7 @@
  *   [--groups G | default N/40] [--warmup 150] [--measure 90] [--fault-timeout 120] [--no-build]
  */
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,6 +157,8 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
     collector = spawn(
       process.execPath,
       [
+        // e.g. VXD_BENCH_COLLECTOR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it
+        ...(process.env.VXD_BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean),
         join(ROOT, 'bin/vxdoctor.js'),
         'collector',
         '--nats',
@@ -168,7 +170,7 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
         '--log-level',
         'warn',
       ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
+      { stdio: ['ignore', openSync(join(ROOT, 'test-output', `collector-scale-${n}.log`), 'w'), 'inherit'] },
     );
     const base = `http://127.0.0.1:${httpPort}`;
     for (let i = 0; i < 300; i++) {
@@ -227,6 +229,10 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
       try {
         const ci = await jsm.consumers.info(STREAM_NAME, DURABLE);
         backlog.push(ci.num_pending + ci.num_ack_pending);
+        if (process.env.VXD_BENCH_DEBUG)
+          process.stderr.write(
+            `[${n}] consumer pending ${ci.num_pending} ack-pending ${ci.num_ack_pending} waiting ${ci.num_waiting} delivered ${ci.delivered.stream_seq} redelivered ${ci.num_redelivered}\n`,
+          );
         const next = ci.delivered.stream_seq + 1;
         const si = await jsm.streams.info(STREAM_NAME);
         if (next > si.state.last_seq) lag.push(0);

@@ -349,7 +349,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
       // Nothing to replay: do not wait for a fetch to expire.
       if ((await oc.info()).num_pending === 0) return;
       for (;;) {
-        const batch = await oc.fetch({ max_messages: 1000, expires: 1000 });
+        const batch = await oc.fetch({ max_bytes: PULL_MAX_BYTES, expires: 1000 });
         let n = 0;
         let pending = 0;
         for await (const m of batch) {
@@ -456,7 +456,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
         const consumer: Consumer = await js.consumers.get(STREAM_NAME, o.durable);
         // Pulls bounded in bytes as well as messages: a pull of 512 snapshots of ~0.5 MB each
         // is more than nats-server sends a slow reader before cutting it off.
-        const msgs = await consumer.consume({ max_messages: 512, max_bytes: PULL_MAX_BYTES, expires: 5000 });
+        const msgs = await consumer.consume({ max_bytes: PULL_MAX_BYTES, expires: 5000 });
         consumerMsgs = msgs;
         consumerAttached = true;
         state.generation++;
