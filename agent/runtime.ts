@@ -3,11 +3,10 @@
  * outbox, presence, trace replies. Everything runs through narrow ports so a test can drive it
  * with fakes; main.ts wires the real modules.
  */
-import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { ConfigError } from '../shared/config.js';
-import { checkPresence, checkTraceRequest } from '../shared/validation.js';
+import { checkPresence, checkSnapshotRequest, checkTraceRequest } from '../shared/validation.js';
 import type { Logger } from '../shared/logging.js';
 import {
   type ArrivalReport,
@@ -17,13 +16,22 @@ import {
   type NodeSnapshot,
   type ProbePath,
   type ProbeResult,
-  SCHEMA_VERSION,
+  type SnapshotReply,
   type TraceReply,
   type TraceRequest,
   type Unknown,
   type VxdoctorMessage,
 } from '../shared/schema.js';
-import { traceSubject } from '../shared/subjects.js';
+import { snapshotSubject, traceSubject } from '../shared/subjects.js';
+import { LocalCrossChecker } from '../shared/crosschecks/local.js';
+import { encodeSnapshotReply } from '../shared/snapshot-reply.js';
+import { snapshotDigest } from '../shared/summary.js';
+import {
+  findingsMessage,
+  presenceRecord as buildPresence,
+  probesMessage,
+  summaryMessage,
+} from './publish/messages.js';
 import { VERSION } from '../shared/version.js';
 import { buildAgentApp } from './http.js';
 import { registerAgentMetrics } from './metrics.js';
@@ -139,6 +147,9 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
   const traces = { running: 0, waiting: 0, tail: Promise.resolve() as Promise<void> };
   let prober: ProbeEngine | null = null;
   let snapshot: NodeSnapshot | null = null;
+  /** Node checks' results (latest inventory) and, with the cross-node checks', what is published. */
+  let nodeFindings: Finding[] = [];
+  let nodeCheckRuns: CheckRun[] = [];
   let findings: Finding[] = [];
   let checkRuns: CheckRun[] = [];
   let lastSnapKey = '';
@@ -163,7 +174,6 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
   const put = (m: VxdoctorMessage): void => {
     outbox.put({ kind: m.type, id: m.id, data: enc.encode(JSON.stringify(m)) });
   };
-  const base = () => ({ schemaVersion: SCHEMA_VERSION, node: o.node, at: Date.now(), id: randomUUID() });
   const flush = () =>
     outbox.flush().catch((err) => {
       log.warn({ err }, 'flush failed');
@@ -206,45 +216,42 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
         remediation: '',
       });
     snapshot = s;
-    findings = [...r.findings, ...extra];
-    checkRuns = r.checkRuns;
+    nodeFindings = [...r.findings, ...extra];
+    nodeCheckRuns = r.checkRuns;
     prober?.updateLocal(s);
-    const sk = snapshotKey(s);
-    const fk = findingsKey(findings);
+    const sk = snapshotDigest(s);
     const due = Date.now() - lastPublishAt >= o.republishMs;
-    if (sk !== lastSnapKey || due) put({ ...base(), type: 'snapshot', snapshot: s });
-    if (fk !== lastFindKey || due) put({ ...base(), type: 'findings', findings, checkRuns });
-    if (sk !== lastSnapKey || fk !== lastFindKey || due) lastPublishAt = Date.now();
+    if (sk !== lastSnapKey || due) put(summaryMessage({ node: o.node }, s));
+    if (sk !== lastSnapKey || due) lastPublishAt = Date.now();
     lastSnapKey = sk;
-    lastFindKey = fk;
+    publishFindings(due);
     log.debug({ durationMs: Math.round(performance.now() - t0), findings: findings.length }, 'inventory');
     void flush();
+  };
+
+  // Cross-node checks of this node's tables against its peers' identities (presence): run on
+  // every inventory, every peer change and every round (a waiting `unknown` may have aged into
+  // a verdict); the findings message goes out only when its content changed (or is due).
+  const crossChecker = new LocalCrossChecker({ settleMs: (2 * o.presenceTtlMs) / 3, log });
+  const publishFindings = (due = false): void => {
+    if (!snapshot) return;
+    const cross = crossChecker.run({
+      self: snapshot,
+      peers: lastPeers,
+      synced: presence?.synced ?? false,
+      now: Date.now(),
+    });
+    findings = [...nodeFindings, ...cross.findings];
+    checkRuns = [...nodeCheckRuns, ...cross.checkRuns];
+    const fk = findingsKey(findings);
+    if (fk !== lastFindKey || due) put(findingsMessage({ node: o.node }, findings, checkRuns));
+    lastFindKey = fk;
   };
 
   const presenceRecord = (): NodePresence | null => {
     if (!snapshot) return null;
     const extras = prober?.presenceExtras() ?? { probePort: 0, overlayEndpoints: [] };
-    return {
-      schemaVersion: SCHEMA_VERSION,
-      node: o.node,
-      labels: o.labels,
-      version: VERSION,
-      at: Date.now(),
-      underlay: (snapshot.underlay?.addresses ?? []).map((a) => a.split('/')[0] as string),
-      probePort: extras.probePort,
-      vteps: snapshot.vteps.map((v) => ({
-        style: v.style,
-        vni: v.vni,
-        port: v.port,
-        mac: v.mac,
-        local: v.local,
-        dev: v.dev,
-        ...(v.overlay ? { overlay: v.overlay } : {}),
-        // What the overlay carries, so peers size their full-size probe to this port by it.
-        overlayMtu: v.overlayMtu ?? v.mtu,
-      })),
-      overlayEndpoints: extras.overlayEndpoints,
-    };
+    return buildPresence({ node: o.node, labels: o.labels, version: VERSION }, snapshot, extras);
   };
 
   let lastPresenceKey: string | null = null;
@@ -256,13 +263,14 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
       // throw is still there, and peers must not see it expire).
       try {
         const r = await prober.runRound(round, roundOf(Date.now()));
-        put({ ...base(), type: 'probes', round, results: r.results, arrivals: r.arrivals });
+        put(probesMessage({ node: o.node }, round, r.results, r.arrivals));
       } catch (err) {
         log.warn({ err, round }, 'heartbeat round failed');
       }
     }
     // Presence is refreshed when it changes and otherwise every third of its TTL: every peer
     // watches the bucket, so each refresh costs N-1 other agents a message.
+    publishFindings();
     const p = presenceRecord();
     const key = p && JSON.stringify({ ...p, at: 0 });
     const due = key !== lastPresenceKey || Date.now() - lastPresenceAt >= o.presenceTtlMs / 3;
@@ -346,7 +354,12 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
       onPeers: (peers) => {
         lastPeers = peers;
         const d = prober?.setPeers(peers);
-        log.info({ peers: peers.map((p) => p.node), ...d }, 'peers changed');
+        // Names only when few: at 1,000 peers one line per change would be the whole list.
+        log.info(
+          { peers: peers.length, ...(peers.length <= 32 ? { names: peers.map((p) => p.node) } : {}), ...d },
+          'peers changed',
+        );
+        publishFindings();
       },
     });
     presence.start();
@@ -390,6 +403,24 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
           }
           msg.respond(enc.encode(JSON.stringify(reply)));
         })();
+      },
+    });
+    // Details on demand: the whole latest snapshot, asked by the collector's node detail API.
+    conn.subscribe(snapshotSubject(o.node), {
+      callback: (err, msg) => {
+        if (err) return;
+        let req: unknown = null;
+        try {
+          req = JSON.parse(new TextDecoder().decode(msg.data));
+        } catch {
+          /* answered below */
+        }
+        const reply: SnapshotReply = { node: o.node };
+        if (!checkSnapshotRequest.check(req)) reply.error = 'malformed snapshot request';
+        else if (req.node !== o.node) reply.error = `this is ${o.node}, not ${req.node}`;
+        else if (!snapshot) reply.error = 'no inventory yet';
+        else reply.snapshot = snapshot;
+        msg.respond(encodeSnapshotReply(reply, conn.info?.max_payload ?? 1024 * 1024));
       },
     });
     void (async () => {

@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { STREAM_NAME } from '../shared/subjects.js';
+import { MESSAGE_KINDS, STREAM_NAME } from '../shared/subjects.js';
 import { clusterOf, type SimOptions } from './collector-sim.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -196,7 +196,7 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
       bytes?: Record<string, number>;
       messages?: Record<string, number>;
     } = {};
-    let ready: { setupMs?: number; snapshotBytes?: number } | null = null;
+    let ready: { setupMs?: number } | null = null;
     sim.on('message', (m: { ready?: boolean; stats?: typeof simStats }) => {
       if (m.ready) ready = m as typeof ready;
       if (m.stats) simStats = m.stats;
@@ -346,20 +346,16 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
       stream: {
         bytesPerNodePerHour: streamBytesRate === null ? null : Math.round(streamBytesRate),
         publishedBytesPerNodePerHour: Math.round(
-          (((dBytes('probes') + dBytes('snapshot') + dBytes('findings')) / dt) * 3600) / n,
+          ((MESSAGE_KINDS.reduce((a, k) => a + dBytes(k), 0) / dt) * 3600) / n,
         ),
         bytesStored: s1.state.bytes,
         capped,
         messages: s1.state.messages,
       },
       agent: {
-        bytesPerRound: {
-          probes: perRound('probes'),
-          snapshot: perRound('snapshot'),
-          findings: perRound('findings'),
-        },
-        snapshotBytes: (ready as { snapshotBytes?: number }).snapshotBytes ?? null,
-        messagesPerSecond: Math.round((dMsgs('probes') + dMsgs('snapshot') + dMsgs('findings')) / dt),
+        bytesPerRound: Object.fromEntries(MESSAGE_KINDS.map((k) => [k, perRound(k)])),
+        summaryBytes: (pub1 as { summaryBytes?: number }).summaryBytes ?? null,
+        messagesPerSecond: Math.round(MESSAGE_KINDS.reduce((a, k) => a + dMsgs(k), 0) / dt),
         publishFailures: pub1.failures ?? null,
         outboxDropped: pub1.outboxDropped ?? null,
         roundsLate: pub1.roundsLate ?? null,

@@ -34,6 +34,7 @@ import { DEFAULT_PROBESET, type PeerRef, selectTargets } from '../agent/heartbea
 import { NatsPublisher } from '../agent/publish/nats.js';
 import { Outbox, type Publisher } from '../agent/publish/outbox.js';
 import { Presence } from '../agent/publish/presence.js';
+import { findingsMessage, presenceRecord, probesMessage, summaryMessage } from '../agent/publish/messages.js';
 import { silentLogger } from '../shared/logging.js';
 import {
   type ArrivalReport,
@@ -47,9 +48,9 @@ import {
   type ProbeResult,
   type Route,
   SCHEMA_VERSION,
-  type VxdoctorMessage,
+  type SummaryMessage,
 } from '../shared/schema.js';
-import type { MessageKind } from '../shared/subjects.js';
+import { MESSAGE_KINDS, type MessageKind } from '../shared/subjects.js';
 import { VERSION } from '../shared/version.js';
 
 export interface SimOptions {
@@ -112,29 +113,16 @@ export function clusterOf(n: number, groups: number, prefix: string): SimNode[] 
   return out;
 }
 
-/** The node's presence record, as the agent builds it (agent/runtime.ts presenceRecord). */
-export function presenceOf(n: SimNode, at: number): NodePresence {
-  return {
-    schemaVersion: SCHEMA_VERSION,
-    node: n.name,
-    labels: { rack: n.group },
-    version: VERSION,
-    at,
-    underlay: [n.underlay],
-    probePort: PROBE_PORT,
-    vteps: [
-      {
-        style: 'flannel',
-        vni: 1,
-        port: VXLAN_PORT,
-        mac: n.vtepMac,
-        local: n.underlay,
-        dev: 'flannel.1',
-        overlayMtu: OVERLAY_MTU,
-      },
-    ],
-    overlayEndpoints: [{ style: 'flannel', vni: 1, address: n.subnet.replace(/0\/24$/, '0') }],
-  };
+/** The node's presence record, built by the agent's own builder from its inventory. */
+export function presenceOf(n: SimNode, at: number, snapshot?: NodeSnapshot): NodePresence {
+  return presenceRecord(
+    { node: n.name, labels: { rack: n.group }, version: VERSION, at },
+    snapshot ?? snapshotOf(n, [n], at),
+    {
+      probePort: PROBE_PORT,
+      overlayEndpoints: [{ style: 'flannel', vni: 1, address: n.subnet.replace(/0\/24$/, '0') }],
+    },
+  );
 }
 
 /** A flannel node's inventory: one FDB entry, neighbor and route per peer VTEP. */
@@ -354,8 +342,8 @@ export function arrivalsOf(
 
 /** Bytes and messages handed to the publisher (agent side), by kind. */
 export class PublishedCounter {
-  readonly bytes: Record<MessageKind, number> = { snapshot: 0, findings: 0, probes: 0 };
-  readonly messages: Record<MessageKind, number> = { snapshot: 0, findings: 0, probes: 0 };
+  readonly bytes = Object.fromEntries(MESSAGE_KINDS.map((k) => [k, 0])) as Record<MessageKind, number>;
+  readonly messages = Object.fromEntries(MESSAGE_KINDS.map((k) => [k, 0])) as Record<MessageKind, number>;
   failures = 0;
   /** Wraps a publisher: counts what it acknowledged. */
   wrap(p: Publisher): Publisher {
@@ -381,21 +369,15 @@ interface Agent {
   node: SimNode;
   outbox: Outbox;
   presence: Presence;
+  /** Small inventory for the presence record (identities only, no per-peer tables). */
+  own: NodeSnapshot;
   round: number;
-  snapshotJson: string;
+  /** The first summary message (the inventory never changes here: republished as is). */
+  summary: SummaryMessage | null;
   findings: Finding[];
   checkRuns: CheckRun[];
-  lastSnapshotAt: number;
+  lastSummaryAt: number;
   lastFindingsAt: number;
-}
-
-/** Encodes a message whose snapshot is already JSON (only the envelope is new). */
-export function encodeSnapshot(
-  m: Extract<VxdoctorMessage, { type: 'snapshot' }>,
-  snapshotJson: string,
-): Uint8Array {
-  const shell = JSON.stringify({ ...m, snapshot: 0 });
-  return enc.encode(`${shell.slice(0, shell.lastIndexOf('0}'))}${snapshotJson}}`);
 }
 
 async function main(): Promise<void> {
@@ -418,40 +400,40 @@ async function main(): Promise<void> {
   for (const node of cluster) {
     const nc = conns[node.index % conns.length] as NatsConnection;
     const pub = counter.wrap(new NatsPublisher(nc, node.name, log, 10_000));
-    const snap = snapshotOf(node, cluster, t0);
-    const r = runChecks(snap);
     agents.push({
       node,
       outbox: new Outbox(pub, 8 * 1024 * 1024),
       presence: new Presence({ nc, node: node.name, ttlMs: o.presenceTtlMs, log, onPeers: () => undefined }),
+      own: snapshotOf(node, [node], t0),
       round: 0,
-      snapshotJson: JSON.stringify(snap),
-      findings: r.findings,
-      checkRuns: r.checkRuns,
-      lastSnapshotAt: 0,
+      summary: null,
+      findings: [],
+      checkRuns: [],
+      lastSummaryAt: 0,
       lastFindingsAt: 0,
     });
   }
-  const base = (a: Agent) => ({
-    schemaVersion: SCHEMA_VERSION,
-    node: a.node.name,
-    at: Date.now(),
-    id: randomUUID(),
-  });
+  // The whole inventory (one FDB entry, neighbor and route per peer) is built when the node
+  // first publishes, summarized and checked by the agent's own code, then dropped.
+  let summaryBytes = 0;
+  const inventory = (a: Agent): void => {
+    const snap = snapshotOf(a.node, cluster, Date.now());
+    a.summary = summaryMessage({ node: a.node.name }, snap);
+    const r = runChecks(snap);
+    a.findings = r.findings;
+    a.checkRuns = r.checkRuns;
+    summaryBytes ||= JSON.stringify(a.summary).length;
+  };
   const flush = (a: Agent) => void a.outbox.flush().catch(() => undefined);
   // Presence first, so the collector's gate shows every node.
   let presenceLag = 0;
   const putPresence = async (a: Agent): Promise<void> => {
     const t = Date.now();
-    await a.presence.put(presenceOf(a.node, t)).catch(() => undefined);
+    await a.presence.put(presenceOf(a.node, t, a.own)).catch(() => undefined);
     presenceLag = Math.max(presenceLag, Date.now() - t);
   };
   for (let i = 0; i < agents.length; i += 200) await Promise.all(agents.slice(i, i + 200).map(putPresence));
-  for (const a of agents) {
-    a.findings = a.findings.map((f) => ({ ...f, node: a.node.name }));
-  }
-  send({ ready: true, setupMs: Date.now() - t0, snapshotBytes: agents[0]?.snapshotJson.length ?? 0 });
-
+  send({ ready: true, setupMs: Date.now() - t0 });
   process.on('message', (m: { fault?: SegmentFault | null; stop?: boolean }) => {
     if (m.fault !== undefined) fault = m.fault;
     if (m.stop) stopping = true;
@@ -489,27 +471,28 @@ async function main(): Promise<void> {
           a.round++;
           const at = now - 300;
           const f = fault;
-          const m: VxdoctorMessage = {
-            ...base(a),
-            type: 'probes',
-            round: a.round,
-            results: roundResults(a.node, targets.get(a.node.name) ?? [], a.round, at, f),
-            arrivals: arrivalsOf(a.node, probedBy.get(a.node.name) ?? [], at, f),
-          };
+          const m = probesMessage(
+            { node: a.node.name },
+            a.round,
+            roundResults(a.node, targets.get(a.node.name) ?? [], a.round, at, f),
+            arrivalsOf(a.node, probedBy.get(a.node.name) ?? [], at, f),
+          );
           a.outbox.put({ kind: 'probes', id: m.id, data: enc.encode(JSON.stringify(m)) });
-          if (now - a.lastSnapshotAt >= o.snapshotEveryMs) {
-            a.lastSnapshotAt = now;
-            const s = { ...base(a), type: 'snapshot' as const, snapshot: null as unknown as NodeSnapshot };
-            a.outbox.put({ kind: 'snapshot', id: s.id, data: encodeSnapshot(s, a.snapshotJson) });
+          // Inventory every snapshotEveryMs: the summary on change (first time) or when due.
+          if (now - a.lastSummaryAt >= o.snapshotEveryMs) {
+            const first = a.summary === null;
+            if (first) inventory(a);
+            if (first || now - a.lastSummaryAt >= o.republishMs) {
+              const s = first
+                ? (a.summary as SummaryMessage)
+                : { ...(a.summary as SummaryMessage), at: now, id: randomUUID() };
+              a.outbox.put({ kind: 'summary', id: s.id, data: enc.encode(JSON.stringify(s)) });
+              a.lastSummaryAt = now;
+            }
           }
-          if (now - a.lastFindingsAt >= o.republishMs) {
+          if (now - a.lastFindingsAt >= o.republishMs && a.summary) {
             a.lastFindingsAt = now;
-            const fm: VxdoctorMessage = {
-              ...base(a),
-              type: 'findings',
-              findings: a.findings,
-              checkRuns: a.checkRuns,
-            };
+            const fm = findingsMessage({ node: a.node.name }, a.findings, a.checkRuns);
             a.outbox.put({ kind: 'findings', id: fm.id, data: enc.encode(JSON.stringify(fm)) });
           }
           flush(a);
@@ -550,6 +533,7 @@ async function main(): Promise<void> {
         roundsLate,
         maxLateMs,
         presenceLagMs: presenceLag,
+        summaryBytes,
       },
     });
     maxLateMs = 0;

@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../shared/logging.js';
 import {
   type DiagnosisResponse,
+  type NodeSnapshot,
   type FindingsResponse,
   PROBE_PATHS,
   type PairsResponse,
@@ -34,6 +35,8 @@ export interface AppOptions {
   registry: Registry;
   log: Logger;
   trace?: (r: TraceRequest) => Promise<TraceReply>;
+  /** The whole snapshot of a node from its agent (NATS request/reply); absent: summary only. */
+  fetchSnapshot?: (node: string) => Promise<NodeSnapshot>;
   natsConnected: () => boolean;
   /** Current diagnosis (main evaluates every 2 s); default: evaluate state on demand. */
   diagnosis?: () => DiagnosisResponse;
@@ -119,11 +122,25 @@ const api =
       });
     }
     app.get('/nodes', async () => state.nodes());
-    app.get<{ Params: { name: string } }>('/nodes/:name', async (req, reply) => {
-      const d = state.nodeDetail(req.params.name);
-      if (!d) return reply.code(404).send({ error: `unknown node ${req.params.name}` });
-      return d;
-    });
+    // The summary from state, plus (unless `?tables=0`) the whole snapshot asked of the agent:
+    // when it does not answer, the summary is still served with `snapshotError` saying why.
+    app.get<{ Params: { name: string }; Querystring: { tables?: string } }>(
+      '/nodes/:name',
+      async (req, reply) => {
+        const d = state.nodeDetail(req.params.name);
+        if (!d) return reply.code(404).send({ error: `unknown node ${req.params.name}` });
+        const tables = req.query.tables;
+        if (tables !== undefined && !['0', '1', 'true', 'false'].includes(tables))
+          return reply.code(400).send({ error: `tables: want 0 or 1, got ${JSON.stringify(tables)}` });
+        if (tables === '0' || tables === 'false') return d;
+        if (!o.fetchSnapshot) return { ...d, snapshotError: 'no NATS connection: summary only' };
+        try {
+          return { ...d, snapshot: await o.fetchSnapshot(d.name) };
+        } catch (err) {
+          return { ...d, snapshotError: (err as Error).message };
+        }
+      },
+    );
     app.get<{
       Querystring: { path?: string; aggregate?: string; group?: string; from?: string; to?: string };
     }>('/pairs', async (req, reply) => {

@@ -137,21 +137,6 @@ export function durableInactive(ms: number): number {
   return ms;
 }
 
-type ClusterChecksFn = (s: NodeSnapshot[]) => { findings: Finding[]; checkRuns: CheckRun[] };
-
-/** Loads the cross-node checks when this build has them (shared/crosschecks). */
-async function loadClusterChecks(): Promise<ClusterChecksFn | undefined> {
-  const spec = '../shared/crosschecks/index.js';
-  try {
-    const mod = (await import(spec)) as {
-      runClusterChecks?: (s: NodeSnapshot[]) => ReturnType<ClusterChecksFn>;
-    };
-    return mod.runClusterChecks ? (s) => (mod.runClusterChecks as ClusterChecksFn)(s) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export async function run(parsed: Parsed): Promise<number> {
   const v = parsed.values;
   const log = createLogger({ level: logLevel(v['log-level']), name: 'vxdoctor-collector' });
@@ -174,8 +159,6 @@ export async function run(parsed: Parsed): Promise<number> {
     ?.flatMap((s) => s.split(','))
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
-  const clusterChecks = await loadClusterChecks();
-  if (!clusterChecks) log.warn({}, 'cross-node checks not available in this build');
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   const running = await startCollector({
     nats,
@@ -206,7 +189,6 @@ export async function run(parsed: Parsed): Promise<number> {
     jsReplicas: jsReplicas(v),
     maxMessageBytes,
     defaultMetrics: true,
-    ...(clusterChecks ? { clusterChecks } : {}),
     log,
   }).catch((err) => {
     // e.g. --listen in use (ConfigError, exit 2): make sure nothing keeps the process alive.

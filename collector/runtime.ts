@@ -25,7 +25,15 @@ import {
 import type { Logger } from '../shared/logging.js';
 import { checkPresenceRecord } from '../agent/publish/presence.js';
 import type { NodeSnapshot, TraceReply, TraceRequest, Finding, CheckRun } from '../shared/schema.js';
-import { KV_NODES, nodeFromToken, STREAM_NAME, SUBJECT_PREFIX, traceSubject } from '../shared/subjects.js';
+import {
+  KV_NODES,
+  nodeFromToken,
+  STREAM_NAME,
+  SUBJECT_PREFIX,
+  snapshotSubject,
+  traceSubject,
+} from '../shared/subjects.js';
+import { parseSnapshotReply } from '../shared/snapshot-reply.js';
 import { checkTraceReply, isNodeName } from '../shared/validation.js';
 import { buildApp, TraceTimeoutError } from './app.js';
 import { ConfigError } from '../shared/config.js';
@@ -78,8 +86,8 @@ export interface CollectorOptions {
   traceLimits?: TraceLimits;
   /** Register process/default metrics (off in tests for a stable /metrics). */
   defaultMetrics?: boolean;
-  /** Cross-node checks (shared/crosschecks runClusterChecks), when available. */
-  clusterChecks?: (s: NodeSnapshot[]) => { findings: Finding[]; checkRuns: CheckRun[] };
+  /** How long `GET /api/v1/nodes/:name` waits for the agent's whole snapshot (ms, default 3000). */
+  snapshotTimeoutMs?: number;
   log: Logger;
   clock?: () => number;
 }
@@ -151,7 +159,6 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     presenceTtlMs: o.presenceTtlMs,
     ...(o.findingTtlMs ? { findingTtlMs: o.findingTtlMs } : {}),
     groupLabel: o.groupLabel,
-    ...(o.clusterChecks ? { clusterChecks: o.clusterChecks } : {}),
     presenceGate: true,
     ...(o.forgetAfterMs ? { forgetAfterMs: o.forgetAfterMs } : {}),
     // Scrapes and API reads between evaluations reuse the pair statuses.
@@ -250,6 +257,22 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     return { ...fwd.value, reverse };
   };
 
+  /** The whole snapshot of one node, from its agent (request/reply, gzip'd reply). */
+  const fetchSnapshot = async (node: string): Promise<NodeSnapshot> => {
+    if (!nc || !connected) throw new Error('not connected to NATS');
+    const timeout = o.snapshotTimeoutMs ?? 3000;
+    let data: Uint8Array;
+    try {
+      data = (await nc.request(snapshotSubject(node), JSON.stringify({ node }), { timeout })).data;
+    } catch (err) {
+      const msg = String((err as Error).message);
+      if (/no responders|timeout|TIMEOUT|503/i.test(msg))
+        throw new Error(`no agent answers on ${snapshotSubject(node)} within ${timeout} ms (${msg})`);
+      throw err;
+    }
+    return parseSnapshotReply(node, data);
+  };
+
   const traceLimiter = new TraceLimiter(o.traceLimits);
   let evaluationsSinceRebuild = 0;
   let lastPairStatuses: ReturnType<ClusterState['pairStatuses']> = [];
@@ -267,6 +290,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     registry,
     log,
     trace,
+    fetchSnapshot,
     natsConnected: () => connected,
     apiToken: o.apiToken ?? null,
     tokenForReads: o.tokenForReads ?? false,
@@ -409,9 +433,9 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
           }
         }
         // Rebuild state from the stream (a restarted collector has acked all of it): every node's
-        // latest snapshot and findings (agents republish them only on change or every few
+        // latest summary (or snapshot, older agents) and findings (agents republish them only on change or every few
         // minutes), then everything within the window. Duplicates are dropped by message id.
-        for (const kind of ['snapshot', 'findings']) {
+        for (const kind of ['snapshot', 'summary', 'findings']) {
           await replay(js, {
             deliver_policy: DeliverPolicy.LastPerSubject,
             filter_subjects: `${SUBJECT_PREFIX}.*.${kind}`,

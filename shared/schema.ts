@@ -292,6 +292,63 @@ export interface NodeSnapshot {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Node summary (what the agent publishes instead of the whole snapshot)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One table reduced to its size and a content digest: `digest` is the first 16 hex digits of
+ * the SHA-256 of the table's canonical JSON (shared/summary.ts; neighbor entries without their
+ * volatile NUD state). Equal digests, same table.
+ */
+export interface TableDigest {
+  count: number;
+  digest: string;
+}
+
+/** A namespace without its tables: counts and digests instead of links/routes/neighbors/FDB. */
+export interface NetnsSummary {
+  id: string;
+  name: string;
+  path: string | null;
+  inode: number | null;
+  origin: NetnsOrigin;
+  role: NetnsRole;
+  tables: { links: TableDigest; routes: TableDigest; neighbors: TableDigest; fdb: TableDigest };
+  sysctls: Record<string, string>;
+  unknowns: Unknown[];
+}
+
+/** A VTEP's identity and parameters; its FDB as a count and digest instead of every destination. */
+export interface VtepIdentity extends Omit<VtepSummary, 'fdbDsts'> {
+  fdb: TableDigest;
+}
+
+/**
+ * A node's inventory in a size that does not grow with the cluster: everything the collector's
+ * rules, API and page read (host facts, overlay chains, VTEP identities, underlay, firewall
+ * rules on overlay ports, Docker facts, what could not be read), with each namespace's tables
+ * as counts and digests. The whole `NodeSnapshot` is fetched from the agent on demand
+ * (`vxdoctor.snapshot.v1.<token>`, docs/contracts.md).
+ */
+export interface NodeSummary {
+  schemaVersion: typeof SCHEMA_VERSION;
+  node: string;
+  labels: Record<string, string>;
+  takenAt: string;
+  durationMs: number;
+  /** Digest of the whole inventory without times (16 hex digits): changes when anything does. */
+  digest: string;
+  host: HostFacts;
+  namespaces: NetnsSummary[];
+  chains: OverlayChain[];
+  vteps: VtepIdentity[];
+  underlay: { dev: string; mtu: number; addresses: string[] } | null;
+  firewall: FirewallFacts | null;
+  docker: DockerFacts;
+  unknowns: Unknown[];
+}
+
+// ---------------------------------------------------------------------------------------------
 // Findings (checks output)
 // ---------------------------------------------------------------------------------------------
 
@@ -332,12 +389,23 @@ export interface Check {
   run(snapshot: NodeSnapshot, ctx: CheckContext): Finding[];
 }
 
-/** A pure check over several nodes' snapshots (run by the collector). */
+/**
+ * What a cross-node check needs of one node: its VTEPs and underlay addresses. A whole
+ * `NodeSnapshot` is one; a peer's presence record makes one too (with no FDB destinations: each
+ * agent checks only its own tables against its peers' identities).
+ */
+export interface ClusterMember {
+  node: string;
+  vteps: VtepSummary[];
+  underlay: { addresses: string[] } | null;
+}
+
+/** A pure check over several nodes (run by each agent over its peers' presence records). */
 export interface ClusterCheck {
   id: string;
   title: string;
   incident: number[];
-  run(snapshots: NodeSnapshot[], ctx: CheckContext): Finding[];
+  run(members: ClusterMember[], ctx: CheckContext): Finding[];
 }
 
 /** Per-check health for metrics: did the check itself run? */
@@ -431,6 +499,15 @@ export interface SnapshotMessage extends MessageBase {
   snapshot: NodeSnapshot;
 }
 
+/**
+ * `vxdoctor.v1.<node>.summary` — what agents publish since 0.x (README changelog): on every
+ * change of the inventory's digest and at least every `--republish-interval`.
+ */
+export interface SummaryMessage extends MessageBase {
+  type: 'summary';
+  summary: NodeSummary;
+}
+
 /** `vxdoctor.v1.<node>.findings` */
 export interface FindingsMessage extends MessageBase {
   type: 'findings';
@@ -446,7 +523,23 @@ export interface ProbesMessage extends MessageBase {
   arrivals: ArrivalReport[];
 }
 
-export type VxdoctorMessage = SnapshotMessage | FindingsMessage | ProbesMessage;
+export type VxdoctorMessage = SnapshotMessage | SummaryMessage | FindingsMessage | ProbesMessage;
+
+/** Request on `vxdoctor.snapshot.v1.<token>` (collector -> that node's agent, request/reply). */
+export interface SnapshotRequest {
+  node: string;
+}
+
+/**
+ * The agent's answer: gzip-compressed JSON of this object. `snapshot` is its latest whole
+ * inventory; `error` says why there is none (no inventory yet, too large for the server's
+ * max_payload even compressed, not this node).
+ */
+export interface SnapshotReply {
+  node: string;
+  snapshot?: NodeSnapshot;
+  error?: string;
+}
 
 /** Presence record in KV bucket `vxdoctor_nodes`, key = node name. */
 export interface NodePresence {
@@ -462,7 +555,10 @@ export interface NodePresence {
   probePort: number;
   /** VTEPs this node has (for probe ports and cross-checks). */
   vteps: Array<
-    Pick<VtepSummary, 'style' | 'vni' | 'port' | 'mac' | 'local' | 'dev' | 'overlay' | 'overlayMtu'>
+    Pick<VtepSummary, 'style' | 'vni' | 'port' | 'mac' | 'local' | 'dev' | 'overlay' | 'overlayMtu'> & {
+      /** Overlay subnets (groups Docker overlays for the cross-node checks; optional: older agents). */
+      subnets?: string[];
+    }
   >;
   /** Overlay endpoints peers can probe through the overlay. */
   overlayEndpoints: Array<{ style: 'docker' | 'flannel' | 'other'; vni: number; address: string }>;
@@ -551,12 +647,21 @@ export interface NodeView {
   findings: Record<Severity, number>;
 }
 
-/** `GET /api/v1/nodes/:name`: the node plus its latest findings and overlay chains. */
+/**
+ * `GET /api/v1/nodes/:name`: the node plus its latest findings, overlay chains and summary;
+ * with `?tables=1` (the default) also the whole snapshot, fetched from the node's agent.
+ */
 export interface NodeDetail extends NodeView {
   findingList: Finding[];
   chains: OverlayChain[];
-  vteps: VtepSummary[];
+  vteps: VtepIdentity[];
   host: HostFacts | null;
+  /** The latest summary the agent published (null before the first one). */
+  summary: NodeSummary | null;
+  /** The whole inventory from the agent (request/reply), when asked for and it answered. */
+  snapshot?: NodeSnapshot;
+  /** Why `snapshot` is missing although asked for (agent did not answer in time, ...). */
+  snapshotError?: string;
 }
 
 /**

@@ -1,7 +1,13 @@
 /**
  * NATS subject and bucket names (stable contract, DESIGN.md), mapped to payload types.
  */
-import type { FindingsMessage, NodePresence, ProbesMessage, SnapshotMessage } from './schema.js';
+import type {
+  FindingsMessage,
+  NodePresence,
+  ProbesMessage,
+  SnapshotMessage,
+  SummaryMessage,
+} from './schema.js';
 
 export const STREAM_NAME = 'VXDOCTOR';
 export const SUBJECT_PREFIX = 'vxdoctor.v1';
@@ -11,12 +17,15 @@ export const KV_NODES = 'vxdoctor_nodes';
 
 /** Message kinds published per node, and the payload each carries. */
 export interface SubjectPayloads {
+  /** Whole inventory: published by agents before the summary existed; still accepted. */
   snapshot: SnapshotMessage;
+  /** Compact inventory (what agents publish now). */
+  summary: SummaryMessage;
   findings: FindingsMessage;
   probes: ProbesMessage;
 }
 export type MessageKind = keyof SubjectPayloads;
-export const MESSAGE_KINDS: readonly MessageKind[] = ['snapshot', 'findings', 'probes'];
+export const MESSAGE_KINDS: readonly MessageKind[] = ['snapshot', 'summary', 'findings', 'probes'];
 
 /**
  * Node names: every Kubernetes node name (RFC 1123 subdomain: dot-separated labels, up to 253
@@ -74,3 +83,13 @@ export function traceSubject(node: string): string {
 }
 
 export type { NodePresence };
+
+/**
+ * Request/reply subject an agent answers with its whole latest snapshot (collector -> agent,
+ * `SnapshotRequest` -> gzip'd `SnapshotReply`): the details the summary leaves out, on demand.
+ * Outside `vxdoctor.v1.>` like traces, so the stream never stores them.
+ */
+export const SNAPSHOT_PREFIX = 'vxdoctor.snapshot.v1';
+export function snapshotSubject(node: string): string {
+  return `${SNAPSHOT_PREFIX}.${nodeToken(node)}`;
+}

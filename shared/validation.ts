@@ -22,6 +22,11 @@ import type {
   ProbeResult,
   ProbesMessage,
   SnapshotMessage,
+  SnapshotReply,
+  SnapshotRequest,
+  SummaryMessage,
+  NodeSummary,
+  VtepIdentity,
   TraceReply,
   TraceRequest,
   VtepSummary,
@@ -234,6 +239,28 @@ export const NodeSnapshotSchema = Type.Object({
   unknowns: List(Unknown, 1024),
 });
 
+// Summary: the snapshot with tables as counts and digests.
+const Digest = Type.Object({ count: Count, digest: Type.String({ pattern: '^[0-9a-f]{16}$' }) });
+const NetnsSummaryS = Type.Object({
+  id: Text,
+  name: Short,
+  path: Nullable(Text),
+  inode: Nullable(Count),
+  origin: NetnsS.properties.origin,
+  role: NetnsS.properties.role,
+  tables: Type.Object({ links: Digest, routes: Digest, neighbors: Digest, fdb: Digest }),
+  sysctls: NetnsS.properties.sysctls,
+  unknowns: List(Unknown, 1024),
+});
+const { fdbDsts: _fdbDsts, ...vtepFields } = VtepS.properties;
+const VtepIdentityS = Type.Object({ ...vtepFields, fdb: Digest });
+export const NodeSummarySchema = Type.Object({
+  ...NodeSnapshotSchema.properties,
+  digest: Type.String({ pattern: '^[0-9a-f]{16}$' }),
+  namespaces: List(NetnsSummaryS, 4096),
+  vteps: List(VtepIdentityS, 1024),
+});
+
 // ---------------------------------------------------------------------------------------------
 // Findings, probes, messages
 // ---------------------------------------------------------------------------------------------
@@ -303,6 +330,11 @@ export const SnapshotMessageSchema = Type.Object({
   type: Type.Literal('snapshot'),
   snapshot: NodeSnapshotSchema,
 });
+export const SummaryMessageSchema = Type.Object({
+  ...base,
+  type: Type.Literal('summary'),
+  summary: NodeSummarySchema,
+});
 export const FindingsMessageSchema = Type.Object({
   ...base,
   type: Type.Literal('findings'),
@@ -340,10 +372,18 @@ export const NodePresenceSchema = Type.Object({
       dev: Short,
       // Sizes the full-size probe a peer sends: bounded to what an IPv4 packet can carry.
       overlayMtu: Type.Optional(Int(68, 65535)),
+      subnets: Type.Optional(List(Cidr, 64)),
     }),
     256,
   ),
   overlayEndpoints: List(Type.Object({ style: Style, vni: Vni, address: Address }), 256),
+});
+
+export const SnapshotRequestSchema = Type.Object({ node: NodeName });
+export const SnapshotReplySchema = Type.Object({
+  node: Type.String({ maxLength: 253 }),
+  snapshot: Type.Optional(NodeSnapshotSchema),
+  error: Type.Optional(Text),
 });
 
 export const TraceRequestSchema = Type.Object({ src: NodeName, dst: NodeName });
@@ -383,6 +423,9 @@ function compile<T>(schema: TSchema): Checked<T> {
 
 export const checkPresence = compile<NodePresence>(NodePresenceSchema);
 export const checkSnapshotMessage = compile<SnapshotMessage>(SnapshotMessageSchema);
+export const checkSummaryMessage = compile<SummaryMessage>(SummaryMessageSchema);
+export const checkSnapshotRequest = compile<SnapshotRequest>(SnapshotRequestSchema);
+export const checkSnapshotReply = compile<SnapshotReply>(SnapshotReplySchema);
 export const checkFindingsMessage = compile<FindingsMessage>(FindingsMessageSchema);
 export const checkProbesMessage = compile<ProbesMessage>(ProbesMessageSchema);
 export const checkTraceRequest = compile<TraceRequest>(TraceRequestSchema);
@@ -431,6 +474,11 @@ export type _Drift = [
   Assert<Same<Static<typeof ProbesMessageSchema>, ProbesMessage>>,
   Assert<Same<Static<typeof SnapshotMessageSchema>, SnapshotMessage>>,
   Assert<Same<Static<typeof TraceRequestSchema>, TraceRequest>>,
+  Assert<Same<Static<typeof SummaryMessageSchema>, SummaryMessage>>,
+  Assert<Same<Static<typeof NodeSummarySchema>, NodeSummary>>,
+  Assert<Same<Static<typeof VtepIdentityS>, VtepIdentity>>,
+  Assert<Same<Static<typeof SnapshotReplySchema>, SnapshotReply>>,
+  Assert<Same<Static<typeof SnapshotRequestSchema>, SnapshotRequest>>,
   Assert<Same<Static<typeof TraceReplySchema>, TraceReply>>,
   Assert<Same<Static<typeof VtepS>, VtepSummary>>,
   Assert<Same<Static<typeof VxlanInfoS>, VxlanInfo>>,

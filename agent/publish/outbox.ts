@@ -1,7 +1,7 @@
 /**
  * The agent's outbox. The NATS client has no reconnect buffer (LAB-NOTES: what is published
  * while disconnected is dropped), so everything goes through here:
- * - snapshot and findings: only the LATEST one is kept (replace, never queue) — an older
+ * - summary (or whole snapshot) and findings: only the LATEST one is kept (replace, never queue) — an older
  *   inventory is worthless once a newer one exists;
  * - probes: a window bounded in BYTES; beyond it the oldest round is dropped and counted.
  * A message keeps its id from creation, so a retry after a lost ack publishes the same
@@ -52,9 +52,9 @@ export class Outbox {
     private readonly maxProbeBytes: number,
   ) {}
 
-  /** Queues a message; snapshot/findings replace the pending one of their kind. */
+  /** Queues a message; snapshot (or summary)/findings replace the pending one of their kind. */
   put(e: OutboxEntry): void {
-    if (e.kind === 'snapshot') this.snapshot = e;
+    if (e.kind === 'snapshot' || e.kind === 'summary') this.snapshot = e;
     else if (e.kind === 'findings') this.findings = e;
     else {
       this.probes.push(e);

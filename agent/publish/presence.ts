@@ -150,7 +150,17 @@ export class Presence {
   private stopping = false;
   private watchTask: Promise<void> | null = null;
   private stopWatch: (() => void) | null = null;
+  private syncedFlag = false;
   readonly peers: PeerSet;
+
+  /**
+   * True once the watch has delivered every record the bucket held when it started (or found
+   * it empty): the peer set is then as complete as the bucket, not a start-up fraction of it.
+   * Stays true across re-watches.
+   */
+  get synced(): boolean {
+    return this.syncedFlag;
+  }
 
   constructor(private readonly o: PresenceOptions) {
     this.peers = new PeerSet(o.node);
@@ -186,8 +196,17 @@ export class Presence {
           const kv = await this.bucket();
           const w = await kv.watch();
           this.stopWatch = () => w.stop();
+          if (!this.syncedFlag && (await kv.status()).values === 0) {
+            this.syncedFlag = true;
+            this.o.onPeers(this.peers.list());
+          }
           for await (const e of w) {
             let changed = false;
+            // `delta` counts the records still pending from the initial read: 0 = caught up.
+            if (!this.syncedFlag && (e.delta ?? 0) === 0) {
+              this.syncedFlag = true;
+              changed = true;
+            }
             if (e.operation === 'PUT') {
               const r = checkPresenceRecord(e.key, e.value);
               if (r.ok) {

@@ -11,6 +11,7 @@ import {
   checkFindingsMessage,
   checkProbesMessage,
   checkSnapshotMessage,
+  checkSummaryMessage,
   jsonDepth,
   MAX_JSON_DEPTH,
 } from '../../shared/validation.js';
@@ -43,6 +44,7 @@ export type IngestResult =
 
 const CHECKERS: Record<MessageKind, Checked<VxdoctorMessage>> = {
   snapshot: checkSnapshotMessage as Checked<VxdoctorMessage>,
+  summary: checkSummaryMessage as Checked<VxdoctorMessage>,
   findings: checkFindingsMessage as Checked<VxdoctorMessage>,
   probes: checkProbesMessage as Checked<VxdoctorMessage>,
 };
@@ -127,12 +129,15 @@ export function validateMessage(subject: string, data: Uint8Array, opts: Validat
   if (msg.type === 'snapshot' && msg.snapshot.node !== node) {
     return { ok: false, reason: 'node-mismatch', detail: `snapshot of ${msg.snapshot.node}` };
   }
+  if (msg.type === 'summary' && msg.summary.node !== node) {
+    return { ok: false, reason: 'node-mismatch', detail: `summary of ${msg.summary.node}` };
+  }
   return { ok: true, kind, msg };
 }
 
 /** Plain counters of what ingest saw (read by the metrics collect()). */
 export class IngestCounters {
-  readonly messages: Record<MessageKind, number> = { snapshot: 0, findings: 0, probes: 0 };
+  readonly messages: Record<MessageKind, number> = { snapshot: 0, summary: 0, findings: 0, probes: 0 };
   readonly rejected: Record<RejectReason, number> = Object.fromEntries(
     REJECT_REASONS.map((r) => [r, 0]),
   ) as Record<RejectReason, number>;

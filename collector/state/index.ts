@@ -11,7 +11,7 @@ import type {
   HostFacts,
   NodeDetail,
   NodePresence,
-  NodeSnapshot,
+  NodeSummary,
   NodeView,
   PairsResponse,
   PairView,
@@ -21,6 +21,7 @@ import type {
   VxdoctorMessage,
 } from '../../shared/schema.js';
 import { PROBE_PATHS } from '../../shared/schema.js';
+import { summarize } from '../../shared/summary.js';
 import { type Bucket, countInto, probeOk, type Tally, tally } from './evidence.js';
 
 export { type Bucket, probeOk, type Tally } from './evidence.js';
@@ -50,8 +51,6 @@ export interface StateOptions {
   skewMs?: number;
   /** A destination report this long after a probe, without it, means the probe never arrived (ms). */
   arrivalGraceMs?: number;
-  /** Cross-node checks over the latest snapshots (shared/crosschecks runClusterChecks). */
-  clusterChecks?: (s: NodeSnapshot[]) => { findings: Finding[]; checkRuns: CheckRun[] };
   /**
    * Presence gate (the collector turns it on): only nodes that have a presence record are
    * shown, observe (their probes count) or can be blamed (as a pair's end, in cross checks).
@@ -120,7 +119,8 @@ interface NodeRec {
   createdAt: number;
   presenceAt: number | null;
   presenceDeleted: boolean;
-  snapshot: NodeSnapshot | null;
+  /** Latest inventory summary (a whole snapshot from an older agent is summarized on arrival). */
+  snapshot: NodeSummary | null;
   snapshotAt: number;
   findingsAt: number;
   findings: Map<string, TrackedFinding>;
@@ -221,7 +221,6 @@ export class ClusterState {
   private readonly maxPairs: number;
   private readonly skewMs: number;
   private readonly arrivalGraceMs: number;
-  private readonly clusterChecksFn: StateOptions['clusterChecks'];
   readonly presenceGate: boolean;
   readonly forgetAfterMs: number;
   private readonly maxNodes: number;
@@ -254,10 +253,6 @@ export class ClusterState {
   private readonly idQueue: string[] = [];
   private idHead = 0;
   readonly rtt: Record<ProbePath, RttHistogram>;
-  private clusterFindingsList: TrackedFinding[] = [];
-  private clusterRuns: CheckRun[] = [];
-  private clusterChecksGen = -1;
-  private snapshotGen = 0;
   /** Bumped on every change that is visible through the API. */
   generation = 0;
 
@@ -273,7 +268,6 @@ export class ClusterState {
     this.maxPairs = opts.maxPairs ?? 250_000;
     this.skewMs = opts.skewMs ?? 2_000;
     this.arrivalGraceMs = opts.arrivalGraceMs ?? 500;
-    this.clusterChecksFn = opts.clusterChecks;
     this.presenceGate = opts.presenceGate ?? false;
     this.forgetAfterMs = opts.forgetAfterMs ?? 600_000;
     this.maxNodes = opts.maxNodes ?? 10_000;
@@ -334,13 +328,13 @@ export class ClusterState {
     if (!n) return true; // over the node cap: counted in dropped.nodes, not a duplicate
     if (!this.remember(`${msg.node}/${msg.id}`)) return false;
     n.lastSeen = Math.max(n.lastSeen, msg.at);
-    if (msg.type === 'snapshot') {
+    if (msg.type === 'snapshot' || msg.type === 'summary') {
       if (msg.at >= n.snapshotAt) {
-        n.snapshot = msg.snapshot;
+        const s = msg.type === 'summary' ? msg.summary : summarize(msg.snapshot);
+        n.snapshot = s;
         n.snapshotAt = msg.at;
-        if (Object.keys(msg.snapshot.labels).length) n.labels = { ...msg.snapshot.labels };
-        if (msg.snapshot.underlay) n.underlay = [...msg.snapshot.underlay.addresses];
-        this.snapshotGen++;
+        if (Object.keys(s.labels).length) n.labels = { ...s.labels };
+        if (s.underlay) n.underlay = [...s.underlay.addresses];
       }
     } else if (msg.type === 'findings') {
       if (msg.at >= n.findingsAt) {
@@ -408,8 +402,6 @@ export class ClusterState {
   applyPresence(p: NodePresence): void {
     const n = this.node(p.node);
     if (!n) return;
-    // Becoming visible through the presence gate changes what the cross checks see.
-    if (n.presenceAt === null && n.snapshot) this.snapshotGen++;
     n.presenceAt = Math.max(n.presenceAt ?? 0, p.at);
     n.presenceDeleted = false;
     n.labels = { ...p.labels };
@@ -440,7 +432,7 @@ export class ClusterState {
     this.generation++;
   }
 
-  /** Drops round buckets outside the window and pairs with none left; runs cluster checks if needed. */
+  /** Drops round buckets outside the window and pairs with none left. */
   tick(): void {
     const cutoff = this.clock() - this.windowMs;
     for (const [k, p] of this.pairsMap) {
@@ -449,28 +441,6 @@ export class ClusterState {
         this.dropPair(k, p);
         this.generation++;
       }
-    }
-    if (this.clusterChecksFn && this.clusterChecksGen !== this.snapshotGen) {
-      this.clusterChecksGen = this.snapshotGen;
-      const now = this.clock();
-      try {
-        const res = this.clusterChecksFn(this.snapshots());
-        const prev = new Map(this.clusterFindingsList.map((f) => [findingKey(f), f]));
-        this.clusterFindingsList = res.findings.map((f) => {
-          const p = prev.get(findingKey(f));
-          return {
-            ...f,
-            origin: 'cluster' as const,
-            firstSeen: p ? p.firstSeen : now,
-            lastSeen: now,
-            observations: (p?.observations ?? 0) + 1,
-          };
-        });
-        this.clusterRuns = res.checkRuns;
-      } catch (err) {
-        this.clusterRuns = [{ check: 'cluster-checks', ok: false, durationSeconds: 0, error: String(err) }];
-      }
-      this.generation++;
     }
   }
 
@@ -489,7 +459,6 @@ export class ClusterState {
     for (const [k, p] of this.pairsMap) if (p.src === name || p.dst === name) this.dropPair(k, p);
     for (const o of this.nodesMap.values())
       for (const [k, a] of o.arrivals) if (a.from === name) o.arrivals.delete(k);
-    if (n.snapshot) this.snapshotGen++;
     this.forgotten++;
     this.generation++;
     return true;
@@ -590,21 +559,16 @@ export class ClusterState {
       if (now - n.findingsAt > this.findingTtlMs) continue;
       out.push(...n.findings.values());
     }
-    out.push(...this.clusterFindingsList);
     return out;
   }
 
+  /**
+   * Cross-node checks the collector ran: none since agents run them over their peers' presence
+   * (shared/crosschecks/local.ts; their runs are in each agent's findings message and metrics).
+   * Kept so `vxdoctor_check_*` stays a series family of the collector.
+   */
   clusterCheckRuns(): CheckRun[] {
-    return this.clusterRuns;
-  }
-
-  snapshots(): NodeSnapshot[] {
-    const out: NodeSnapshot[] = [];
-    for (const name of this.nodeNames()) {
-      const s = this.nodesMap.get(name)?.snapshot;
-      if (s) out.push(s);
-    }
-    return out;
+    return [];
   }
 
   private findingCounts(name: string, all: TrackedFinding[]): Record<Severity, number> {
@@ -642,6 +606,7 @@ export class ClusterState {
       chains: n.snapshot?.chains ?? [],
       vteps: n.snapshot?.vteps ?? [],
       host,
+      summary: n.snapshot,
     };
   }
 

@@ -3,8 +3,8 @@
  * install: nodes that join or leave need nothing (docs/security.md).
  *
  * All agents share one nkey user whose permissions allow exactly what an agent does: publish
- * its reports on `vxdoctor.v1.<token>.{snapshot,findings,probes}` and its presence on
- * `$KV.vxdoctor_nodes.<token>`, read presence, answer trace requests, a few JetStream API
+ * its reports on `vxdoctor.v1.<token>.{summary,findings,probes}` (and `snapshot`, older agents) and its presence on
+ * `$KV.vxdoctor_nodes.<token>`, read presence, answer trace and snapshot requests, a few JetStream API
  * lookups, no admin. Which node's subjects it may use cannot be pinned per node in a static
  * nats-server 2.9 configuration without a user per node (templates exist only for JWT scoped
  * signing keys) — which is what broke on node churn — so the collector checks instead that every
@@ -34,6 +34,7 @@ export function agentPermissions(): {
     publish: {
       allow: [
         'vxdoctor.v1.*.snapshot',
+        'vxdoctor.v1.*.summary',
         'vxdoctor.v1.*.findings',
         'vxdoctor.v1.*.probes',
         '$KV.vxdoctor_nodes.*',
@@ -47,7 +48,7 @@ export function agentPermissions(): {
         '$JS.API.STREAM.MSG.GET.KV_vxdoctor_nodes',
       ],
     },
-    subscribe: { allow: ['_INBOX.>', 'vxdoctor.trace.v1.*'] },
+    subscribe: { allow: ['_INBOX.>', 'vxdoctor.trace.v1.*', 'vxdoctor.snapshot.v1.*'] },
   };
 }
 
@@ -69,7 +70,7 @@ export function renderAuthConf(input: AuthInput): string {
     'authorization {',
     '  users: [',
     `    { user: "vxdoctor-collector", password: ${q(input.collectorPassword)}, permissions: {`,
-    '        publish: { allow: ["vxdoctor.trace.v1.*", "vxdoctor.history.v1.>", "$JS.>", "$KV.vxdoctor_rootcauses.>", "_INBOX.>"] }',
+    '        publish: { allow: ["vxdoctor.trace.v1.*", "vxdoctor.snapshot.v1.*", "vxdoctor.history.v1.>", "$JS.>", "$KV.vxdoctor_rootcauses.>", "_INBOX.>"] }',
     '        subscribe: { allow: ["vxdoctor.v1.>", "$KV.>", "_INBOX.>"] } } }',
     '    # every agent (one identity; the collector checks each message against its subject)',
     `    { nkey: ${q(input.agentKey)}, permissions: {`,

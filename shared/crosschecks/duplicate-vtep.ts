@@ -1,5 +1,5 @@
 import type { ClusterCheck, Finding } from '../schema.js';
-import { clusterFinding, overlays } from './util.js';
+import { clusterFinding, overlays, someOf } from './util.js';
 
 /** Incident 7: every node registered the same VTEP address (Vagrant NAT 10.0.2.15), or MAC. */
 export const duplicateVtep: ClusterCheck = {
@@ -25,8 +25,8 @@ export const duplicateVtep: ClusterCheck = {
               severity: 'critical',
               incident: 7,
               subject: `vtep-address ${addr}@${key}`,
-              summary: `${nodes.length} nodes (${nodes.join(', ')}) use VTEP address ${addr} on overlay ${key}: tunnels to them all go to one address`,
-              evidence: nodes.map((n) => `${n}: local ${addr}`),
+              summary: `${nodes.length} nodes (${someOf(nodes)}) use VTEP address ${addr} on overlay ${key}: tunnels to them all go to one address`,
+              evidence: nodes.slice(0, 32).map((n) => `${n}: local ${addr}`),
               remediation:
                 'Make each node advertise its own unique underlay address: flannel --iface=<unique interface> or --public-ip=<node address> (Vagrant: the private_network interface, not the NAT one at 10.0.2.15); Docker: docker swarm join --advertise-addr <node address>.',
             }),
@@ -42,8 +42,8 @@ export const duplicateVtep: ClusterCheck = {
               severity: 'critical',
               incident: 7,
               subject: `vtep-mac ${mac}@${key}`,
-              summary: `${nodes.length} nodes (${nodes.join(', ')}) have VTEP MAC ${mac} on overlay ${key}: FDB entries cannot tell them apart`,
-              evidence: nodes.map((n) => `${n}: mac ${mac}`),
+              summary: `${nodes.length} nodes (${someOf(nodes)}) have VTEP MAC ${mac} on overlay ${key}: FDB entries cannot tell them apart`,
+              evidence: nodes.slice(0, 32).map((n) => `${n}: mac ${mac}`),
               remediation:
                 'Give each VTEP its own MAC: recreate the device without a fixed address (cloned VM images often carry one), then let the overlay agent reprogram the peers.',
             }),

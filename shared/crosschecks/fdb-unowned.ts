@@ -1,5 +1,5 @@
 import type { ClusterCheck, Finding } from '../schema.js';
-import { clusterFinding } from './util.js';
+import { clusterFinding, someOf } from './util.js';
 
 /** An FDB destination that is no node's VTEP or underlay address sends tunnels nowhere. */
 export const fdbUnowned: ClusterCheck = {
@@ -25,10 +25,10 @@ export const fdbUnowned: ClusterCheck = {
             severity: 'critical',
             incident: 7,
             subject: `${v.dev}@${v.style}`,
-            summary: `${s.node}'s ${v.dev} sends tunnel traffic to ${stray.join(', ')}, which no node owns`,
+            summary: `${s.node}'s ${v.dev} sends tunnel traffic to ${someOf(stray)}, which no node owns`,
             evidence: [
-              `FDB destinations: ${v.fdbDsts.join(', ')}`,
-              `node addresses: ${[...owned].sort().join(', ')}`,
+              `FDB destinations no node owns: ${someOf(stray, 32)} (of ${v.fdbDsts.length})`,
+              `addresses the nodes own: ${owned.size} (${someOf([...owned].sort(), 16)})`,
             ],
             remediation: `Point the entries at the peers' real underlay addresses (bridge fdb replace <mac> dev ${v.dev} dst <peer address> self permanent); for flannel fix --iface/--public-ip on the node that registered ${stray[0]} and restart flannel everywhere.`,
           }),

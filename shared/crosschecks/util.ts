@@ -1,4 +1,4 @@
-import type { Finding, NodeSnapshot, RootCauseKind, Severity, VtepSummary } from '../schema.js';
+import type { ClusterMember, Finding, RootCauseKind, Severity, VtepSummary } from '../schema.js';
 
 export function clusterFinding(
   node: string,
@@ -26,7 +26,7 @@ export function overlayKey(v: VtepSummary): string {
   return `${v.style}:${[...v.subnets].sort().join(',')}`;
 }
 
-export function overlays(snaps: NodeSnapshot[]): Map<string, Array<{ node: string; vtep: VtepSummary }>> {
+export function overlays(snaps: ClusterMember[]): Map<string, Array<{ node: string; vtep: VtepSummary }>> {
   const m = new Map<string, Array<{ node: string; vtep: VtepSummary }>>();
   for (const s of snaps)
     for (const v of s.vteps) {
@@ -42,4 +42,11 @@ export function oddOnesOut<T>(items: T[], value: (t: T) => number): { majority: 
   for (const i of items) counts.set(value(i), (counts.get(value(i)) ?? 0) + 1);
   const majority = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? 0;
   return { majority, odd: items.filter((i) => value(i) !== majority) };
+}
+
+/** A list for a finding's text, bounded (a finding must stay small whatever the cluster size). */
+export function someOf(items: string[], max = 10): string {
+  return items.length <= max
+    ? items.join(', ')
+    : `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
 }

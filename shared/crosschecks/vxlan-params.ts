@@ -20,7 +20,9 @@ export const vxlanParams: ClusterCheck = {
             incident: 8,
             subject: `${m.vtep.dev}@${key}`,
             summary: `${m.node}'s VTEP ${m.vtep.dev} uses VNI ${m.vtep.vni}; the other ${members.length - vni.odd.length} node(s) of overlay ${key} use VNI ${vni.majority}: its frames are dropped by every peer`,
-            evidence: members.map((x) => `${x.node} ${x.vtep.dev} vni ${x.vtep.vni} port ${x.vtep.port}`),
+            evidence: [m, ...members.filter((x) => x !== m)]
+              .slice(0, 32)
+              .map((x) => `${x.node} ${x.vtep.dev} vni ${x.vtep.vni} port ${x.vtep.port}`),
             remediation: `Recreate ${m.vtep.dev} on ${m.node} with VNI ${vni.majority} (Docker: remove and re-attach the node to the network, or restart dockerd so it reprograms the overlay; flannel: same VNI in net-conf.json on every node).`,
           }),
         );
@@ -34,7 +36,9 @@ export const vxlanParams: ClusterCheck = {
             incident: 8,
             subject: `${m.vtep.dev}@${key}`,
             summary: `${m.node}'s VTEP ${m.vtep.dev} uses UDP port ${m.vtep.port}; the rest of overlay ${key} uses ${port.majority}: the two sides never hear each other`,
-            evidence: members.map((x) => `${x.node} ${x.vtep.dev} port ${x.vtep.port}`),
+            evidence: [m, ...members.filter((x) => x !== m)]
+              .slice(0, 32)
+              .map((x) => `${x.node} ${x.vtep.dev} port ${x.vtep.port}`),
             remediation: `Use one VXLAN port cluster-wide: recreate ${m.vtep.dev} on ${m.node} with dstport ${port.majority} (Docker: docker swarm init --data-path-port must match; flannel: Port in the backend config).`,
           }),
         );

@@ -16,7 +16,9 @@ import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { type RunningCollector, startCollector } from '../../collector/runtime.js';
 import { silentLogger } from '../../shared/logging.js';
-import type { DiagnosisResponse, NodeView, TraceReply } from '../../shared/schema.js';
+import { summaryMessage } from '../../agent/publish/messages.js';
+import type { DiagnosisResponse, NodeDetail, NodeView, TraceReply } from '../../shared/schema.js';
+import { encodeSnapshotReply } from '../../shared/snapshot-reply.js';
 import { KV_NODES } from '../../shared/subjects.js';
 import {
   crossRack,
@@ -27,6 +29,7 @@ import {
   presence,
   ROUND_MS,
   round,
+  snapshotMsg,
 } from '../unit/collector/synth.js';
 
 async function freePort(): Promise<number> {
@@ -199,6 +202,44 @@ describe('collector with a real NATS JetStream', () => {
       assert.match(oneWay.reverse?.error ?? '', /no agent answers on vxdoctor\.trace\.v1\.n4/);
       assert.equal((await post({ src: 'n2', dst: 'n3' })).status, 504);
       assert.equal((await post({ src: 'n1', dst: 'n7' })).status, 404);
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
+  it('GET /api/v1/nodes/<name>: the summary from the stream, the whole snapshot from the agent by request/reply', async () => {
+    const whole = snapshotMsg('n1', 0).snapshot;
+    const sum = summaryMessage({ node: 'n1' }, whole);
+    nc.publish('vxdoctor.v1.n1.summary', JSON.stringify(sum));
+    await nc.flush();
+    let asked = 0;
+    // Only n1 has an agent here.
+    const sub = nc.subscribe('vxdoctor.snapshot.v1.n1', {
+      callback: (_err, m) => {
+        asked++;
+        m.respond(encodeSnapshotReply({ node: 'n1', snapshot: whole }, 1024 * 1024));
+      },
+    });
+    try {
+      const d = await until('n1 summary applied', async () => {
+        const r = await get<NodeDetail>('/api/v1/nodes/n1');
+        return r.summary?.digest === sum.summary.digest ? r : undefined;
+      });
+      assert.deepEqual(d.snapshot, whole, 'the whole snapshot, as the agent has it');
+      assert.equal(d.snapshotError, undefined);
+      assert.equal(d.summary?.vteps[0]?.fdb.count, whole.vteps[0]?.fdbDsts.length);
+      const before = asked;
+      const only = await get<NodeDetail>('/api/v1/nodes/n1?tables=0');
+      assert.equal(only.snapshot, undefined);
+      assert.equal(only.summary?.digest, sum.summary.digest);
+      assert.equal(asked, before, 'tables=0 asks no agent');
+      // No agent answers for n3: the node is still served, with the reason.
+      const t0 = Date.now();
+      const n3 = await get<NodeDetail>('/api/v1/nodes/n3');
+      assert.equal(n3.name, 'n3');
+      assert.equal(n3.snapshot, undefined);
+      assert.match(n3.snapshotError ?? '', /no agent answers on vxdoctor\.snapshot\.v1\.n3/);
+      assert.ok(Date.now() - t0 < 15_000);
     } finally {
       sub.unsubscribe();
     }

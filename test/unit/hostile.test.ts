@@ -13,7 +13,8 @@ import { Diagnoser } from '../../collector/diagnosis/index.js';
 import { IngestCounters, validateMessage } from '../../collector/ingest/index.js';
 import { ClusterState } from '../../collector/state/index.js';
 import type { NodePresence, VxdoctorMessage } from '../../shared/schema.js';
-import { runClusterChecks } from '../../shared/crosschecks/index.js';
+import { presenceRecord } from '../../agent/publish/messages.js';
+import { LocalCrossChecker } from '../../shared/crosschecks/local.js';
 import { subjectFor as messageSubject } from '../../shared/subjects.js';
 import { LoopbackProbers, loopbackPresence, PROBE_VNI } from './heartbeat/loopback.js';
 import {
@@ -45,7 +46,6 @@ function cluster(now: () => number, extra: ConstructorParameters<typeof ClusterS
   const state = new ClusterState({
     clock: now,
     presenceGate: true,
-    clusterChecks: (s) => runClusterChecks(s),
     ...extra,
   });
   return { state, counters: new IngestCounters(), diagnoser: new Diagnoser() };
@@ -238,36 +238,69 @@ describe('cases 5, 6: no presence, no say; one bad snapshot breaks nothing else'
       `no root cause: ${rcs.map((r) => r.id).join(', ')}`,
     );
     assert.ok(!state.nodeNames().includes('f1'));
-    // The same fake, once it has presence, is heard (the gate is presence, not a name list).
-    state.applyPresence({ ...presence('n1', now), node: 'f1', underlay: [UNDERLAY.n2 as string] });
+    // The same fake, once it has presence, is heard (the gate is presence, not a name list): the
+    // real n2's agent sees its own address claimed in the bucket and says so itself.
+    const checker = new LocalCrossChecker({ settleMs: 20_000 });
+    const n2 = snapshotMsg('n2', 0).snapshot;
+    const peers = [
+      ...NODES.filter((n) => n !== 'n2').map((n) =>
+        presenceRecord({ node: n, labels: {}, version: 't' }, snapshotMsg(n, 0).snapshot, {
+          probePort: 7999,
+          overlayEndpoints: [],
+        }),
+      ),
+      presenceRecord({ node: 'f1', labels: {}, version: 't' }, fake.snapshot, {
+        probePort: 7999,
+        overlayEndpoints: [],
+      }),
+    ];
+    const seen = checker.run({ self: n2, peers, synced: true, now }).findings;
+    assert.deepEqual(
+      seen.filter((f) => f.status === 'problem').map((f) => `${f.node}:${f.kind}`),
+      ['n2:duplicate-vtep-address'],
+    );
+    const m = { ...findingsMsg('n2', 1, seen), at: now };
+    assert.ok(feedMsg(state, counters, m).ok);
     state.tick();
     diagnoser.evaluate(state.diagnosisInput());
     assert.ok(
       diagnoser.evaluate(state.diagnosisInput()).some((r) => r.kind === 'duplicate-vtep-address'),
-      'with presence, the duplicate address is real evidence',
+      'from the node whose address was copied, the duplicate address is real evidence',
     );
   });
 
-  it('a VTEP without subnets is rejected; cross checks keep running and a real vni-mismatch stays', () => {
+  it('a VTEP without subnets is rejected; the node keeps its last summary; a real vni-mismatch is still found', () => {
     const now = T0 + 2000;
     const { state, counters } = cluster(() => now);
     for (const n of NODES) state.applyPresence(presence(n, now));
-    for (const n of NODES) {
+    const snaps = NODES.map((n) => {
       const m = snapshotMsg(n, 0);
       if (n === 'n3') m.snapshot.vteps[0]!.vni = 2; // a genuine vni-mismatch
       feedMsg(state, counters, m);
-    }
+      return m.snapshot;
+    });
     const bad = snapshotMsg('n4', 1) as unknown as { snapshot: { vteps: Array<Record<string, unknown>> } };
     delete bad.snapshot.vteps[0]!.subnets;
     const r = feed(state, counters, bad, 'n4', 'snapshot');
     assert.equal(r.ok ? 'ok' : r.reason, 'schema');
-    state.tick();
-    assert.ok(state.clusterCheckRuns().length > 0);
-    assert.ok(
-      state.clusterCheckRuns().every((c) => c.ok),
-      JSON.stringify(state.clusterCheckRuns()),
-    );
-    assert.ok(state.activeFindings().some((f) => f.kind === 'vni-mismatch'));
+    assert.ok(state.nodeDetail('n4')?.summary, 'the last good summary of n4 stays');
+    // n3's agent, over its peers' presence, finds its own odd VNI.
+    const peers = snaps
+      .filter((s) => s.node !== 'n3')
+      .map((s) =>
+        presenceRecord({ node: s.node, labels: {}, version: 't' }, s, {
+          probePort: 7999,
+          overlayEndpoints: [],
+        }),
+      );
+    const found = new LocalCrossChecker({ settleMs: 20_000 }).run({
+      self: snaps[2]!,
+      peers,
+      synced: true,
+      now,
+    });
+    assert.ok(found.checkRuns.every((c) => c.ok));
+    assert.ok(found.findings.some((f) => f.kind === 'vni-mismatch' && f.node === 'n3'));
   });
 });
 

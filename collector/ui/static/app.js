@@ -139,7 +139,7 @@ function renderNodes() {
 async function openNode(name) {
   let d;
   try {
-    d = await get(`/api/v1/nodes/${encodeURIComponent(name)}`);
+    d = await get(`/api/v1/nodes/${encodeURIComponent(name)}?tables=0`);
   } catch (e) {
     $('detail-body').textContent = `could not load ${name}: ${e.message}`;
     $('detail').hidden = false;

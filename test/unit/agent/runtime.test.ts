@@ -3,6 +3,8 @@
  * fake prober find each other through KV, publish snapshot/findings/probes, answer a trace, and
  * survive a server outage with the outbox (bounded, no duplicates, original ids).
  */
+import { parseSnapshotReply } from '../../../shared/snapshot-reply.js';
+import { snapshotSubject } from '../../../shared/subjects.js';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -139,11 +141,11 @@ test('agents find each other through KV, publish, answer traces, survive an outa
   const reader = await StreamReader.open(server.url);
   try {
     await waitFor(
-      'snapshot+findings+probes from both',
+      'summary+findings+probes from both',
       () =>
         ['n1', 'n2'].every(
           (n) =>
-            reader.of('snapshot', n).length &&
+            reader.of('summary', n).length &&
             reader.of('findings', n).length &&
             reader.of('probes', n).length,
         ),
@@ -159,9 +161,32 @@ test('agents find each other through KV, publish, answer traces, survive an outa
     assert.deepEqual(tr.verdict, [`control: ok — ${'x'.repeat(400)}`]);
     const unknownPeer = await traceRequest(reader.nats, 'n1', 'zz', 5000);
     assert.match(unknownPeer.error ?? '', /unknown peer zz/);
+    // Details on demand: the whole snapshot by request/reply; the stream carries only summaries.
+    const whole = parseSnapshotReply(
+      'n2',
+      (await reader.nats.request(snapshotSubject('n2'), JSON.stringify({ node: 'n2' }), { timeout: 5000 }))
+        .data,
+    );
+    assert.equal(whole.node, 'n2');
+    assert.deepEqual(whole.underlay?.addresses, ['10.0.0.1/24']);
+    assert.ok(Array.isArray(whole.namespaces));
+    assert.equal(reader.of('snapshot', 'n2').length, 0, 'a whole snapshot went to the stream');
+    assert.match(reader.of('summary', 'n2').at(-1)?.summary.digest ?? '', /^[0-9a-f]{16}$/);
+    await assert.rejects(
+      async () =>
+        parseSnapshotReply(
+          'n2',
+          (
+            await reader.nats.request(snapshotSubject('n2'), JSON.stringify({ node: 'n1' }), {
+              timeout: 5000,
+            })
+          ).data,
+        ),
+      /this is n2, not n1/,
+    );
 
     // Outage: stop the server for 4 s (≈13 rounds at 300 ms, each ≈600 bytes > 4096 bound).
-    const snapsBefore = reader.of('snapshot', 'n1').length;
+    const snapsBefore = reader.of('summary', 'n1').length;
     await server.stop();
     generation.n1 = 1; // a snapshot change during the outage
     await new Promise((r) => setTimeout(r, 1000));
@@ -200,9 +225,9 @@ test('agents find each other through KV, publish, answer traces, survive an outa
     assert.equal(missing, dropped, `missing rounds ${missing} != dropped ${dropped}`);
     // Latest snapshot only (mtu 1502), not the intermediate one (1501).
     const mtus = reader
-      .of('snapshot', 'n1')
+      .of('summary', 'n1')
       .slice(snapsBefore)
-      .map((m) => m.snapshot.underlay?.mtu);
+      .map((m) => m.summary.underlay?.mtu);
     assert.deepEqual(mtus, [1502]);
     const m = await fetch(`${agents[0]?.url}/metrics`).then((r) => r.text());
     assert.match(m, new RegExp(`vxdoctor_agent_outbox_dropped_total ${dropped}\\b`));

@@ -11,7 +11,6 @@ import { DEFAULT_PROBESET, selectTargets } from '../../../agent/heartbeat/probes
 import {
   arrivalsOf,
   clusterOf,
-  encodeSnapshot,
   PublishedCounter,
   presenceOf,
   roundResults,
@@ -19,6 +18,7 @@ import {
   type SimNode,
   snapshotOf,
 } from '../../../bench/collector-sim.js';
+import { summaryMessage } from '../../../agent/publish/messages.js';
 import { Diagnoser } from '../../../collector/diagnosis/index.js';
 import { validateMessage } from '../../../collector/ingest/index.js';
 import { ClusterState } from '../../../collector/state/index.js';
@@ -55,7 +55,7 @@ function probesMsg(
 }
 
 describe('collector scale simulator', () => {
-  it('publishes messages the collector accepts (probes, snapshot with its per-peer tables)', () => {
+  it('publishes messages the collector accepts (probes; the summary of an inventory with per-peer tables)', () => {
     const all = clusterOf(70, 3, 'zq');
     const n = all[5] as SimNode;
     const p = probesMsg(n, all, 11, T0, { a: all[0]!.group, b: all[1]!.group });
@@ -65,13 +65,14 @@ describe('collector scale simulator', () => {
     assert.ok(r.ok, r.ok ? '' : `${r.reason}: ${r.detail}`);
     const snap = snapshotOf(n, all, T0);
     assert.equal(snap.namespaces[0]?.fdb.length, 69, 'one FDB entry per peer VTEP');
-    const data = encodeSnapshot(
-      { schemaVersion: SCHEMA_VERSION, type: 'snapshot', node: n.name, at: T0, id: 'x1', snapshot: snap },
-      JSON.stringify(snap),
-    );
-    const s = validateMessage(subjectFor(n.name, 'snapshot'), data, { now: T0 + 1000 });
+    const summary = summaryMessage({ node: n.name, at: T0, id: 'x1' }, snap);
+    const s = validateMessage(subjectFor(n.name, 'summary'), enc.encode(JSON.stringify(summary)), {
+      now: T0 + 1000,
+    });
     assert.ok(s.ok, s.ok ? '' : `${s.reason}: ${s.detail}`);
-    assert.deepEqual(JSON.parse(new TextDecoder().decode(data)).snapshot, snap);
+    const pr = presenceOf(n, T0, snap);
+    assert.deepEqual(pr.underlay, [n.underlay]);
+    assert.equal(pr.vteps[0]?.mac, n.vtepMac);
   });
 
   it('fails exactly the VXLAN-port probes across the faulted segment', () => {

@@ -41,14 +41,6 @@ function runScenario(s: Scenario, rounds = 10): { rcs: RootCause[]; history: Roo
     clock: () => now,
     windowMs: 120_000,
     presenceTtlMs: 30_000,
-    ...(s.clusterFindings
-      ? {
-          clusterChecks: (snaps: NodeSnapshot[]) => ({
-            findings: snaps.length === NODES.length ? (s.clusterFindings as Finding[]) : [],
-            checkRuns: [{ check: 'vtep-consistency', ok: true, durationSeconds: 0.002 }],
-          }),
-        }
-      : {}),
   });
   const d = new Diagnoser();
   const history: RootCause[][] = [];
@@ -59,7 +51,9 @@ function runScenario(s: Scenario, rounds = 10): { rcs: RootCause[]; history: Roo
       if (silent.includes(node)) continue;
       state.applyPresence(presence(node, T0 + n * ROUND_MS));
       state.apply(snapshotMsg(node, n));
-      state.apply(findingsMsg(node, n, s.findings?.[node] ?? []));
+      // Cross-node findings come from each agent about itself (shared/crosschecks/local.ts).
+      const cross = (s.clusterFindings ?? []).filter((f) => f.node === node);
+      state.apply(findingsMsg(node, n, [...(s.findings?.[node] ?? []), ...cross]));
     }
     for (const m of round(n, s.fault, { silent })) state.apply(m);
     state.tick();
@@ -168,12 +162,10 @@ const SCENARIOS: Scenario[] = [
     expect: [{ id: 'agent-down:n4', evidence: [/presence of n4 expired/] }],
   },
   {
-    name: 'VNI mismatch on n4 (cluster check) breaks overlay with n4: vni-mismatch only',
+    name: 'VNI mismatch on n4 (cross-node check on n4) breaks overlay with n4: vni-mismatch only',
     fault: on((a, b, p) => touches('n4')(a, b) && p === 'overlay', { kind: 'dropped-at-dst' }),
     clusterFindings: [finding('n4', 'vni-mismatch', 'vtep-consistency')],
-    expect: [
-      { id: 'vni-mismatch:n4', evidence: [/cluster check vtep-consistency on n4/, /n1 -> n4 overlay/] },
-    ],
+    expect: [{ id: 'vni-mismatch:n4', evidence: [/check vtep-consistency on n4/, /n1 -> n4 overlay/] }],
   },
   {
     name: 'dstport mismatch on n4',

@@ -102,7 +102,7 @@ describe('ingest validation', () => {
     c.count(validateMessage('vxdoctor.v1.n1.probes', enc(good)));
     c.count(validateMessage('vxdoctor.v1.n1.probes', enc('nope')));
     c.count(validateMessage('bogus', enc('nope')));
-    assert.deepEqual(c.messages, { snapshot: 0, findings: 0, probes: 1 });
+    assert.deepEqual(c.messages, { snapshot: 0, summary: 0, findings: 0, probes: 1 });
     assert.equal(c.rejected['malformed-json'], 1);
     assert.equal(c.rejected['bad-subject'], 1);
     assert.deepEqual(Object.keys(c.rejected), [...REJECT_REASONS]);
