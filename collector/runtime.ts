@@ -373,7 +373,9 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
       // Nothing to replay: do not wait for a fetch to expire.
       if ((await oc.info()).num_pending === 0) return;
       for (;;) {
-        const batch = await oc.fetch({ max_bytes: PULL_MAX_BYTES, expires: 1000 });
+        // By messages: a byte-bounded fetch on the ordered replay consumer stopped the rebuild
+        // short (test/e2e/collector.test.ts, restart); the durable below is byte-bounded.
+        const batch = await oc.fetch({ max_messages: 1000, expires: 1000 });
         let n = 0;
         let pending = 0;
         for await (const m of batch) {
