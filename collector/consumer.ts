@@ -20,7 +20,7 @@ import {
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Lifecycle } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logging.js';
-import { ensureStream } from '../shared/nats.js';
+import { ensureStream, streamConfig } from '../shared/nats.js';
 import { STREAM_NAME, SUBJECT_PREFIX } from '../shared/subjects.js';
 
 /** Default `inactive_threshold` of the collector's durable consumer: 1 h. */
@@ -54,6 +54,12 @@ export interface ConsumerOptions {
   log: Logger;
   /** Applies one message (validation and state); must not throw for bad input. */
   handle(subject: string, data: Uint8Array): void;
+  /**
+   * Each message the durable delivers, before `handle`: its stream sequence, what is still
+   * pending and when it was stored (epoch ms) — ingest lag and messages the stream discarded
+   * unread (sequence gaps).
+   */
+  delivered?(streamSequence: number, pending: number, storedAtMs: number): void;
   /** Once, before the first replay (e.g. the root-cause memory). */
   beforeRebuild?(nc: NatsConnection): Promise<void>;
   /** Once, after the first replay, before `onRebuilt` (e.g. read presence once). */
@@ -63,6 +69,14 @@ export interface ConsumerOptions {
   /** Each time the durable consumer is attached. */
   onAttach?(): void;
 }
+
+/**
+ * Bytes per consumer pull (the client keeps up to this much requested and refills at half):
+ * twice the stream's largest message (a pull smaller than the next message would never deliver
+ * it), far below what nats-server buffers for a client before cutting it off as a slow consumer
+ * (64 MB). 512 messages with no byte limit were up to 0.5 GB of snapshots at 1,000 nodes.
+ */
+export const PULL_MAX_BYTES = 2 * streamConfig().max_msg_size;
 
 export class StreamConsumer {
   /** The durable consumer is attached and delivering. */
@@ -110,7 +124,10 @@ export class StreamConsumer {
             .catch((err) => o.log.warn({ err }, 'could not set inactive_threshold on the durable'));
         }
         const consumer: Consumer = await js.consumers.get(STREAM_NAME, o.durable);
-        const msgs = await consumer.consume({ max_messages: 512, expires: 5000 });
+        // Pulls bounded in bytes (max_bytes alone: the client refuses it with max_messages): a
+        // pull of 512 large messages is more than nats-server sends a slow reader before cutting
+        // it off as a slow consumer.
+        const msgs = await consumer.consume({ max_bytes: PULL_MAX_BYTES, expires: 5000 });
         this.msgs = msgs;
         if (life.stopping) msgs.stop();
         this.attached = true;
@@ -118,6 +135,7 @@ export class StreamConsumer {
         o.log.info({ durable: o.durable }, 'consumer attached');
         for await (const m of msgs) {
           try {
+            o.delivered?.(m.info.streamSequence, m.info.pending, m.info.timestampNanos / 1e6);
             o.handle(m.subject, m.data);
           } catch (err) {
             o.log.error({ err, subject: m.subject }, 'message handler failed');
@@ -149,6 +167,8 @@ export class StreamConsumer {
       // Nothing to replay: do not wait for a fetch to expire.
       if ((await oc.info()).num_pending === 0) return;
       for (;;) {
+        // By messages: a byte-bounded fetch on the ordered replay consumer stopped the rebuild
+        // short (test/e2e/collector.test.ts, restart); the durable is byte-bounded.
         const batch = await oc.fetch({ max_messages: 1000, expires: 1000 });
         let n = 0;
         let pending = 0;

@@ -115,6 +115,8 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     groupLabel: o.groupLabel,
     presenceGate: true,
     ...(o.forgetAfterMs ? { forgetAfterMs: o.forgetAfterMs } : {}),
+    // Scrapes and API reads between evaluations reuse the pair statuses.
+    statusCacheMs: Math.min(1000, o.evaluateEveryMs ?? 2000),
   });
   const ingest = new IngestCounters();
   const diagnoser = new Diagnoser();
@@ -171,6 +173,10 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     clock,
     log,
     handle,
+    delivered: (seq, pending, storedAtMs) => {
+      ingest.delivered(seq, pending, storedAtMs, clock());
+      state.ingestLagMs = ingest.lagSeconds * 1000;
+    },
     beforeRebuild: async (nc) => {
       // Root causes active before a restart keep their `since`.
       try {

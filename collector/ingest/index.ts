@@ -146,6 +146,26 @@ export class IngestCounters {
   /** Presence records refused, by reason. */
   readonly presenceRejects = new PresenceRejects();
 
+  /**
+   * Where the durable consumer is: the age (s) of the message being applied while more are
+   * pending (0 when caught up), the messages pending, and the stream messages the consumer never
+   * got (a gap in stream sequence: the stream's limits discarded them before they were read).
+   */
+  lagSeconds = 0;
+  pending = 0;
+  lostUnread = 0;
+  private lastSeq = 0;
+
+  /** One message from the durable: stream sequence, messages still pending, stored at (ms). */
+  delivered(streamSeq: number, pending: number, storedAtMs: number, now: number): void {
+    // The durable reads every subject in order; a jump forward is what the stream discarded.
+    // (Redeliveries go back in sequence and count nothing.)
+    if (this.lastSeq > 0 && streamSeq > this.lastSeq + 1) this.lostUnread += streamSeq - this.lastSeq - 1;
+    if (streamSeq > this.lastSeq) this.lastSeq = streamSeq;
+    this.pending = pending;
+    this.lagSeconds = pending > 0 ? Math.max(0, (now - storedAtMs) / 1000) : 0;
+  }
+
   count(r: IngestResult): void {
     if (r.ok) this.messages[r.kind]++;
     else this.rejected[r.reason]++;

@@ -265,13 +265,31 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
   });
   new Counter({
     name: 'vxdoctor_state_dropped_total',
-    help: 'Records refused by the state caps (nodes known, pairs per source node), by what.',
+    help: 'Records refused by the state caps (nodes known, pairs in the window or per source node) and stream messages discarded before the collector read them, by what.',
     labelNames: ['what'],
     registers,
     collect() {
       this.reset();
       this.inc({ what: 'nodes' }, src.state.dropped.nodes);
       this.inc({ what: 'pairs' }, src.state.dropped.pairs);
+      // Stream messages discarded by the stream's limits before the collector read them.
+      this.inc({ what: 'messages' }, src.ingest.lostUnread);
+    },
+  });
+  new Gauge({
+    name: 'vxdoctor_ingest_lag_seconds',
+    help: 'Age of the message the collector applied last while more were pending (0 when caught up): how far behind the ingest is.',
+    registers,
+    collect() {
+      this.set(src.ingest.lagSeconds);
+    },
+  });
+  new Gauge({
+    name: 'vxdoctor_ingest_pending_messages',
+    help: 'Messages waiting for the collector on its durable consumer (as of the last message it got).',
+    registers,
+    collect() {
+      this.set(src.ingest.pending);
     },
   });
   new Counter({

@@ -67,6 +67,12 @@ export interface StateOptions {
   /** Caps: nodes known, pairs per source node (beyond them, counted in `dropped`). */
   maxNodes?: number;
   maxPairsPerNode?: number;
+  /**
+   * `pairStatuses()` is reused for this long (ms; default 0: built on every call). The
+   * collector sets its evaluation interval: a scrape or API read between two evaluations does
+   * not rebuild and sort every pair again.
+   */
+  statusCacheMs?: number;
 }
 
 /** RTT histogram buckets (seconds) for vxdoctor_probe_rtt_seconds. */
@@ -174,6 +180,8 @@ export interface DiagnosisInput {
   findings: TrackedFinding[];
 }
 
+const COLLATOR = new Intl.Collator();
+
 function findingKey(f: Finding): string {
   return `${f.node}|${f.check}|${f.subject}|${f.kind ?? ''}`;
 }
@@ -198,6 +206,15 @@ export class ClusterState {
   /** What the caps refused (counted, exported, alerted on) and how many nodes were forgotten. */
   readonly dropped = { nodes: 0, pairs: 0 };
   forgotten = 0;
+  /**
+   * How far behind the ingest is (ms; the runtime sets it from the consumer: the age of the
+   * message it applies while more are pending, else 0). A pair is stale when its latest probe is
+   * older than `staleMs` PLUS this lag: a collector reading late judges the probes it has read,
+   * rather than turning every pair `unknown` (and diagnosing nothing pair-based).
+   */
+  ingestLagMs = 0;
+  private readonly statusCacheMs: number;
+  private statusCache: { at: number; list: PairStatus[] } | null = null;
   /**
    * The collector's own NATS link: down since (epoch ms), and after it came back, blind until
    * (one presence TTL later, when every live agent has refreshed again). Presence that expires
@@ -232,6 +249,7 @@ export class ClusterState {
     this.forgetAfterMs = opts.forgetAfterMs ?? 600_000;
     this.maxNodes = opts.maxNodes ?? 10_000;
     this.maxPairsPerNode = opts.maxPairsPerNode ?? 16_384;
+    this.statusCacheMs = opts.statusCacheMs ?? 0;
     this.rtt = Object.fromEntries(
       PROBE_PATHS.map((p) => [p, { buckets: new Array(RTT_BUCKETS.length + 1).fill(0), sum: 0, count: 0 }]),
     ) as unknown as Record<ProbePath, RttHistogram>;
@@ -592,7 +610,16 @@ export class ClusterState {
 
   pairStatuses(): PairStatus[] {
     const now = this.clock();
+    const c = this.statusCache;
+    if (c && this.statusCacheMs > 0 && now >= c.at && now - c.at < this.statusCacheMs) return c.list;
+    const out = this.buildPairStatuses(now);
+    this.statusCache = { at: now, list: out };
+    return out;
+  }
+
+  private buildPairStatuses(now: number): PairStatus[] {
     const out: PairStatus[] = [];
+    const staleMs = this.staleMs + Math.max(0, this.ingestLagMs);
     for (const p of this.pairsMap.values()) {
       const lastB = p.buckets[p.buckets.length - 1];
       if (!lastB || !this.pairVisible(p)) continue;
@@ -608,7 +635,7 @@ export class ClusterState {
       }
       const window = tally(p.buckets);
       let status: PairStatus['status'];
-      if (now - last.at > this.staleMs || !last.sent) status = 'unknown';
+      if (now - last.at > staleMs || !last.sent) status = 'unknown';
       else status = probeOk(last) ? 'pass' : 'fail';
       out.push({
         src: p.src,
@@ -626,14 +653,16 @@ export class ClusterState {
         ...(p.hops && now - p.hops.at <= this.windowMs ? { hops: p.hops } : {}),
       });
     }
+    // One collator (what localeCompare uses, without setting it up on every comparison).
+    const cmp = COLLATOR.compare;
     out.sort((a, b) =>
       a.src === b.src
         ? a.dst === b.dst
           ? a.path === b.path
             ? (a.port ?? 0) - (b.port ?? 0)
-            : a.path.localeCompare(b.path)
-          : a.dst.localeCompare(b.dst)
-        : a.src.localeCompare(b.src),
+            : cmp(a.path, b.path)
+          : cmp(a.dst, b.dst)
+        : cmp(a.src, b.src),
     );
     return out;
   }

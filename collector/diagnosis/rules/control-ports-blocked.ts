@@ -13,46 +13,38 @@ export const controlPortsBlocked: Rule = {
   id: 'control-ports-blocked',
   kinds: ['control-ports-blocked'],
   run(ctx) {
-    const g = ctx.group;
-    const across = (p: PairStatus, a: string, b: string) =>
-      (g(p.src) === a && g(p.dst) === b) || (g(p.src) === b && g(p.dst) === a);
-    const inside = (p: PairStatus, a: string, b: string) =>
-      g(p.src) === g(p.dst) && (g(p.src) === a || g(p.src) === b);
-    for (let i = 0; i < ctx.groups.length; i++) {
-      for (let j = i + 1; j < ctx.groups.length; j++) {
-        const a = ctx.groups[i] as string;
-        const b = ctx.groups[j] as string;
-        const cross = ctx.known.filter((p) => isSwarm(p) && across(p, a, b) && !ctx.isExplained(p));
-        if (!cross.length || cross.some((p) => p.status !== 'fail')) continue;
-        if (ctx.known.some((p) => isSwarm(p) && inside(p, a, b) && p.status === 'fail')) continue;
-        const reach = ctx.known.filter((p) => (isControlUdp(p) || p.path === 'vxlan') && across(p, a, b));
-        if (!reach.length || reach.some((p) => p.status !== 'pass')) continue;
-        const segment = { label: ctx.groupLabel, from: a, to: b };
-        const ports = [...new Set(cross.map(portLabel))].sort();
-        const c = ctx.add(rootCauseId('control-ports-blocked', [], segment), {
-          kind: 'control-ports-blocked',
-          severity: 'critical',
-          nodes: new Set(),
-          segment,
-          summary: `Swarm control ports (${ports.join(', ')}) are blocked between ${ctx.groupLabel} ${a} and ${ctx.groupLabel} ${b}`,
-          evidence: [
-            `every probed ${ctx.groupLabel} ${a} <-> ${ctx.groupLabel} ${b} pair fails on ${ports.join(', ')} (${cross.length} probes), pairs inside each ${ctx.groupLabel} pass`,
-            `reachability probes across the segment pass (${reach.length}): ${[...new Set(reach.map((p) => p.path + (p.port ? ` ${p.port}` : '')))].join(', ')}`,
-          ],
-          remediation: KINDS['control-ports-blocked'].remediation,
-          observers: new Set(),
-          repeated: false,
-          onset: ctx.input.now,
-        });
-        ctx.attach(c, cross);
-        ctx.attach(
-          c,
-          ctx.unexplained().filter((p) => p.path === 'control' && across(p, a, b)),
-        );
-        for (const p of cross) {
-          c.nodes.add(p.src);
-          c.nodes.add(p.dst);
-        }
+    for (const [a, b] of ctx.segments) {
+      const seg = ctx.across(a, b);
+      const cross = seg.filter((p) => isSwarm(p) && !ctx.isExplained(p));
+      if (!cross.length || cross.some((p) => p.status !== 'fail')) continue;
+      if ([...ctx.inside(a), ...ctx.inside(b)].some((p) => isSwarm(p) && p.status === 'fail')) continue;
+      const reach = seg.filter((p) => isControlUdp(p) || p.path === 'vxlan');
+      if (!reach.length || reach.some((p) => p.status !== 'pass')) continue;
+      const segment = { label: ctx.groupLabel, from: a, to: b };
+      const ports = [...new Set(cross.map(portLabel))].sort();
+      const c = ctx.add(rootCauseId('control-ports-blocked', [], segment), {
+        kind: 'control-ports-blocked',
+        severity: 'critical',
+        nodes: new Set(),
+        segment,
+        summary: `Swarm control ports (${ports.join(', ')}) are blocked between ${ctx.groupLabel} ${a} and ${ctx.groupLabel} ${b}`,
+        evidence: [
+          `every probed ${ctx.groupLabel} ${a} <-> ${ctx.groupLabel} ${b} pair fails on ${ports.join(', ')} (${cross.length} probes), pairs inside each ${ctx.groupLabel} pass`,
+          `reachability probes across the segment pass (${reach.length}): ${[...new Set(reach.map((p) => p.path + (p.port ? ` ${p.port}` : '')))].join(', ')}`,
+        ],
+        remediation: KINDS['control-ports-blocked'].remediation,
+        observers: new Set(),
+        repeated: false,
+        onset: ctx.input.now,
+      });
+      ctx.attach(c, cross);
+      ctx.attach(
+        c,
+        seg.filter((p) => p.status === 'fail' && p.path === 'control' && !ctx.isExplained(p)),
+      );
+      for (const p of cross) {
+        c.nodes.add(p.src);
+        c.nodes.add(p.dst);
       }
     }
     for (const n of ctx.input.nodes) {

@@ -216,59 +216,70 @@ export const underlayLoss: Rule = {
     const g = ctx.group;
     const done = new Set<string>();
     // 1. Segments between two topology groups, pairs inside each group clean.
-    for (let i = 0; i < ctx.groups.length; i++) {
-      for (let j = i + 1; j < ctx.groups.length; j++) {
-        const a = ctx.groups[i] as string;
-        const b = ctx.groups[j] as string;
-        const ab = open.filter((p) => g(p.src) === a && g(p.dst) === b);
-        const ba = open.filter((p) => g(p.src) === b && g(p.dst) === a);
-        const ins = open.filter((p) => g(p.src) === g(p.dst) && (g(p.src) === a || g(p.src) === b));
-        const e = episode([...ab, ...ba], ctx.input.now, lastLossAt(ins));
-        if (!isGrayLoss(e)) continue;
-        const ie = ins.length ? episodeFrom(ins, e.onset) : { sent: 0, ok: 0 };
-        if (ie.sent > 0 && rt(ie) >= MIN_RT_LOSS / 2) continue;
-        const segment = { label: ctx.groupLabel, from: a, to: b };
-        const loss = lossFigures(e, [
-          { from: `${ctx.groupLabel} ${a}`, to: `${ctx.groupLabel} ${b}`, ps: ab },
-          { from: `${ctx.groupLabel} ${b}`, to: `${ctx.groupLabel} ${a}`, ps: ba },
-        ]);
-        const c = ctx.add(
-          rootCauseId('underlay-loss', [], segment),
-          candidate(
-            ctx,
-            e,
-            loss,
-            `the underlay between ${ctx.groupLabel} ${a} and ${ctx.groupLabel} ${b}`,
-            new Set(),
-            segment,
-          ),
-        );
-        c.evidence.push(`pairs inside ${ctx.groupLabel} ${a} and ${b}: ${pct(rt(ie))} of ${ie.sent} lost`);
-        for (const p of [...ab, ...ba]) {
-          c.nodes.add(p.src);
-          c.nodes.add(p.dst);
-          c.observers.add(p.src);
-          done.add(`${p.src}|${p.dst}`);
-        }
-        ctx.attach(
-          c,
-          ctx
-            .unexplained()
-            .filter(
-              (p) =>
-                EXPLAINS.has(p.path) &&
-                ((g(p.src) === a && g(p.dst) === b) || (g(p.src) === b && g(p.dst) === a)),
-            ),
-        );
+    const openSet = new Set(open);
+    for (const [a, b] of ctx.segments) {
+      const seg = ctx.across(a, b).filter((p) => openSet.has(p));
+      const ab = seg.filter((p) => g(p.src) === a);
+      const ba = seg.filter((p) => g(p.src) === b);
+      const ins = [...ctx.inside(a), ...ctx.inside(b)].filter((p) => openSet.has(p));
+      const e = episode([...ab, ...ba], ctx.input.now, lastLossAt(ins));
+      if (!isGrayLoss(e)) continue;
+      const ie = ins.length ? episodeFrom(ins, e.onset) : { sent: 0, ok: 0 };
+      if (ie.sent > 0 && rt(ie) >= MIN_RT_LOSS / 2) continue;
+      const segment = { label: ctx.groupLabel, from: a, to: b };
+      const loss = lossFigures(e, [
+        { from: `${ctx.groupLabel} ${a}`, to: `${ctx.groupLabel} ${b}`, ps: ab },
+        { from: `${ctx.groupLabel} ${b}`, to: `${ctx.groupLabel} ${a}`, ps: ba },
+      ]);
+      const c = ctx.add(
+        rootCauseId('underlay-loss', [], segment),
+        candidate(
+          ctx,
+          e,
+          loss,
+          `the underlay between ${ctx.groupLabel} ${a} and ${ctx.groupLabel} ${b}`,
+          new Set(),
+          segment,
+        ),
+      );
+      c.evidence.push(`pairs inside ${ctx.groupLabel} ${a} and ${b}: ${pct(rt(ie))} of ${ie.sent} lost`);
+      for (const p of [...ab, ...ba]) {
+        c.nodes.add(p.src);
+        c.nodes.add(p.dst);
+        c.observers.add(p.src);
+        done.add(`${p.src}|${p.dst}`);
       }
+      ctx.attach(
+        c,
+        ctx.across(a, b).filter((p) => p.status === 'fail' && EXPLAINS.has(p.path) && !ctx.isExplained(p)),
+      );
     }
     // 2. One node: the pairs touching it lose, the others do not.
+    // Indexed by node, and the pairs that lost a probe by when (latest first): per node the
+    // cost is its own pairs, not every pair (nodes × pairs × rounds was quadratic).
     const rest = open.filter((p) => !done.has(`${p.src}|${p.dst}`));
+    const byNode = new Map<string, PairStatus[]>();
+    const lossy: Array<{ p: PairStatus; at: number }> = [];
+    for (const p of rest) {
+      for (const end of [p.src, p.dst]) {
+        const l = byNode.get(end);
+        if (l) l.push(p);
+        else byNode.set(end, [p]);
+      }
+      const at = lastLossAt([p]);
+      if (at > Number.NEGATIVE_INFINITY) lossy.push({ p, at });
+    }
+    lossy.sort((x, y) => y.at - x.at);
+    const lossyNodes = new Set(lossy.flatMap((x) => [x.p.src, x.p.dst]));
     for (const n of ctx.input.nodes) {
-      const mine = rest.filter((p) => p.src === n.name || p.dst === n.name);
-      const others = rest.filter((p) => p.src !== n.name && p.dst !== n.name);
-      const e = episode(mine, ctx.input.now, lastLossAt(others));
+      // Without a lost probe on its pairs there is no episode (episode() returns null).
+      if (!lossyNodes.has(n.name)) continue;
+      const mine = byNode.get(n.name) ?? [];
+      const touches = (p: PairStatus) => p.src === n.name || p.dst === n.name;
+      const ref = lossy.find((x) => !touches(x.p))?.at ?? Number.NEGATIVE_INFINITY;
+      const e = episode(mine, ctx.input.now, ref);
       if (!isGrayLoss(e)) continue;
+      const others = rest.filter((p) => !touches(p));
       const oe = episodeFrom(others, e.onset);
       if (oe.sent > 0 && rt(oe) >= MIN_RT_LOSS / 2) continue;
       const loss = lossFigures(e, [

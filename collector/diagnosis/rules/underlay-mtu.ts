@@ -12,11 +12,12 @@ import { type Rule, rootCauseId } from '../engine.js';
 export const MTU_ROUNDS = 2;
 
 /** The small VXLAN-port probes between the two nodes (either way) since `since` all passed. */
-function smallPass(all: PairStatus[], p: PairStatus, since: number): boolean {
-  const small = all.filter(
-    (q) =>
-      q.path === 'vxlan' && ((q.src === p.src && q.dst === p.dst) || (q.src === p.dst && q.dst === p.src)),
-  );
+function smallPass(toNode: (n: string) => PairStatus[], p: PairStatus, since: number): boolean {
+  // Through the by-destination index: per failing pair its two nodes' pairs, not every pair.
+  const small = [
+    ...toNode(p.dst).filter((q) => q.path === 'vxlan' && q.src === p.src),
+    ...toNode(p.src).filter((q) => q.path === 'vxlan' && q.src === p.dst),
+  ];
   if (!small.length) return true; // nothing says otherwise (no capture: no vxlan probes)
   const t = tally(small.flatMap((q) => q.buckets.filter((b) => b.at >= since)));
   return t.sent === t.ok;
@@ -46,7 +47,7 @@ export const underlayMtu: Rule = {
         t.largestPassing !== null ||
         t.fragMtu !== null ||
         (t.learnedPmtu !== null && t.learnedPmtu < required);
-      return measured && smallPass(ctx.known, p, (recent[0] as { at: number }).at);
+      return measured && smallPass(ctx.toNode, p, (recent[0] as { at: number }).at);
     });
     if (!fails.length) return;
     // Random loss makes some full-size rounds fail and some small probes pass: judged over every
