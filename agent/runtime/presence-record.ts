@@ -29,6 +29,8 @@ export function presenceRecord(o: {
 /** Puts the record when it changed or is due; says once per change when it fails the schema. */
 export class PresenceRefresh {
   private lastKey: string | null = null;
+  /** The last record said to fail the schema (said once, not every round while NATS is down). */
+  private lastBadKey: string | null = null;
   private lastAt = 0;
 
   constructor(private readonly o: { ttlMs: number; log: Logger }) {}
@@ -37,7 +39,8 @@ export class PresenceRefresh {
   async refresh(p: NodePresence | null, put: ((p: NodePresence) => Promise<void>) | null): Promise<void> {
     const key = p && JSON.stringify({ ...p, at: 0 });
     const due = key !== this.lastKey || Date.now() - this.lastAt >= this.o.ttlMs / 3;
-    if (p && !checkPresence.check(p) && key !== this.lastKey) {
+    if (p && !checkPresence.check(p) && key !== this.lastKey && key !== this.lastBadKey) {
+      this.lastBadKey = key;
       // Peers and the collector would refuse it: say so here, where it can be fixed.
       this.o.log.error(
         { detail: checkPresence.firstError(p) },

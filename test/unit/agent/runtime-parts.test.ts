@@ -3,6 +3,7 @@
  * policy, the change-signal settle, the heartbeat grid.
  */
 import assert from 'node:assert/strict';
+import { pino } from 'pino';
 import { test } from 'node:test';
 import { changeSignalCheck, jittered, roundGrid } from '../../../agent/runtime/loops.js';
 import type { ProbeEngine } from '../../../agent/runtime/ports.js';
@@ -118,6 +119,25 @@ test('presence refresh: put when changed, not again until a third of the TTL; no
   });
   await failing.refresh(p, put);
   assert.deepEqual(puts, [1, 3, 1], 'a failed put is tried again next time');
+});
+
+test('presence refresh: a record failing the schema is said once, not every round while NATS is down', async () => {
+  const lines: string[] = [];
+  const log = pino({ level: 'error' }, { write: (l: string) => void lines.push(l) });
+  const r = new PresenceRefresh({ ttlMs: 60_000, log });
+  // probePort 0: what an agent without a prober key publishes; the schema refuses it.
+  const bad = {
+    ...(presenceRecord({ node: 'edge-7.pop2', labels: {}, snapshot, extras: null, now: 1 }) as NodePresence),
+    probePort: 0,
+  };
+  for (let i = 0; i < 4; i++) await r.refresh({ ...bad, at: i }, null);
+  assert.equal(lines.filter((l) => l.includes('fails the schema')).length, 1);
+  await r.refresh({ ...bad, labels: { zone: 'z9' } }, null);
+  assert.equal(
+    lines.filter((l) => l.includes('fails the schema')).length,
+    2,
+    'a changed record is said again',
+  );
 });
 
 test('change signal: inventory once the signal holds still; none when unchanged; stop ends the settle', async () => {
