@@ -12,9 +12,8 @@
  * Env: NODES (400), RACKS (10), ROUND_S (5), WARMUP_S (30), MEASURE_S (60).
  * The machine is shared: compare the phases by ratio; the load average is in the output.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -22,6 +21,7 @@ import { connect } from '@nats-io/transport-node';
 import { STREAM_NAME } from '../shared/subjects.js';
 import type { DiagnosisResponse } from '../shared/schema.js';
 import { noFault, type SimFault, SimPublisher, simCluster } from './sim/partition-sim.js';
+import { freePort, procSample } from './collector-scale.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const OUT = join(ROOT, 'test-output');
@@ -33,20 +33,10 @@ const MEASURE_MS = Number(process.env.MEASURE_S ?? 60) * 1000;
 const LABEL = 'rack';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-const HZ = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+/** CPU seconds and RSS of a process (bench/collector-scale.ts `procSample`; 0 once it is gone). */
 function usage(pid: number): { rss: number; cpu: number } {
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN);
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { rss: rssKb * 1024, cpu: (Number(f[11]) + Number(f[12])) / HZ };
+  const u = procSample(pid);
+  return { rss: u?.rss ?? 0, cpu: u?.cpuS ?? 0 };
 }
 
 function quantile(xs: number[], q: number): number | null {

@@ -47,7 +47,7 @@ const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdo
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
