@@ -260,7 +260,7 @@ describe('lab (lab.sh --id vxt) on the real datapath', { concurrency: false }, (
       const r = await lab!.exec(from, ['ping', '-q', '-c', '60', '-i', '0.01', '-W', '1', dst], {
         timeoutMs: 20_000,
       });
-      return Number(/(\d+)% packet loss/.exec(r.stdout)?.[1] ?? Number.NaN) / 100;
+      return Number(/(\d+(?:\.\d+)?)% packet loss/.exec(r.stdout)?.[1] ?? Number.NaN) / 100;
     };
     try {
       // a ping round trip crosses the uplink twice: 1 - (2/3)^2 = 56 % expected
