@@ -315,7 +315,16 @@ describe('hostile input against the real agents and collector', { skip, timeout:
       baseline,
       'no vtep-down from the far-future message, no blame from the node without presence',
     );
-    assert.ok(await healthy(), why);
+    // The lab's own heartbeats queue behind 170 MB of flood in the stream: they must come back
+    // (every node up, every vxlan pair fresh and passing) within a few rounds, not stay lost.
+    const t0 = Date.now();
+    await waitFor(
+      'every node up and every vxlan pair fresh and passing after the flood',
+      healthy,
+      30_000,
+      1000,
+    ).catch(() => assert.fail(`not healthy 30 s after the flood: ${why}`));
+    (figures.flood as Record<string, unknown>).healthyAgainAfterMs = Date.now() - t0;
   });
 
   it('case 7: 100 concurrent traces of a healthy pair: truthful answers or 429, heartbeats unharmed', async () => {
