@@ -129,6 +129,13 @@ export const command: CommandSpec = {
       help: 'Agent HTTP (/healthz, /metrics).',
     },
     {
+      name: 'probes-encoding',
+      type: 'string',
+      default: 'rows',
+      metavar: 'rows|json',
+      help: 'Form of the probes message: rows (compact, since 0.3) or json (plain objects, for a collector older than 0.3).',
+    },
+    {
       name: 'outbox-bytes',
       type: 'int',
       default: 8 * 1024 * 1024,
@@ -170,6 +177,7 @@ export interface AgentConfig {
   fullMeshMax: number;
   listen: { host: string; port: number };
   outboxBytes: number;
+  probesEncoding: 'rows' | 'json';
   /** Replicas of the stream and presence bucket when this agent creates them. */
   jsReplicas: number;
   logLevel: string;
@@ -224,9 +232,15 @@ export function agentConfig(p: Parsed): AgentConfig {
     fullMeshMax: int('full-mesh-max', 2, 100000),
     listen: parseListen(String(v.listen)),
     outboxBytes: int('outbox-bytes', 64 * 1024, 1024 * 1024 * 1024),
+    probesEncoding: probesEncoding(String(v['probes-encoding'])),
     jsReplicas: jsReplicas(v),
     logLevel: String(v['log-level']),
   };
+}
+
+function probesEncoding(v: string): 'rows' | 'json' {
+  if (v === 'rows' || v === 'json') return v;
+  throw new ConfigError(`--probes-encoding: "${v.slice(0, 40)}" is not rows or json`);
 }
 
 /** What the inventory is told (collectSnapshot's options) from the agent's flags. */
@@ -288,6 +302,7 @@ export async function run(parsed: Parsed): Promise<number> {
     listenHost: cfg.listen.host,
     listenPort: cfg.listen.port,
     outboxBytes: cfg.outboxBytes,
+    probesEncoding: cfg.probesEncoding,
     collect: () => collectSnapshot(inventoryOpts, { runner, log: log.child({ component: 'inventory' }) }),
     changeEvents: cfg.watchNetlink
       ? (onChange) => {

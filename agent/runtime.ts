@@ -24,6 +24,7 @@ import type { CheckRunner, ProbeEngine, SnapshotSource } from './runtime/ports.j
 import { PresenceRefresh, presenceRecord } from './runtime/presence-record.js';
 import { NatsSession } from './runtime/session.js';
 import { TraceResponder } from './runtime/trace-responder.js';
+import { encodeProbes } from '../shared/probes-wire.js';
 
 export { findingsKey, snapshotKey } from './runtime/inventory.js';
 export type { CheckRunner, ProbeEngine, SnapshotSource } from './runtime/ports.js';
@@ -33,6 +34,8 @@ export interface AgentRuntimeOptions {
   labels: Record<string, string>;
   intervalMs: number;
   inventoryIntervalMs: number;
+  /** Probes message form on the wire (default rows: shared/probes-wire.ts). */
+  probesEncoding?: 'rows' | 'json';
   /** Publish snapshot/findings at least this often even when unchanged. */
   republishMs: number;
   listenHost: string;
@@ -122,8 +125,11 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
     },
     o.outboxBytes,
   );
+  // Probes go out in the compact rows form (shared/probes-wire.ts) unless told otherwise.
+  const rows = (o.probesEncoding ?? 'rows') === 'rows';
   const put = (m: VxdoctorMessage): void => {
-    outbox.put({ kind: m.type, id: m.id, data: enc.encode(JSON.stringify(m)) });
+    const body = m.type === 'probes' && rows ? encodeProbes(m) : m;
+    outbox.put({ kind: m.type, id: m.id, data: enc.encode(JSON.stringify(body)) });
   };
 
   // Cross-node checks of this node's tables against its peers' identities (presence): run on

@@ -17,6 +17,8 @@
  * `tsc` first unless --no-build).
  * Usage: node --import tsx bench/collector-scale.ts [--nodes 100,500,1000,2000,5000]
  *   [--groups G | default N/40] [--warmup 150] [--measure 90] [--fault-timeout 120] [--no-build]
+ *   [--encoding rows|json] (the agents' --probes-encoding) [--heap-mb M] (collector heap cap)
+ *   [--table-peers 64] (peers in each simulated node's FDB/neighbor/route tables)
  */
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +44,7 @@ const WARMUP_S = Number(arg('warmup', '150'));
 const MEASURE_S = Number(arg('measure', '90'));
 const FAULT_TIMEOUT_S = Number(arg('fault-timeout', '120'));
 const INTERVAL_MS = 5000;
+const HEAP_MB = Number(arg('heap-mb', '0'));
 const DURABLE = 'vxdoctor-collector';
 const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || '100');
 
@@ -159,6 +162,8 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
       [
         // e.g. VXD_BENCH_COLLECTOR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it
         ...(process.env.VXD_BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean),
+        // --heap-mb M: the heap cap the manifests ship (NODE_OPTIONS=--max-old-space-size=M)
+        ...(HEAP_MB > 0 ? [`--max-old-space-size=${HEAP_MB}`] : []),
         join(ROOT, 'bin/vxdoctor.js'),
         'collector',
         '--nats',
@@ -187,6 +192,8 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
       presenceTtlMs: 30_000,
       statsEveryMs: 5000,
       prefix,
+      encoding: arg('encoding', 'rows') === 'json' ? 'json' : 'rows',
+      tablePeers: Number(arg('table-peers', '64')),
     };
     sim = fork(join(ROOT, 'bench/collector-sim.ts'), [JSON.stringify(simOpts)], {
       execArgv: ['--import', 'tsx'],
@@ -326,6 +333,7 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
       warmupS: WARMUP_S,
       measuredS: Math.round(dt),
       collector: {
+        heapCapMiB: HEAP_MB > 0 ? HEAP_MB : null,
         cpuPercentOfCore: cpu('collector'),
         rssMaxMiB: MiB(rssMax.collector ?? 0),
       },
@@ -343,6 +351,7 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
         diagnosisP50: r3(quantile(diagMs, 0.5)),
         diagnosisMax: r3(diagMs.length ? Math.max(...diagMs) : null),
       },
+      encoding: simOpts.encoding,
       stream: {
         bytesPerNodePerHour: streamBytesRate === null ? null : Math.round(streamBytesRate),
         publishedBytesPerNodePerHour: Math.round(

@@ -36,6 +36,7 @@ import { Outbox, type Publisher } from '../agent/publish/outbox.js';
 import { Presence } from '../agent/publish/presence.js';
 import { findingsMessage, presenceRecord, probesMessage, summaryMessage } from '../agent/publish/messages.js';
 import { silentLogger } from '../shared/logging.js';
+import { type ProbesWire, WIRE_ENCODING, type WireArrival, type WireRow } from '../shared/probes-wire.js';
 import {
   type ArrivalReport,
   type FdbEntry,
@@ -65,6 +66,10 @@ export interface SimOptions {
   statsEveryMs: number;
   /** Name prefix (varied per run so nothing depends on one spelling). */
   prefix: string;
+  /** Probes message form (the agent's --probes-encoding; default rows). */
+  encoding?: 'rows' | 'json';
+  /** Peers in each node's FDB/neighbor/route tables (default 64; see `tablePeers`). */
+  tablePeers: number;
 }
 
 export interface SimNode {
@@ -326,6 +331,93 @@ export function roundResults(
   return out;
 }
 
+const PATH_IX: Record<ProbePath, number> = { vxlan: 0, control: 1, pmtu: 2, overlay: 3 };
+// Row flags (shared/probes-wire.ts): answered with every capture verdict true; sent and left
+// the source, then nothing; the overlay probe's (no capture on the overlay address).
+const F_OK = 1 | 2 | (2 << 2) | (2 << 4) | (2 << 6);
+const F_GONE = 1 | (2 << 2);
+const F_OVERLAY_OK = 1 | 2 | (2 << 4);
+const F_OVERLAY_GONE = 1;
+const NOTE = `full-size probe (${REQUIRED} B) answered on this port: it stands for the small one`;
+
+/**
+ * The wire form of one node's round, built straight from the topology: exactly what
+ * `encodeProbes(probesMessage(..., roundResults(...), arrivalsOf(...)))` publishes (a unit test
+ * holds the two equal, string table order included), without building 160 result objects per
+ * node and round first. At 5,000 nodes those objects were most of the simulator's CPU.
+ */
+export function roundWire(
+  e: { node: SimNode; at: number; id: string; round: number },
+  targets: SimNode[],
+  probedAt: number,
+  probers: SimNode[],
+  fault: SegmentFault | null,
+): ProbesWire {
+  const strings: string[] = [];
+  const index = new Map<string, number>();
+  const str = (v: string): number => {
+    let i = index.get(v);
+    if (i === undefined) {
+      i = strings.length;
+      strings.push(v);
+      index.set(v, i);
+    }
+    return i;
+  };
+  const src = e.node;
+  const dAt = probedAt - e.at;
+  const rows: WireRow[] = [];
+  for (const dst of targets) {
+    const lost = faulted(fault, src, dst, 'pmtu');
+    const rtt = 0.0002 + (((src.index * 31 + dst.index) % 97) / 97) * 0.0003;
+    const d = str(dst.name);
+    const t = str(dst.underlay);
+    rows.push(
+      lost
+        ? [d, PATH_IX.pmtu, t, VXLAN_PORT, 0, dAt, F_GONE, -1, { p: [REQUIRED, -1, -1, -1] }]
+        : [
+            d,
+            PATH_IX.pmtu,
+            t,
+            VXLAN_PORT,
+            0,
+            dAt,
+            F_OK,
+            Math.round(rtt * 1e6),
+            { p: [REQUIRED, REQUIRED, -1, -1] },
+          ],
+    );
+    rows.push(
+      lost
+        ? [d, PATH_IX.vxlan, t, VXLAN_PORT, 0, dAt, F_GONE, -1]
+        : [d, PATH_IX.vxlan, t, VXLAN_PORT, 0, dAt, F_OK, Math.round(rtt * 1e6), { n: str(NOTE) }],
+    );
+    rows.push([d, PATH_IX.control, t, PROBE_PORT, 0, dAt, F_OK, Math.round(rtt * 0.9 * 1e6)]);
+    const o = str(dst.subnet.replace(/0\/24$/, '0'));
+    rows.push(
+      faulted(fault, src, dst, 'overlay')
+        ? [d, PATH_IX.overlay, o, -1, 0, dAt, F_OVERLAY_GONE, -1]
+        : [d, PATH_IX.overlay, o, -1, 0, dAt, F_OVERLAY_OK, Math.round(rtt * 1.2 * 1e6)],
+    );
+  }
+  const arrived: WireArrival[] = [];
+  for (const s of probers)
+    for (const path of ['vxlan', 'control', 'pmtu'] as ProbePath[])
+      if (!faulted(fault, s, src, path)) arrived.push([str(s.name), PATH_IX[path], 1, dAt]);
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    type: 'probes',
+    node: src.name,
+    at: e.at,
+    id: e.id,
+    round: e.round,
+    encoding: WIRE_ENCODING,
+    strings,
+    rows,
+    arrived,
+  };
+}
+
 /** Arrival reports of `dst` for the peers that probed it this round (what its capture saw). */
 export function arrivalsOf(
   dst: SimNode,
@@ -413,11 +505,25 @@ async function main(): Promise<void> {
       lastFindingsAt: 0,
     });
   }
-  // The whole inventory (one FDB entry, neighbor and route per peer) is built when the node
-  // first publishes, summarized and checked by the agent's own code, then dropped.
+  // The inventory is built when the node first publishes, summarized and checked by the agent's
+  // own code, then dropped. Its tables hold one FDB entry, neighbor and route per peer VTEP, up
+  // to `tablePeers` peers (the node's group first): the summary is counts and digests, so its
+  // size does not depend on how many (measured: the same bytes, but for the digits of the
+  // counts, at 64 and at 5,000 peers), while building 5,000 tables of 5,000 entries each is
+  // what kept this simulator from ever publishing at 5,000 nodes.
   let summaryBytes = 0;
+  const tablePeers = (n: SimNode): SimNode[] => {
+    if (cluster.length <= o.tablePeers) return cluster;
+    const mates = cluster.filter((p) => p.group === n.group);
+    const rest: SimNode[] = [];
+    for (let i = 1; mates.length + rest.length < o.tablePeers && i < cluster.length; i++) {
+      const p = cluster[(n.index + i * 97) % cluster.length] as SimNode;
+      if (p.group !== n.group && !rest.includes(p)) rest.push(p);
+    }
+    return [n, ...mates.filter((p) => p !== n), ...rest].slice(0, o.tablePeers + 1);
+  };
   const inventory = (a: Agent): void => {
-    const snap = snapshotOf(a.node, cluster, Date.now());
+    const snap = snapshotOf(a.node, tablePeers(a.node), Date.now());
     a.summary = summaryMessage({ node: a.node.name }, snap);
     const r = runChecks(snap);
     a.findings = r.findings;
@@ -471,13 +577,19 @@ async function main(): Promise<void> {
           a.round++;
           const at = now - 300;
           const f = fault;
-          const m = probesMessage(
-            { node: a.node.name },
-            a.round,
-            roundResults(a.node, targets.get(a.node.name) ?? [], a.round, at, f),
-            arrivalsOf(a.node, probedBy.get(a.node.name) ?? [], at, f),
-          );
-          a.outbox.put({ kind: 'probes', id: m.id, data: enc.encode(JSON.stringify(m)) });
+          // On the wire as the agent sends it by default (--probes-encoding rows), or plain.
+          const ts = targets.get(a.node.name) ?? [];
+          const from = probedBy.get(a.node.name) ?? [];
+          const body =
+            o.encoding === 'json'
+              ? probesMessage(
+                  { node: a.node.name },
+                  a.round,
+                  roundResults(a.node, ts, a.round, at, f),
+                  arrivalsOf(a.node, from, at, f),
+                )
+              : roundWire({ node: a.node, at: now, id: randomUUID(), round: a.round }, ts, at, from, f);
+          a.outbox.put({ kind: 'probes', id: body.id, data: enc.encode(JSON.stringify(body)) });
           // Inventory every snapshotEveryMs: the summary on change (first time) or when due.
           if (now - a.lastSummaryAt >= o.snapshotEveryMs) {
             const first = a.summary === null;

@@ -7,6 +7,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -97,6 +98,12 @@ export const PRESENCE_TTL_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Pairs tracked for a heap of `heapBytes`: 55 % of it at 1,150 bytes per pair. */
+export function pairCap(heapBytes: number): number {
+  return Math.max(10_000, Math.floor((heapBytes * 0.55) / PAIR_BYTES));
+}
+const PAIR_BYTES = 1150;
+
 export async function startCollector(o: CollectorOptions): Promise<RunningCollector> {
   // Bad TLS/credential files are configuration errors: fail at start-up, naming the flag.
   const natsOpts = natsConnectionOptions({ ...(o.auth ?? {}), servers: o.nats, name: 'vxdoctor-collector' });
@@ -117,6 +124,10 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     ...(o.forgetAfterMs ? { forgetAfterMs: o.forgetAfterMs } : {}),
     // Scrapes and API reads between evaluations reuse the pair statuses.
     statusCacheMs: Math.min(1000, o.evaluateEveryMs ?? 2000),
+    // As many pairs as the heap holds (a pair is ≈ 1.1 KB measured at 1,000 nodes, by
+    // bench/collector-scale.ts): past that they are refused and counted
+    // (vxdoctor_state_dropped_total{what="pairs"}, alert VxdoctorStateCapped), not an OOM kill.
+    maxPairs: pairCap(getHeapStatistics().heap_size_limit),
   });
   const ingest = new IngestCounters();
   const diagnoser = new Diagnoser();

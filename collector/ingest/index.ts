@@ -5,6 +5,7 @@
  */
 import { ROOT_CAUSE_KINDS, SCHEMA_VERSION, type VxdoctorMessage } from '../../shared/schema.js';
 import { PresenceRejects } from '../../shared/presence.js';
+import { expandProbes } from '../../shared/probes-wire.js';
 import { type MessageKind, parseSubject } from '../../shared/subjects.js';
 import {
   type Checked,
@@ -95,6 +96,13 @@ export function validateMessage(subject: string, data: Uint8Array, opts: Validat
       reason: 'schema',
       detail: `type ${JSON.stringify(body.type)?.slice(0, 40)} on a ${kind} subject`,
     };
+  }
+  // The compact probes form (shared/probes-wire.ts) is expanded first: then the same schema
+  // checks both forms.
+  if (kind === 'probes' && body.encoding !== undefined) {
+    const x = expandProbes(body);
+    if (!x.ok) return { ok: false, reason: 'schema', detail: x.detail };
+    body = x.msg as unknown as Record<string, unknown>;
   }
   const checker = CHECKERS[kind];
   if (!checker.check(body)) return { ok: false, reason: 'schema', detail: checker.firstError(body) };

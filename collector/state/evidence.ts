@@ -55,25 +55,142 @@ export function fragHop(icmp: string[]): string | null {
   return null;
 }
 
+/** The rarely set fields of a bucket (PMTU outcome, frag-needed), apart: most rounds have none. */
+interface BucketExtra {
+  fragMtu: number | null;
+  fragFrom: string | null;
+  learnedPmtu: number | null;
+  required: number | null;
+  largestPassing: number | null;
+}
+
+const MASK = 1023;
+/** Counters saturate here (a pair sends one probe per round and port; this is never reached). */
+const CAP = MASK;
+const put = (word: number, shift: number, v: number): number =>
+  (word & ~(MASK << shift)) | (Math.max(0, Math.min(CAP, v)) << shift);
+
+/**
+ * A `Bucket` as the state keeps it: the nine counters packed three to a small integer, the
+ * nullable fields in an object only when set. 72 bytes of heap instead of 150 for sixteen
+ * fields: at 1,000 nodes the window holds ≈ 4 million buckets. Reads and writes go through
+ * accessors, so it is a `Bucket` to every reader.
+ */
+/**
+ * Times are kept as offsets from this process's start: small integers for ±24 days (an epoch
+ * ms is a boxed double, 16 more bytes per bucket). Beyond that they are doubles again, as exact.
+ */
+const AT_BASE = Date.now();
+
+export class PackedBucket implements Bucket {
+  round: number;
+  private atOff: number;
+  private c0 = 0; // sent | leftSrc | leftKnown
+  private c1 = 0; // arrived | arrivedKnown | ok
+  private c2 = 0; // replySeen | proxy | fragNeeded
+  private x: BucketExtra | null = null;
+  constructor(round: number, at: number) {
+    this.round = round;
+    this.atOff = at - AT_BASE;
+  }
+  get at() {
+    return this.atOff + AT_BASE;
+  }
+  set at(v: number) {
+    this.atOff = v - AT_BASE;
+  }
+  get sent() {
+    return this.c0 & MASK;
+  }
+  set sent(v: number) {
+    this.c0 = put(this.c0, 0, v);
+  }
+  get leftSrc() {
+    return (this.c0 >> 10) & MASK;
+  }
+  set leftSrc(v: number) {
+    this.c0 = put(this.c0, 10, v);
+  }
+  get leftKnown() {
+    return (this.c0 >> 20) & MASK;
+  }
+  set leftKnown(v: number) {
+    this.c0 = put(this.c0, 20, v);
+  }
+  get arrived() {
+    return this.c1 & MASK;
+  }
+  set arrived(v: number) {
+    this.c1 = put(this.c1, 0, v);
+  }
+  get arrivedKnown() {
+    return (this.c1 >> 10) & MASK;
+  }
+  set arrivedKnown(v: number) {
+    this.c1 = put(this.c1, 10, v);
+  }
+  get ok() {
+    return (this.c1 >> 20) & MASK;
+  }
+  set ok(v: number) {
+    this.c1 = put(this.c1, 20, v);
+  }
+  get replySeen() {
+    return this.c2 & MASK;
+  }
+  set replySeen(v: number) {
+    this.c2 = put(this.c2, 0, v);
+  }
+  get proxy() {
+    return (this.c2 >> 10) & MASK;
+  }
+  set proxy(v: number) {
+    this.c2 = put(this.c2, 10, v);
+  }
+  get fragNeeded() {
+    return (this.c2 >> 20) & MASK;
+  }
+  set fragNeeded(v: number) {
+    this.c2 = put(this.c2, 20, v);
+  }
+  private extra(): BucketExtra {
+    this.x ??= { fragMtu: null, fragFrom: null, learnedPmtu: null, required: null, largestPassing: null };
+    return this.x;
+  }
+  get fragMtu() {
+    return this.x?.fragMtu ?? null;
+  }
+  set fragMtu(v: number | null) {
+    if (v !== null || this.x) this.extra().fragMtu = v;
+  }
+  get fragFrom() {
+    return this.x?.fragFrom ?? null;
+  }
+  set fragFrom(v: string | null) {
+    if (v !== null || this.x) this.extra().fragFrom = v;
+  }
+  get learnedPmtu() {
+    return this.x?.learnedPmtu ?? null;
+  }
+  set learnedPmtu(v: number | null) {
+    if (v !== null || this.x) this.extra().learnedPmtu = v;
+  }
+  get required() {
+    return this.x?.required ?? null;
+  }
+  set required(v: number | null) {
+    if (v !== null || this.x) this.extra().required = v;
+  }
+  get largestPassing() {
+    return this.x?.largestPassing ?? null;
+  }
+  set largestPassing(v: number | null) {
+    if (v !== null || this.x) this.extra().largestPassing = v;
+  }
+}
+
 function emptyBucket(round: number, at: number): Bucket {
-  return {
-    round,
-    at,
-    sent: 0,
-    leftSrc: 0,
-    leftKnown: 0,
-    arrived: 0,
-    arrivedKnown: 0,
-    ok: 0,
-    replySeen: 0,
-    proxy: 0,
-    fragNeeded: 0,
-    fragMtu: null,
-    fragFrom: null,
-    learnedPmtu: null,
-    required: null,
-    largestPassing: null,
-  };
+  return new PackedBucket(round, at);
 }
 
 /** Counts one result into its round's bucket (created in time order). Returns the bucket. */

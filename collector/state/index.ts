@@ -110,6 +110,9 @@ interface PairRec {
   last: ProbeResult;
   /** The latest hop walk of this pair (walks run on some rounds only), while in the window. */
   hops?: HopsEvidence;
+  /** Bumped on every change of `buckets`; `sums` are the window's tally and fail streak at `rev`. */
+  rev: number;
+  sums: { rev: number; window: Tally; streak: number; since: number | null } | null;
 }
 
 interface NodeRec {
@@ -131,7 +134,10 @@ interface NodeRec {
   /** Latest probes message time and whether the node's capture works (it reports hops). */
   probesAt: number;
   captureAvailable: boolean;
-  arrivals: Map<string, ArrivalReport & { reportedAt: number }>;
+  arrivals: Map<string, ArrivalReport>;
+  /** When the arrivals were last pruned (message time) and from when on they are all kept. */
+  arrivalsPrunedAt: number;
+  arrivalsFrom: number;
 }
 
 /** A pair's current status on one path (and port, for control TCP ports). */
@@ -181,6 +187,8 @@ export interface DiagnosisInput {
 }
 
 const COLLATOR = new Intl.Collator();
+/** The ICMP list of the (many) probes that had none: one shared, frozen empty list. */
+const NO_ICMP: string[] = Object.freeze([]) as unknown as string[];
 
 function findingKey(f: Finding): string {
   return `${f.node}|${f.check}|${f.subject}|${f.kind ?? ''}`;
@@ -278,10 +286,25 @@ export class ClusterState {
         probesAt: 0,
         captureAvailable: false,
         arrivals: new Map(),
+        arrivalsPrunedAt: 0,
+        arrivalsFrom: 0,
       };
       this.nodesMap.set(name, n);
     }
     return n;
+  }
+
+  /**
+   * One copy of each node name, path and target held in the pair table (every parsed message
+   * brings its own copies; a pair would otherwise keep its first message's strings alive).
+   * Bounded: past the cap a string is used as it came.
+   */
+  private readonly interned = new Map<string, string>();
+  intern(s: string): string {
+    const v = this.interned.get(s);
+    if (v !== undefined) return v;
+    if (this.interned.size < 4 * this.maxNodes + 4096) this.interned.set(s, s);
+    return s;
   }
 
   private remember(id: string): boolean {
@@ -335,14 +358,23 @@ export class ClusterState {
       if (msg.at >= n.probesAt) {
         n.probesAt = msg.at;
         n.captureAvailable = msg.results.some((r) => r.leftSrc !== null);
+        // The latest arrival per peer and path (peers that reported nothing this round keep
+        // theirs; `probesAt` says when this node last reported).
         for (const a of msg.arrivals) {
-          const k = `${a.from}|${a.path}`;
+          const from = this.intern(a.from);
+          const k = `${from}|${a.path}`;
           const prev = n.arrivals.get(k);
-          if (!prev || a.lastAt >= prev.lastAt) n.arrivals.set(k, { ...a, reportedAt: msg.at });
-          else prev.reportedAt = msg.at;
+          if (!prev || a.lastAt >= prev.lastAt) n.arrivals.set(k, { ...a, from });
         }
-        // Peers that reported nothing this round: keep their last arrival but mark the report time.
-        for (const a of n.arrivals.values()) a.reportedAt = msg.at;
+        // Arrivals matter only next to the probes they confirm (within skewMs of a pair's latest
+        // probe, and only while that probe is fresh): older ones are forgotten, per node every
+        // few seconds, so the map holds the peers that probed it lately, not every peer ever.
+        const keep = this.staleMs + this.skewMs + Math.max(0, this.ingestLagMs);
+        if (msg.at - n.arrivalsPrunedAt >= 5000) {
+          n.arrivalsPrunedAt = msg.at;
+          n.arrivalsFrom = msg.at - keep;
+          for (const [k, a] of n.arrivals) if (a.lastAt < n.arrivalsFrom) n.arrivals.delete(k);
+        }
       }
     }
     this.generation++;
@@ -350,6 +382,11 @@ export class ClusterState {
   }
 
   private addSample(r: ProbeResult, round: number): void {
+    r.src = this.intern(r.src);
+    r.dst = this.intern(r.dst);
+    r.target = this.intern(r.target);
+    if (r.note !== undefined) r.note = this.intern(r.note);
+    if (r.icmp.length === 0) r.icmp = NO_ICMP;
     const key = `${r.src}|${r.dst}|${r.path}|${r.port ?? ''}`;
     let p = this.pairsMap.get(key);
     if (!p) {
@@ -358,11 +395,12 @@ export class ClusterState {
         this.dropped.pairs++;
         return;
       }
-      p = { src: r.src, dst: r.dst, path: r.path, port: r.port, buckets: [], last: r };
+      p = { src: r.src, dst: r.dst, path: r.path, port: r.port, buckets: [], last: r, rev: 0, sums: null };
       this.pairsMap.set(key, p);
       this.pairsBySrc.set(r.src, bySrc + 1);
     }
     countInto(p.buckets, r, round, this.maxBuckets);
+    p.rev++;
     // Replays and redeliveries may arrive late: the latest probe is the one sent last.
     if (r.at >= p.last.at) p.last = r;
     // A walk that names a router stays over later ones that saw nothing (a failing round whose
@@ -422,7 +460,10 @@ export class ClusterState {
   tick(): void {
     const cutoff = this.clock() - this.windowMs;
     for (const [k, p] of this.pairsMap) {
-      while (p.buckets.length && (p.buckets[0] as Bucket).at < cutoff) p.buckets.shift();
+      while (p.buckets.length && (p.buckets[0] as Bucket).at < cutoff) {
+        p.buckets.shift();
+        p.rev++;
+      }
       if (!p.buckets.length) {
         this.dropPair(k, p);
         this.generation++;
@@ -603,6 +644,8 @@ export class ClusterState {
     if (!this.visible(dst)) return null;
     const a = dst.arrivals.get(`${r.src}|${r.path}`);
     if (a && a.count > 0 && a.lastAt >= r.at - this.skewMs) return true;
+    // Its arrival report, if any, has been forgotten (the probe is long stale): unknown.
+    if (r.at - this.skewMs < dst.arrivalsFrom) return null;
     // The destination reported after this probe and did not see it: left A, never reached B.
     if (dst.captureAvailable && dst.probesAt >= r.at + this.arrivalGraceMs) return false;
     return null;
@@ -623,17 +666,28 @@ export class ClusterState {
     for (const p of this.pairsMap.values()) {
       const lastB = p.buckets[p.buckets.length - 1];
       if (!lastB || !this.pairVisible(p)) continue;
-      const last = { ...p.last, arrivedDst: this.effectiveArrived(p.last) };
-      let streak = 0;
-      let since: number | null = null;
-      for (let i = p.buckets.length - 1; i >= 0; i--) {
-        const b = p.buckets[i] as Bucket;
-        if (b.sent === 0) continue;
-        if (b.ok > 0) break;
-        streak++;
-        since = b.at;
+      // The latest probe as it is, unless the destination's arrival reports fill in its
+      // "arrived" (a copy then): no copy of every pair's latest probe on every evaluation.
+      const arrived = this.effectiveArrived(p.last);
+      const last = arrived === p.last.arrivedDst ? p.last : { ...p.last, arrivedDst: arrived };
+      // Window sums and fail streak change only with the buckets: kept until they do.
+      let sums = p.sums;
+      if (!sums || sums.rev !== p.rev) {
+        let streak = 0;
+        let since: number | null = null;
+        for (let i = p.buckets.length - 1; i >= 0; i--) {
+          const b = p.buckets[i] as Bucket;
+          if (b.sent === 0) continue;
+          if (b.ok > 0) break;
+          streak++;
+          since = b.at;
+        }
+        sums = { rev: p.rev, window: tally(p.buckets), streak, since };
+        // Kept only where summing is work (a rotating cross-group pair has a bucket or two,
+        // and the copy would cost more memory than the sum costs time).
+        if (p.buckets.length > 2) p.sums = sums;
       }
-      const window = tally(p.buckets);
+      const { window, streak, since } = sums;
       let status: PairStatus['status'];
       if (now - last.at > staleMs || !last.sent) status = 'unknown';
       else status = probeOk(last) ? 'pass' : 'fail';

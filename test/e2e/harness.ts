@@ -21,6 +21,7 @@ import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { parse as parseYaml } from 'yaml';
 import type { TraceReply, VxdoctorMessage } from '../../shared/schema.js';
+import { plainBody } from '../../shared/probes-wire.js';
 import { parseSubject, STREAM_NAME, traceSubject } from '../../shared/subjects.js';
 import { Lab } from '../lab/lab.js';
 
@@ -369,7 +370,7 @@ export class StreamReader {
             subject: m.subject,
             seq: m.seq,
             msgId: m.headers?.get('Nats-Msg-Id') ?? null,
-            msg: JSON.parse(dec.decode(m.data)) as VxdoctorMessage,
+            msg: plainBody(JSON.parse(dec.decode(m.data)) as VxdoctorMessage),
           });
         }
       } catch {

@@ -60,6 +60,9 @@ export function lastLossAt(ps: PairStatus[]): number {
   return t;
 }
 
+/** The pair lost a probe somewhere in the window (its window tally; cached by the state). */
+const lostSome = (p: PairStatus): boolean => p.window.sent > p.window.ok;
+
 /** The current loss episode of a set of pairs, or null when nothing was lost lately. */
 export function episode(ps: PairStatus[], now: number, notBefore = -Infinity): Episode | null {
   const all = ps
@@ -217,13 +220,35 @@ export const underlayLoss: Rule = {
     const done = new Set<string>();
     // 1. Segments between two topology groups, pairs inside each group clean.
     const openSet = new Set(open);
+    // Per group, once: its open inside pairs and when they last lost a probe (a group is in
+    // G-1 segments; recomputed per segment this was groups x inside pairs x rounds).
+    const insideOpen = new Map<string, PairStatus[]>();
+    const insideLossAt = new Map<string, number>();
+    const insOf = (x: string): PairStatus[] => {
+      let l = insideOpen.get(x);
+      if (!l) {
+        l = ctx.inside(x).filter((p) => openSet.has(p));
+        insideOpen.set(x, l);
+      }
+      return l;
+    };
+    const lossAtOf = (x: string): number => {
+      let t = insideLossAt.get(x);
+      if (t === undefined) {
+        t = lastLossAt(insOf(x).filter(lostSome));
+        insideLossAt.set(x, t);
+      }
+      return t;
+    };
     for (const [a, b] of ctx.segments) {
       const seg = ctx.across(a, b).filter((p) => openSet.has(p));
+      // No probe lost across it in the window: no episode (what episode() would find).
+      if (!seg.some(lostSome)) continue;
       const ab = seg.filter((p) => g(p.src) === a);
       const ba = seg.filter((p) => g(p.src) === b);
-      const ins = [...ctx.inside(a), ...ctx.inside(b)].filter((p) => openSet.has(p));
-      const e = episode([...ab, ...ba], ctx.input.now, lastLossAt(ins));
+      const e = episode([...ab, ...ba], ctx.input.now, Math.max(lossAtOf(a), lossAtOf(b)));
       if (!isGrayLoss(e)) continue;
+      const ins = [...insOf(a), ...insOf(b)];
       const ie = ins.length ? episodeFrom(ins, e.onset) : { sent: 0, ok: 0 };
       if (ie.sent > 0 && rt(ie) >= MIN_RT_LOSS / 2) continue;
       const segment = { label: ctx.groupLabel, from: a, to: b };
@@ -266,7 +291,7 @@ export const underlayLoss: Rule = {
         if (l) l.push(p);
         else byNode.set(end, [p]);
       }
-      const at = lastLossAt([p]);
+      const at = lostSome(p) ? lastLossAt([p]) : Number.NEGATIVE_INFINITY;
       if (at > Number.NEGATIVE_INFINITY) lossy.push({ p, at });
     }
     lossy.sort((x, y) => y.at - x.at);

@@ -145,3 +145,35 @@ describe('collector scale simulator', () => {
     assert.ok(named !== null && named <= 3, `named after ${named} fault rounds`);
   });
 });
+
+describe('collector scale simulator: the fast wire path', () => {
+  it('publishes exactly what the agent encoder makes of the slow path, healthy and faulted', async () => {
+    const { encodeProbes } = await import('../../../shared/probes-wire.js');
+    const { roundWire } = await import('../../../bench/collector-sim.js');
+    const { probesMessage } = await import('../../../agent/publish/messages.js');
+    const all = clusterOf(90, 4, 'fw');
+    const peers = all.map((n) => ({ name: n.name, group: n.group }));
+    const by = new Map(all.map((n) => [n.name, n]));
+    const groups = [...new Set(all.map((n) => n.group))].sort();
+    for (const fault of [null, { a: groups[0] as string, b: groups[2] as string }]) {
+      for (const src of [all[0], all[37], all[89]] as SimNode[]) {
+        const targets = selectTargets({ name: src.name, group: src.group }, peers, 7, DEFAULT_PROBESET).map(
+          (x) => by.get(x) as SimNode,
+        );
+        const probers = all.filter((n) => n !== src).slice(0, 11);
+        const at = T0 + 7000;
+        const slow = encodeProbes(
+          probesMessage(
+            { node: src.name, at: at + 300, id: 'x' },
+            12,
+            roundResults(src, targets, 12, at, fault),
+            arrivalsOf(src, probers, at, fault),
+          ),
+        );
+        const fast = roundWire({ node: src, at: at + 300, id: 'x', round: 12 }, targets, at, probers, fault);
+        assert.deepEqual(fast, slow, `${src.name} fault ${JSON.stringify(fault)}`);
+        assert.ok(validateMessage(subjectFor(src.name, 'probes'), enc.encode(JSON.stringify(fast))).ok);
+      }
+    }
+  });
+});
