@@ -37,9 +37,20 @@ export class EvaluateLoop {
 
   /** Starts both timers on `life`. */
   start(life: Lifecycle, everyMs: number): void {
-    life.every('evaluate', everyMs, everyMs, async () => {
-      await this.evaluate();
-    });
+    // At most half the time: an evaluation that took longer than half the interval is followed
+    // by a pause as long as itself, so ingest (which must keep up with the stream) always gets
+    // the other half of the core. Below that the cadence is `everyMs`.
+    life.every(
+      'evaluate',
+      everyMs,
+      (started) => {
+        const took = Date.now() - started;
+        return Math.max(everyMs - took, took);
+      },
+      async () => {
+        await this.evaluate();
+      },
+    );
     life.every('segments', this.o.segments.stepMs, this.o.segments.stepMs, async () => {
       await this.sampleSegments();
     });

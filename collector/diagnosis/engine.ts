@@ -109,6 +109,13 @@ export interface RuleContext {
   inside(g: string): PairStatus[];
   /** Known pairs into a node. */
   toNode(node: string): PairStatus[];
+  /**
+   * Failing known pairs into a node, across a segment (either direction): a rule that needs a
+   * failure there skips the place at once (at 1,000 nodes nearly every node and segment is
+   * healthy, and listing their pairs was most of an evaluation).
+   */
+  failingTo(node: string): number;
+  failingAcross(a: string, b: string): number;
   /** Failing pairs no candidate explains yet. */
   unexplained(): PairStatus[];
   isExplained(p: PairStatus): boolean;
@@ -172,11 +179,14 @@ export function makeContext(input: DiagnosisInput): RuleContext {
   const known = input.pairs.filter((p) => p.status !== 'unknown');
   const failing = known.filter((p) => p.status === 'fail');
   const byDst = new Map<string, PairStatus[]>();
+  const failTo = new Map<string, number>();
   for (const p of known) {
     const l = byDst.get(p.dst);
     if (l) l.push(p);
     else byDst.set(p.dst, [p]);
+    if (p.status === 'fail') failTo.set(p.dst, (failTo.get(p.dst) ?? 0) + 1);
   }
+  const failSeg = new Map<string, number>();
   const explained = new Set<string>();
   const candidates = new Map<string, Candidate>();
   const groups = [...new Set(input.nodes.map((n) => group(n.name)).filter((g) => g !== ''))].sort();
@@ -198,6 +208,7 @@ export function makeContext(input: DiagnosisInput): RuleContext {
       map.set(k, [p]);
       if (gs !== gd) segKeys.set(k, [a, b] as const);
     }
+    if (gs !== gd && p.status === 'fail') failSeg.set(k, (failSeg.get(k) ?? 0) + 1);
   }
   const order = new Map(groups.map((g, i) => [g, i]));
   const segments = [...segKeys.values()].sort(
@@ -216,6 +227,8 @@ export function makeContext(input: DiagnosisInput): RuleContext {
     across: (a, b) => bySegment.get(a <= b ? `${a}\u0000${b}` : `${b}\u0000${a}`) ?? [],
     inside: (g) => byInside.get(g) ?? [],
     toNode: (n) => byDst.get(n) ?? [],
+    failingTo: (n) => failTo.get(n) ?? 0,
+    failingAcross: (a, b) => failSeg.get(a <= b ? `${a}\u0000${b}` : `${b}\u0000${a}`) ?? 0,
     unexplained: () => failing.filter((p) => !explained.has(pairKey(p))),
     isExplained: (p) => explained.has(pairKey(p)),
     touching: (ps, nodes, paths) =>

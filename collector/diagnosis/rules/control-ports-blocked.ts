@@ -14,6 +14,7 @@ export const controlPortsBlocked: Rule = {
   kinds: ['control-ports-blocked'],
   run(ctx) {
     for (const [a, b] of ctx.segments) {
+      if (!ctx.failingAcross(a, b)) continue; // blocked ports need failures
       const seg = ctx.across(a, b);
       const cross = seg.filter((p) => isSwarm(p) && !ctx.isExplained(p));
       if (!cross.length || cross.some((p) => p.status !== 'fail')) continue;
@@ -48,6 +49,7 @@ export const controlPortsBlocked: Rule = {
       }
     }
     for (const n of ctx.input.nodes) {
+      if (!ctx.failingTo(n.name)) continue;
       const failing = ctx
         .toNode(n.name)
         .filter((p) => isSwarm(p) && !ctx.isExplained(p) && p.status === 'fail');

@@ -10,7 +10,7 @@ export const nodeUnreachable: Rule = {
   kinds: ['node-unreachable'],
   run(ctx) {
     for (const n of ctx.input.nodes) {
-      if (n.state !== 'up') continue;
+      if (n.state !== 'up' || !ctx.failingTo(n.name)) continue;
       const incoming = ctx.toNode(n.name).filter((p) => !ctx.isExplained(p));
       const base = incoming.filter((p) => p.path === 'control' || p.path === 'vxlan');
       if (!base.length || incoming.some((p) => p.status === 'pass')) continue;

@@ -215,6 +215,8 @@ export const underlayLoss: Rule = {
   id: 'underlay-loss',
   kinds: ['underlay-loss'],
   run(ctx) {
+    // Nothing lost on a VXLAN-port pair in the window: no episode anywhere (the common case).
+    if (!ctx.known.some((p) => VX.has(p.path) && lostSome(p))) return;
     const open = ctx.known.filter((p) => VX.has(p.path) && !ctx.isExplained(p));
     const g = ctx.group;
     const done = new Set<string>();
@@ -283,19 +285,24 @@ export const underlayLoss: Rule = {
     // Indexed by node, and the pairs that lost a probe by when (latest first): per node the
     // cost is its own pairs, not every pair (nodes × pairs × rounds was quadratic).
     const rest = open.filter((p) => !done.has(`${p.src}|${p.dst}`));
-    const byNode = new Map<string, PairStatus[]>();
     const lossy: Array<{ p: PairStatus; at: number }> = [];
     for (const p of rest) {
+      const at = lostSome(p) ? lastLossAt([p]) : Number.NEGATIVE_INFINITY;
+      if (at > Number.NEGATIVE_INFINITY) lossy.push({ p, at });
+    }
+    if (!lossy.length) return;
+    lossy.sort((x, y) => y.at - x.at);
+    const lossyNodes = new Set(lossy.flatMap((x) => [x.p.src, x.p.dst]));
+    // Pairs by node, for the nodes that lost something only.
+    const byNode = new Map<string, PairStatus[]>();
+    for (const p of rest) {
       for (const end of [p.src, p.dst]) {
+        if (!lossyNodes.has(end)) continue;
         const l = byNode.get(end);
         if (l) l.push(p);
         else byNode.set(end, [p]);
       }
-      const at = lostSome(p) ? lastLossAt([p]) : Number.NEGATIVE_INFINITY;
-      if (at > Number.NEGATIVE_INFINITY) lossy.push({ p, at });
     }
-    lossy.sort((x, y) => y.at - x.at);
-    const lossyNodes = new Set(lossy.flatMap((x) => [x.p.src, x.p.dst]));
     for (const n of ctx.input.nodes) {
       // Without a lost probe on its pairs there is no episode (episode() returns null).
       if (!lossyNodes.has(n.name)) continue;

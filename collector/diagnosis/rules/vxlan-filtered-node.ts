@@ -17,6 +17,7 @@ export const vxlanFilteredNode: Rule = {
   run(ctx) {
     const filtered: Array<[string, Candidate]> = [];
     for (const n of ctx.input.nodes) {
+      if (!ctx.failingTo(n.name)) continue; // a drop needs failures
       const ports = byPort(
         ctx,
         ctx.toNode(n.name).filter((p) => !ctx.isExplained(p)),

@@ -16,6 +16,7 @@ export const vxlanFilteredSegment: Rule = {
   kinds: ['underlay-vxlan-filtered'],
   run(ctx) {
     for (const [a, b] of ctx.segments) {
+      if (!ctx.failingAcross(a, b)) continue; // a drop needs failures
       const seg = ctx.across(a, b);
       const open = seg.filter((p) => !ctx.isExplained(p));
       const cross = byPort(ctx, open);

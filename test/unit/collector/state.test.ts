@@ -31,6 +31,35 @@ describe('cluster state', () => {
     assert.equal(s.pairs('vxlan').find((p) => p.src === 'n1' && p.dst === 'n3')?.sent, 1);
   });
 
+  it("drops a pair its sender rotated away from once it is stale, but keeps a silent sender's pairs", () => {
+    let now = T0;
+    const s = new ClusterState({ clock: () => now, windowMs: 120_000, staleMs: 10_000 });
+    for (const m of round(0, healthy)) s.apply(m);
+    // Next rounds: n1 keeps publishing without probing n2 (its probe set moved on); n3 is silent.
+    for (let n = 1; n < 6; n++)
+      for (const m of round(n, healthy, { silent: ['n3'] })) {
+        if (m.node === 'n1') m.results = m.results.filter((r) => r.dst !== 'n2');
+        s.apply(m);
+      }
+    now = T0 + 6 * ROUND_MS;
+    const before = s.rotatedOut;
+    s.tick();
+    const vx = s.pairs('vxlan');
+    assert.equal(
+      vx.find((p) => p.src === 'n1' && p.dst === 'n2'),
+      undefined,
+      'rotated-away pair dropped',
+    );
+    assert.ok(
+      vx.find((p) => p.src === 'n1' && p.dst === 'n3'),
+      'pair still probed is kept',
+    );
+    const silent = s.pairStatuses().filter((p) => p.src === 'n3' && p.path === 'vxlan');
+    assert.ok(silent.length > 0, "a silent sender's pairs stay for the window");
+    assert.ok(silent.every((p) => p.status === 'unknown'));
+    assert.ok(s.rotatedOut > before);
+  });
+
   it('keeps a sliding window per pair and forgets pairs that stop being probed', () => {
     let now = T0;
     const s = new ClusterState({ clock: () => now, windowMs: 20_000, maxSamplesPerPair: 3 });
