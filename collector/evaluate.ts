@@ -11,7 +11,7 @@ import { type SegmentRing, segmentSamples } from './history/segments.js';
 import type { HistoryStore } from './history/store.js';
 import type { Partitioning } from './partition/index.js';
 import type { RootCauseMemory } from './rootcause-memory.js';
-import type { ClusterState } from './state/index.js';
+import type { ClusterState, DiagnosisInput } from './state/index.js';
 
 export interface EvaluateLoopOptions {
   state: ClusterState;
@@ -36,7 +36,10 @@ export class EvaluateLoop {
   constructor(private readonly o: EvaluateLoopOptions) {}
 
   /** Starts both timers on `life`. */
+  private life: Lifecycle | null = null;
+
   start(life: Lifecycle, everyMs: number): void {
+    this.life = life;
     // At most half the time: an evaluation that took longer than half the interval is followed
     // by a pause as long as itself, so ingest (which must keep up with the stream) always gets
     // the other half of the core. Below that the cadence is `everyMs`.
@@ -48,7 +51,7 @@ export class EvaluateLoop {
         return Math.max(everyMs - took, took);
       },
       async () => {
-        await this.evaluate();
+        await this.evaluateYielding();
       },
     );
     life.every('segments', this.o.segments.stepMs, this.o.segments.stepMs, async () => {
@@ -64,13 +67,40 @@ export class EvaluateLoop {
 
   evaluate(): void {
     if (!this.rebuilt) return;
-    const { state, diagnoser, log } = this.o;
+    this.diagnose(this.prepare());
+  }
+
+  /**
+   * As `evaluate`, giving the event loop back between listing the pairs and running the rules
+   * (each is ≈ 0.3 s at 1,000 nodes): scrapes, API reads and ingest wait for one phase, not both.
+   */
+  async evaluateYielding(): Promise<void> {
+    if (!this.rebuilt) return;
+    const input = this.prepare();
+    await new Promise<void>((r) => setImmediate(r));
+    if (this.life?.stopping) return;
+    this.diagnose(input);
+  }
+
+  private prepare(): DiagnosisInput | null {
+    const { state, log } = this.o;
     try {
       const gone = state.prune();
       if (gone.length) log.info({ nodes: gone.slice(0, 20), count: gone.length }, 'nodes forgotten');
       state.tick();
       const input = state.diagnosisInput();
       this.lastPairStatuses = input.pairs;
+      return input;
+    } catch (err) {
+      log.error({ err }, 'evaluation failed');
+      return null;
+    }
+  }
+
+  private diagnose(input: DiagnosisInput | null): void {
+    if (!input) return;
+    const { diagnoser, log } = this.o;
+    try {
       const local = diagnoser.evaluate(input);
       // Partitioned: this instance's share merged with the others' digests (one cluster view).
       const rcs = this.o.partitioning ? this.o.partitioning.afterEvaluate(input, local) : local;
