@@ -11,6 +11,9 @@ import { PRESENCE_REJECT_REASONS } from '../../shared/presence.js';
 import { type IngestCounters, REJECT_REASONS } from '../ingest/index.js';
 import { type ClusterState, RTT_BUCKETS } from '../state/index.js';
 
+/** Paths in name order: the series order of `vxdoctor_peer_reachable_ratio` (per node). */
+const PATHS_BY_NAME = [...PROBE_PATHS].sort();
+
 const SEVERITIES = ['critical', 'warning', 'info'] as const;
 const SCOPES = ['node', 'segment', 'cluster'] as const;
 
@@ -141,19 +144,24 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
     registers,
     collect() {
       this.reset();
-      const acc = new Map<string, { ok: number; n: number; node: string; path: string }>();
+      // Per node: [passing, known] per path (no string built per pair: a scrape walks them all).
+      const acc = new Map<string, number[]>();
       for (const p of src.state.pairStatuses()) {
         if (p.status === 'unknown') continue;
-        const k = `${p.src}|${p.path}`;
-        let a = acc.get(k);
+        let a = acc.get(p.src);
         if (!a) {
-          a = { ok: 0, n: 0, node: p.src, path: p.path };
-          acc.set(k, a);
+          a = new Array(2 * PATHS_BY_NAME.length).fill(0);
+          acc.set(p.src, a);
         }
-        a.n++;
-        if (p.status === 'pass') a.ok++;
+        const i = 2 * PATHS_BY_NAME.indexOf(p.path);
+        if (p.status === 'pass') a[i] = (a[i] as number) + 1;
+        a[i + 1] = (a[i + 1] as number) + 1;
       }
-      for (const a of acc.values()) this.set({ node: a.node, path: a.path }, a.ok / a.n);
+      for (const [node, a] of acc)
+        PATHS_BY_NAME.forEach((path, j) => {
+          const n = a[2 * j + 1] as number;
+          if (n > 0) this.set({ node, path }, (a[2 * j] as number) / n);
+        });
     },
   });
   new Gauge({

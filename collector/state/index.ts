@@ -708,6 +708,14 @@ export class ClusterState {
     return null;
   }
 
+  /** Built now (an evaluation never judges a listing a scrape made earlier); cached for reads. */
+  freshPairStatuses(): PairStatus[] {
+    const now = this.clock();
+    const list = this.buildPairStatuses(now);
+    this.statusCache = { at: now, list };
+    return list;
+  }
+
   pairStatuses(): PairStatus[] {
     const now = this.clock();
     const c = this.statusCache;
@@ -899,7 +907,7 @@ export class ClusterState {
       windowMs: this.windowMs,
       groupLabel: this.groupLabel,
       nodes: this.nodeStatuses(),
-      pairs: this.pairStatuses(),
+      pairs: this.freshPairStatuses(),
       findings: this.activeFindings(),
     };
   }
