@@ -25,6 +25,23 @@ test('defaults follow docs/contracts.md', () => {
   assert.equal(c.fullMeshMax, 64);
   assert.deepEqual(c.listen, { host: '127.0.0.1', port: 9701 });
   assert.equal(c.probeKey, null);
+  assert.equal(c.probesEncoding, 'rows');
+});
+
+test('--probes-encoding: rows or json, anything else is a configuration error naming the flag', () => {
+  assert.equal(parse([...base, '--probes-encoding', 'json']).probesEncoding, 'json');
+  assert.equal(
+    agentConfig(parseCommand(command, base, { VXDOCTOR_PROBES_ENCODING: 'json' })).probesEncoding,
+    'json',
+  );
+  assert.throws(
+    () => parse([...base, '--probes-encoding', 'protobuf']),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match((e as Error).message, /--probes-encoding: "protobuf" is not rows or json/);
+      return true;
+    },
+  );
 });
 
 test('lab agent arguments parse', () => {
