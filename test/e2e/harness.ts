@@ -321,7 +321,10 @@ export interface Received {
   subject: string;
   seq: number;
   msgId: string | null;
+  /** The body as read (a compact probes message expanded to its plain form). */
   msg: VxdoctorMessage;
+  /** Its size on the wire (what an agent's outbox bound counts). */
+  bytes: number;
 }
 
 /** Reads everything in the stream with an ordered consumer, from the start, into `out`. */
@@ -371,6 +374,7 @@ export class StreamReader {
             seq: m.seq,
             msgId: m.headers?.get('Nats-Msg-Id') ?? null,
             msg: plainBody(JSON.parse(dec.decode(m.data)) as VxdoctorMessage),
+            bytes: m.data.length,
           });
         }
       } catch {
