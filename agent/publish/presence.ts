@@ -99,7 +99,7 @@ export class Presence {
     if (this.peers.prune(Date.now(), this.o.ttlMs)) this.o.onPeers(this.peers.list());
     try {
       const kv = await this.bucket();
-      await kv.put(nodeToken(this.o.node), JSON.stringify(p));
+      this.ownRevision = await kv.put(nodeToken(this.o.node), JSON.stringify(p));
     } catch (err) {
       this.kv = null; // re-open after a server restart
       throw err;
@@ -153,10 +153,27 @@ export class Presence {
     })();
   }
 
+  /** Revision of this agent's last presence put (0: none yet). */
+  private ownRevision = 0;
+
+  /**
+   * Stops the watch; with `deleteOwn`, removes this node's record, but only if it is still the
+   * one this agent wrote: when another agent for the same node (a restart that overlapped, a
+   * rolling update) has written since, the delete is refused by the server and its record
+   * stays. (An unconditional delete here marked such a node down until its next refresh.)
+   */
   async stop(deleteOwn: boolean): Promise<void> {
     this.stopping = true;
     this.stopWatch?.();
-    if (deleteOwn && this.kv) await this.kv.delete(this.o.node).catch(() => undefined);
+    if (deleteOwn && this.kv && this.ownRevision > 0)
+      await this.kv
+        .delete(nodeToken(this.o.node), { previousSeq: this.ownRevision })
+        .catch((err) =>
+          this.o.log.info(
+            { err },
+            'presence not deleted (another agent for this node wrote it since, or NATS is gone)',
+          ),
+        );
     await Promise.race([this.watchTask, new Promise((r) => setTimeout(r, 1000))]);
   }
 }
