@@ -154,7 +154,11 @@ export async function startAgent(o: AgentRuntimeOptions): Promise<RunningAgent> 
   const inventory = () => inv.run();
 
   const grid = roundGrid(o.intervalMs);
-  const presence = new PresenceRefresh({ ttlMs: o.presenceTtlMs, log });
+  const presence = new PresenceRefresh({
+    ttlMs: o.presenceTtlMs,
+    everyMs: Math.min(o.presenceTtlMs / 3, 2 * o.intervalMs),
+    log,
+  });
   let round = 0;
   const heartbeat = async (): Promise<void> => {
     if (prober) {

@@ -33,12 +33,18 @@ export class PresenceRefresh {
   private lastBadKey: string | null = null;
   private lastAt = 0;
 
-  constructor(private readonly o: { ttlMs: number; log: Logger }) {}
+  /**
+   * `everyMs`: the refresh period when nothing changed (default a third of the TTL). The agent
+   * passes min(TTL/3, 2 rounds): a collector may judge presence by a TTL shorter than the
+   * agent's own (e.g. `--presence-ttl 12s` for 2 s rounds), and a refresh that came only every
+   * 10 s, plus a slow round, let such a collector see a live agent expire.
+   */
+  constructor(private readonly o: { ttlMs: number; everyMs?: number; log: Logger }) {}
 
   /** `put` is null while NATS is not connected (nothing to do until it is). */
   async refresh(p: NodePresence | null, put: ((p: NodePresence) => Promise<void>) | null): Promise<void> {
     const key = p && JSON.stringify({ ...p, at: 0 });
-    const due = key !== this.lastKey || Date.now() - this.lastAt >= this.o.ttlMs / 3;
+    const due = key !== this.lastKey || Date.now() - this.lastAt >= (this.o.everyMs ?? this.o.ttlMs / 3);
     if (p && !checkPresence.check(p) && key !== this.lastKey && key !== this.lastBadKey) {
       this.lastBadKey = key;
       // Peers and the collector would refuse it: say so here, where it can be fixed.

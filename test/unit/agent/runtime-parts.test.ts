@@ -121,6 +121,21 @@ test('presence refresh: put when changed, not again until a third of the TTL; no
   assert.deepEqual(puts, [1, 3, 1], 'a failed put is tried again next time');
 });
 
+test('presence refresh: unchanged, it is put again after everyMs (2 rounds), not only after a third of the TTL', async () => {
+  const puts: number[] = [];
+  const put = async (x: NodePresence) => {
+    puts.push(x.at);
+  };
+  const r = new PresenceRefresh({ ttlMs: 30_000, everyMs: 40, log: silentLogger() });
+  const p = presenceRecord({ node: 'w5', labels: {}, snapshot, extras: null, now: 1 }) as NodePresence;
+  await r.refresh(p, put);
+  await r.refresh({ ...p, at: 2 }, put);
+  assert.deepEqual(puts, [1], 'not due yet');
+  await new Promise((res) => setTimeout(res, 60));
+  await r.refresh({ ...p, at: 3 }, put);
+  assert.deepEqual(puts, [1, 3], 'due after everyMs although a third of the TTL (10 s) has not passed');
+});
+
 test('presence refresh: a record failing the schema is said once, not every round while NATS is down', async () => {
   const lines: string[] = [];
   const log = pino({ level: 'error' }, { write: (l: string) => void lines.push(l) });
