@@ -122,9 +122,10 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     groupLabel: o.groupLabel,
     presenceGate: true,
     ...(o.forgetAfterMs ? { forgetAfterMs: o.forgetAfterMs } : {}),
-    // Scrapes and API reads between evaluations reuse the pair statuses the last evaluation
-    // listed (as fresh as its root causes; at 1,000 nodes a listing is ≈ 0.35 s).
-    statusCacheMs: o.evaluateEveryMs ?? 2000,
+    // Scrapes and API reads between evaluations reuse the pair statuses for up to 1 s (the page
+    // must not show pairs older than the root causes it shows: with the whole evaluation
+    // interval, a cell could still pass while its root cause was on the page).
+    statusCacheMs: Math.min(1000, o.evaluateEveryMs ?? 2000),
     // As many pairs as the heap holds (a pair is ≈ 1.1 KB measured at 1,000 nodes, by
     // bench/collector-scale.ts): past that they are refused and counted
     // (vxdoctor_state_dropped_total{what="pairs"}, alert VxdoctorStateCapped), not an OOM kill.
