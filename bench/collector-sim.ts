@@ -36,7 +36,13 @@ import { Outbox, type Publisher } from '../agent/publish/outbox.js';
 import { Presence } from '../agent/publish/presence.js';
 import { findingsMessage, presenceRecord, probesMessage, summaryMessage } from '../agent/publish/messages.js';
 import { silentLogger } from '../shared/logging.js';
-import { type ProbesWire, WIRE_ENCODING, type WireArrival, type WireRow } from '../shared/probes-wire.js';
+import {
+  type ProbesWire,
+  stringTable,
+  WIRE_ENCODING,
+  type WireArrival,
+  type WireRow,
+} from '../shared/probes-wire.js';
 import {
   type ArrivalReport,
   type FdbEntry,
@@ -353,17 +359,7 @@ export function roundWire(
   probers: SimNode[],
   fault: SegmentFault | null,
 ): ProbesWire {
-  const strings: string[] = [];
-  const index = new Map<string, number>();
-  const str = (v: string): number => {
-    let i = index.get(v);
-    if (i === undefined) {
-      i = strings.length;
-      strings.push(v);
-      index.set(v, i);
-    }
-    return i;
-  };
+  const { strings, index: str } = stringTable();
   const src = e.node;
   const dAt = probedAt - e.at;
   const rows: WireRow[] = [];

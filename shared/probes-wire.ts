@@ -69,19 +69,25 @@ const untri = (v: number): Seen => (v === 0 ? null : v === 2);
 const orMinus = (v: number | null): number => (v === null ? -1 : v);
 const orNull = (v: number): number | null => (v === -1 ? null : v);
 
-/** Encodes a probes message (every result's `src` is the message's node). */
-export function encodeProbes(m: ProbesMessage): ProbesWire {
+/** A wire message's string table: `index(v)` is v's position, added on first use. */
+export function stringTable(): { strings: string[]; index: (v: string) => number } {
   const strings: string[] = [];
-  const index = new Map<string, number>();
-  const s = (v: string): number => {
-    let i = index.get(v);
+  const at = new Map<string, number>();
+  const index = (v: string): number => {
+    let i = at.get(v);
     if (i === undefined) {
       i = strings.length;
       strings.push(v);
-      index.set(v, i);
+      at.set(v, i);
     }
     return i;
   };
+  return { strings, index };
+}
+
+/** Encodes a probes message (every result's `src` is the message's node). */
+export function encodeProbes(m: ProbesMessage): ProbesWire {
+  const { strings, index: s } = stringTable();
   const rows: WireRow[] = [];
   for (const r of m.results) {
     const flags =
