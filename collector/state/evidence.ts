@@ -55,189 +55,359 @@ export function fragHop(icmp: string[]): string | null {
   return null;
 }
 
-/** The rarely set fields of a bucket (PMTU outcome, frag-needed), apart: most rounds have none. */
-interface BucketExtra {
-  fragMtu: number | null;
-  fragFrom: string | null;
-  learnedPmtu: number | null;
-  required: number | null;
-  largestPassing: number | null;
-}
-
 const MASK = 1023;
 /** Counters saturate here (a pair sends one probe per round and port; this is never reached). */
 const CAP = MASK;
 const put = (word: number, shift: number, v: number): number =>
   (word & ~(MASK << shift)) | (Math.max(0, Math.min(CAP, v)) << shift);
+const get = (word: number, shift: number): number => (word >> shift) & MASK;
+const INT_MAX = 2 ** 31 - 1;
+const fits = (v: number): boolean => v >= -INT_MAX && v <= INT_MAX;
+/** A nullable size as an int32 (null: -1; sizes are 0..65535 by schema, a parsed ICMP MTU clamped). */
+const enc = (v: number | null): number => (v === null ? -1 : Math.max(0, Math.min(INT_MAX, Math.round(v))));
+const dec = (v: number): number | null => (v < 0 ? null : v);
 
 /**
- * A `Bucket` as the state keeps it: the nine counters packed three to a small integer, the
- * nullable fields in an object only when set. 72 bytes of heap instead of 150 for sixteen
- * fields: at 1,000 nodes the window holds ≈ 4 million buckets. Reads and writes go through
- * accessors, so it is a `Bucket` to every reader.
+ * Int32s per bucket: round and send time as offsets from the ring's base, the nine counters
+ * three to a word, the PMTU outcome (required, largest passing, learned PMTU, frag-needed MTU;
+ * -1 for none) and the frag-needed hop (index + 1 into the ring's short list of hop addresses).
  */
+const W = 10;
+const ROUND = 0;
+const AT = 1;
+const C0 = 2; // sent | leftSrc | leftKnown
+const C1 = 3; // arrived | arrivedKnown | ok
+const C2 = 4; // replySeen | proxy | fragNeeded
+const REQ = 5;
+const LP = 6;
+const LEARN = 7;
+const FRAG = 8;
+const FROM = 9;
+const EMPTY = [0, 0, 0, 0, 0, -1, -1, -1, -1, 0] as const;
+
+/** Block sizes in buckets; a ring moves to the next when it fills (up to its pair's cap). */
+const CLASSES = [2, 4, 8, 16, 32, 64, 128, 256] as const;
+const MAX_CAP = CLASSES[CLASSES.length - 1] as number;
+/** Int32s per slab chunk (256 KiB). */
+const CHUNK_INTS = 65_536;
+
 /**
- * Times are kept as offsets from this process's start: small integers for ±24 days (an epoch
- * ms is a boxed double, 16 more bytes per bucket). Beyond that they are doubles again, as exact.
+ * Where every pair's buckets live: per block size, chunks of one Int32Array each, handed out in
+ * blocks and taken back on a free list. One state has one slab: the whole window's buckets are a
+ * few hundred large arrays instead of one object per bucket (at 1,000 nodes 3.3 million objects,
+ * 112 B each with their array slots, that all lived long enough to reach the old generation).
  */
-const AT_BASE = Date.now();
-
-export class PackedBucket implements Bucket {
-  round: number;
-  private atOff: number;
-  private c0 = 0; // sent | leftSrc | leftKnown
-  private c1 = 0; // arrived | arrivedKnown | ok
-  private c2 = 0; // replySeen | proxy | fragNeeded
-  private x: BucketExtra | null = null;
-  constructor(round: number, at: number) {
-    this.round = round;
-    this.atOff = at - AT_BASE;
+export class BucketSlab {
+  private readonly pools = CLASSES.map((c) => ({
+    cap: c,
+    per: Math.floor(CHUNK_INTS / (c * W)),
+    chunks: [] as Int32Array[],
+    used: 0,
+    freeChunk: [] as Int32Array[],
+    freeOff: [] as number[],
+  }));
+  /** Int32s allocated in chunks (for the state's own accounting). */
+  get bytes(): number {
+    return this.pools.reduce((s, p) => s + p.chunks.length * CHUNK_INTS * 4, 0);
   }
-  get at() {
-    return this.atOff + AT_BASE;
-  }
-  set at(v: number) {
-    this.atOff = v - AT_BASE;
-  }
-  get sent() {
-    return this.c0 & MASK;
-  }
-  set sent(v: number) {
-    this.c0 = put(this.c0, 0, v);
-  }
-  get leftSrc() {
-    return (this.c0 >> 10) & MASK;
-  }
-  set leftSrc(v: number) {
-    this.c0 = put(this.c0, 10, v);
-  }
-  get leftKnown() {
-    return (this.c0 >> 20) & MASK;
-  }
-  set leftKnown(v: number) {
-    this.c0 = put(this.c0, 20, v);
-  }
-  get arrived() {
-    return this.c1 & MASK;
-  }
-  set arrived(v: number) {
-    this.c1 = put(this.c1, 0, v);
-  }
-  get arrivedKnown() {
-    return (this.c1 >> 10) & MASK;
-  }
-  set arrivedKnown(v: number) {
-    this.c1 = put(this.c1, 10, v);
-  }
-  get ok() {
-    return (this.c1 >> 20) & MASK;
-  }
-  set ok(v: number) {
-    this.c1 = put(this.c1, 20, v);
-  }
-  get replySeen() {
-    return this.c2 & MASK;
-  }
-  set replySeen(v: number) {
-    this.c2 = put(this.c2, 0, v);
-  }
-  get proxy() {
-    return (this.c2 >> 10) & MASK;
-  }
-  set proxy(v: number) {
-    this.c2 = put(this.c2, 10, v);
-  }
-  get fragNeeded() {
-    return (this.c2 >> 20) & MASK;
-  }
-  set fragNeeded(v: number) {
-    this.c2 = put(this.c2, 20, v);
-  }
-  private extra(): BucketExtra {
-    this.x ??= { fragMtu: null, fragFrom: null, learnedPmtu: null, required: null, largestPassing: null };
-    return this.x;
-  }
-  get fragMtu() {
-    return this.x?.fragMtu ?? null;
-  }
-  set fragMtu(v: number | null) {
-    if (v !== null || this.x) this.extra().fragMtu = v;
-  }
-  get fragFrom() {
-    return this.x?.fragFrom ?? null;
-  }
-  set fragFrom(v: string | null) {
-    if (v !== null || this.x) this.extra().fragFrom = v;
-  }
-  get learnedPmtu() {
-    return this.x?.learnedPmtu ?? null;
-  }
-  set learnedPmtu(v: number | null) {
-    if (v !== null || this.x) this.extra().learnedPmtu = v;
-  }
-  get required() {
-    return this.x?.required ?? null;
-  }
-  set required(v: number | null) {
-    if (v !== null || this.x) this.extra().required = v;
-  }
-  get largestPassing() {
-    return this.x?.largestPassing ?? null;
-  }
-  set largestPassing(v: number | null) {
-    if (v !== null || this.x) this.extra().largestPassing = v;
-  }
-}
-
-function emptyBucket(round: number, at: number): Bucket {
-  return new PackedBucket(round, at);
-}
-
-/** Counts one result into its round's bucket (created in time order). Returns the bucket. */
-export function countInto(buckets: Bucket[], r: ProbeResult, round: number, maxBuckets: number): Bucket {
-  let b: Bucket | undefined;
-  for (let i = buckets.length - 1; i >= 0 && i >= buckets.length - 4; i--) {
-    const c = buckets[i] as Bucket;
-    if (c.round === round && Math.abs(c.at - r.at) < 60_000) {
-      b = c;
-      break;
+  alloc(cls: number): { chunk: Int32Array; off: number } {
+    const p = this.pools[cls] as (typeof this.pools)[number];
+    const chunk = p.freeChunk.pop();
+    if (chunk) return { chunk, off: p.freeOff.pop() as number };
+    if (p.chunks.length === 0 || p.used === p.per) {
+      p.chunks.push(new Int32Array(Math.max(p.per, 1) * p.cap * W));
+      p.used = 0;
     }
+    const off = p.used * p.cap * W;
+    p.used++;
+    return { chunk: p.chunks[p.chunks.length - 1] as Int32Array, off };
   }
-  if (!b) {
-    b = emptyBucket(round, r.at);
-    let i = buckets.length;
-    while (i > 0 && (buckets[i - 1] as Bucket).at > b.at) i--;
-    buckets.splice(i, 0, b);
-    if (buckets.length > maxBuckets) buckets.shift();
+  free(cls: number, chunk: Int32Array, off: number): void {
+    const p = this.pools[cls] as (typeof this.pools)[number];
+    p.freeChunk.push(chunk);
+    p.freeOff.push(off);
   }
-  b.at = Math.min(b.at, r.at);
-  if (!r.sent) return b;
-  b.sent++;
-  if (r.leftSrc !== null) {
-    b.leftKnown++;
-    if (r.leftSrc) b.leftSrc++;
+}
+
+const classFor = (n: number): number => {
+  let i = 0;
+  while (i < CLASSES.length - 1 && (CLASSES[i] as number) < n) i++;
+  return i;
+};
+
+/**
+ * One pair's round buckets, oldest first, in a block of its state's slab (a circular buffer of
+ * W int32s per bucket): 40 bytes a bucket and no object per bucket. `at(i)` and `toArray()` give
+ * plain `Bucket` objects to readers; `tally()`, `failStreak()` and `sums()` read the ints in place.
+ */
+export class BucketRing {
+  private chunk: Int32Array | null = null;
+  private off = 0;
+  private cls = -1;
+  private cap = 0;
+  private head = 0;
+  private n = 0;
+  private atBase = 0;
+  private roundBase = 0;
+  /** Hop addresses that sent frag-needed (a pair sees one or two). */
+  private hops: string[] | null = null;
+  /** Sent and answered over the buckets, kept as they change (a listing reads every pair's). */
+  private sumSent = 0;
+  private sumOk = 0;
+
+  constructor(private readonly slab: BucketSlab = new BucketSlab()) {}
+
+  get length(): number {
+    return this.n;
   }
-  if (r.answered || r.arrivedDst !== null) {
-    b.arrivedKnown++;
-    if (r.answered || r.arrivedDst === true) b.arrived++;
+
+  /** Int32 offset of bucket i (0 oldest). */
+  private o(i: number): number {
+    return this.off + ((this.head + i) % this.cap) * W;
   }
-  if (probeOk(r)) b.ok++;
-  if (r.path === 'vxlan' && r.note?.includes('stands for')) b.proxy++;
-  if (r.answered && r.replySeen === true) b.replySeen++;
-  const frag = r.pmtu?.fragNeededMtu ?? null;
-  const icmpFrag = r.icmp.some((s) => s.startsWith('frag-needed'));
-  if (frag !== null || icmpFrag) {
-    b.fragNeeded++;
-    const m = frag ?? Number(/mtu=(\d+)/.exec(r.icmp.join(' '))?.[1] ?? Number.NaN);
-    if (Number.isFinite(m)) b.fragMtu = minOf(b.fragMtu, m);
-    b.fragFrom ??= fragHop(r.icmp);
+
+  /** The send time of bucket i, without building it. */
+  atOf(i: number): number {
+    return this.atBase + (this.chunk as Int32Array)[this.o(i) + AT]!;
   }
-  if (r.pmtu) {
-    b.required = Math.max(b.required ?? 0, r.pmtu.required);
-    b.learnedPmtu = minOf(b.learnedPmtu, r.pmtu.learnedPmtu);
-    b.largestPassing = minOf(b.largestPassing, r.pmtu.largestPassing);
+
+  lastAt(): number | null {
+    return this.n ? this.atOf(this.n - 1) : null;
   }
-  return b;
+
+  /** Bucket i as a plain object (a copy: the ring may change under it). */
+  at(i: number): Bucket {
+    const d = this.chunk as Int32Array;
+    const o = this.o(i);
+    const c0 = d[o + C0]!;
+    const c1 = d[o + C1]!;
+    const c2 = d[o + C2]!;
+    const from = d[o + FROM]!;
+    return {
+      round: this.roundBase + d[o + ROUND]!,
+      at: this.atBase + d[o + AT]!,
+      sent: get(c0, 0),
+      leftSrc: get(c0, 10),
+      leftKnown: get(c0, 20),
+      arrived: get(c1, 0),
+      arrivedKnown: get(c1, 10),
+      ok: get(c1, 20),
+      replySeen: get(c2, 0),
+      proxy: get(c2, 10),
+      fragNeeded: get(c2, 20),
+      fragMtu: dec(d[o + FRAG]!),
+      fragFrom: from > 0 ? (this.hops?.[from - 1] ?? null) : null,
+      learnedPmtu: dec(d[o + LEARN]!),
+      required: dec(d[o + REQ]!),
+      largestPassing: dec(d[o + LP]!),
+    };
+  }
+
+  toArray(): Bucket[] {
+    const out: Bucket[] = [];
+    for (let i = 0; i < this.n; i++) out.push(this.at(i));
+    return out;
+  }
+
+  /** Sent and answered (`ok`) over every bucket. */
+  sums(): { sent: number; ok: number } {
+    return { sent: this.sumSent, ok: this.sumOk };
+  }
+
+  /** Takes the oldest bucket out of the sums and the ring. */
+  private dropOldest(): void {
+    const o = this.o(0);
+    const d = this.chunk as Int32Array;
+    this.sumSent -= get(d[o + C0]!, 0);
+    this.sumOk -= get(d[o + C1]!, 20);
+    this.head = (this.head + 1) % this.cap;
+    this.n--;
+  }
+
+  /** Trailing buckets that sent and had nothing answered, and the oldest of them's time. */
+  failStreak(): { streak: number; since: number | null } {
+    let streak = 0;
+    let since: number | null = null;
+    const d = this.chunk;
+    for (let i = this.n - 1; i >= 0; i--) {
+      const o = this.o(i);
+      if (get(d![o + C0]!, 0) === 0) continue;
+      if (get(d![o + C1]!, 20) > 0) break;
+      streak++;
+      since = this.atBase + d![o + AT]!;
+    }
+    return { streak, since };
+  }
+
+  /** The tally of every bucket (as `tally(toArray())`, without the copies). */
+  tally(): Tally {
+    const t = emptyTally();
+    const d = this.chunk;
+    for (let i = 0; i < this.n; i++) {
+      const o = this.o(i);
+      const c0 = d![o + C0]!;
+      const sent = get(c0, 0);
+      if (sent === 0) continue;
+      const c1 = d![o + C1]!;
+      const c2 = d![o + C2]!;
+      const arrived = get(c1, 0);
+      const arrivedKnown = get(c1, 10);
+      const ok = get(c1, 20);
+      t.rounds++;
+      t.sent += sent;
+      t.ok += ok;
+      t.proxy += get(c2, 10);
+      t.leftSrc += get(c0, 10);
+      t.leftKnown += get(c0, 20);
+      t.arrived += arrived;
+      t.arrivedKnown += arrivedKnown;
+      t.lostAfterDst += Math.max(0, arrived - Math.min(ok, arrived));
+      t.lostBeforeDst += Math.max(0, arrivedKnown - arrived);
+      t.fragNeeded += get(c2, 20);
+      t.fragMtu = minOf(t.fragMtu, dec(d![o + FRAG]!));
+      const from = d![o + FROM]!;
+      t.fragFrom ??= from > 0 ? (this.hops?.[from - 1] ?? null) : null;
+      t.learnedPmtu = minOf(t.learnedPmtu, dec(d![o + LEARN]!));
+      const req = dec(d![o + REQ]!);
+      t.required = req === null ? t.required : Math.max(t.required ?? 0, req);
+      t.largestPassing = minOf(t.largestPassing, dec(d![o + LP]!));
+    }
+    return t;
+  }
+
+  /** Drops the buckets older than `cutoff`; how many went. */
+  dropBefore(cutoff: number): number {
+    let k = 0;
+    while (this.n > 0 && this.atOf(0) < cutoff) {
+      this.dropOldest();
+      k++;
+    }
+    if (this.n === 0) this.hops = null;
+    return k;
+  }
+
+  /** Gives the block back to the slab (the pair is gone); the ring reads as empty. */
+  release(): void {
+    if (this.chunk) this.slab.free(this.cls, this.chunk, this.off);
+    this.chunk = null;
+    this.cls = -1;
+    this.cap = 0;
+    this.head = 0;
+    this.n = 0;
+    this.hops = null;
+    this.sumSent = 0;
+    this.sumOk = 0;
+  }
+
+  /** Moves to a block of `cap` buckets at least, the buckets in order from its start. */
+  private grow(want: number): void {
+    const cls = classFor(want);
+    const next = this.slab.alloc(cls);
+    const cap = CLASSES[cls] as number;
+    if (this.chunk) {
+      for (let i = 0; i < this.n; i++)
+        next.chunk.set(this.chunk.subarray(this.o(i), this.o(i) + W), next.off + i * W);
+      this.slab.free(this.cls, this.chunk, this.off);
+    }
+    this.chunk = next.chunk;
+    this.off = next.off;
+    this.cls = cls;
+    this.cap = cap;
+    this.head = 0;
+  }
+
+  /**
+   * The offset of the bucket of `round` sent about `at` (among the last four), created in time
+   * order when there is none; beyond `max` the oldest goes (-1: the new one was the oldest).
+   */
+  private slot(round: number, at: number, max: number): number {
+    let d = this.chunk;
+    for (let i = this.n - 1; i >= 0 && i >= this.n - 4; i--) {
+      const o = this.o(i);
+      if (this.roundBase + d![o + ROUND]! === round && Math.abs(this.atBase + d![o + AT]! - at) < 60_000) {
+        if (at < this.atBase + d![o + AT]!) d![o + AT] = at - this.atBase;
+        return o;
+      }
+    }
+    // Offsets must fit an int32 (±24 days of ms): a bucket that far from the others shares no
+    // window with them, which start over from it.
+    if (this.n === 0 || !fits(at - this.atBase) || !fits(round - this.roundBase)) {
+      this.n = 0;
+      this.head = 0;
+      this.hops = null;
+      this.sumSent = 0;
+      this.sumOk = 0;
+      this.atBase = at;
+      this.roundBase = round;
+    }
+    let i = this.n;
+    while (i > 0 && this.atOf(i - 1) > at) i--;
+    const limit = Math.max(1, Math.min(max, MAX_CAP));
+    if (this.n >= limit) {
+      if (i === 0) return -1;
+      this.dropOldest();
+      i--;
+    } else if (this.n === this.cap) {
+      this.grow(Math.min(limit, Math.max(2, this.cap * 2)));
+    }
+    d = this.chunk as Int32Array;
+    // Make room at i: the later buckets move up by one.
+    for (let j = this.n; j > i; j--) d.copyWithin(this.o(j), this.o(j - 1), this.o(j - 1) + W);
+    this.n++;
+    const o = this.o(i);
+    d.set(EMPTY, o);
+    d[o + ROUND] = round - this.roundBase;
+    d[o + AT] = at - this.atBase;
+    return o;
+  }
+
+  /** Counts one result into its round's bucket. */
+  count(r: ProbeResult, round: number, maxBuckets: number): void {
+    const o = this.slot(round, r.at, maxBuckets);
+    if (o < 0 || !r.sent) return;
+    const d = this.chunk as Int32Array;
+    let c0 = d[o + C0]!;
+    let c1 = d[o + C1]!;
+    let c2 = d[o + C2]!;
+    c0 = put(c0, 0, get(c0, 0) + 1);
+    if (r.leftSrc !== null) {
+      c0 = put(c0, 20, get(c0, 20) + 1);
+      if (r.leftSrc) c0 = put(c0, 10, get(c0, 10) + 1);
+    }
+    if (r.answered || r.arrivedDst !== null) {
+      c1 = put(c1, 10, get(c1, 10) + 1);
+      if (r.answered || r.arrivedDst === true) c1 = put(c1, 0, get(c1, 0) + 1);
+    }
+    if (probeOk(r)) c1 = put(c1, 20, get(c1, 20) + 1);
+    if (r.path === 'vxlan' && r.note?.includes('stands for')) c2 = put(c2, 10, get(c2, 10) + 1);
+    if (r.answered && r.replySeen === true) c2 = put(c2, 0, get(c2, 0) + 1);
+    const frag = r.pmtu?.fragNeededMtu ?? null;
+    const icmpFrag = r.icmp.length > 0 && r.icmp.some((s) => s.startsWith('frag-needed'));
+    if (frag !== null || icmpFrag) {
+      c2 = put(c2, 20, get(c2, 20) + 1);
+      const m = frag ?? Number(/mtu=(\d+)/.exec(r.icmp.join(' '))?.[1] ?? Number.NaN);
+      if (Number.isFinite(m)) d[o + FRAG] = enc(minOf(dec(d[o + FRAG]!), m));
+      if (d[o + FROM] === 0) {
+        const hop = fragHop(r.icmp);
+        if (hop !== null) {
+          this.hops ??= [];
+          let k = this.hops.indexOf(hop);
+          if (k < 0) k = this.hops.push(hop) - 1;
+          d[o + FROM] = k + 1;
+        }
+      }
+    }
+    if (r.pmtu) {
+      d[o + REQ] = enc(Math.max(dec(d[o + REQ]!) ?? 0, r.pmtu.required));
+      d[o + LEARN] = enc(minOf(dec(d[o + LEARN]!), r.pmtu.learnedPmtu));
+      d[o + LP] = enc(minOf(dec(d[o + LP]!), r.pmtu.largestPassing));
+    }
+    this.sumSent += get(c0, 0) - get(d[o + C0]!, 0);
+    this.sumOk += get(c1, 20) - get(d[o + C1]!, 20);
+    d[o + C0] = c0;
+    d[o + C1] = c1;
+    d[o + C2] = c2;
+  }
 }
 
 /** Sums over buckets (a window, or the trailing rounds a rule looks at). */
@@ -262,8 +432,8 @@ export interface Tally {
   largestPassing: number | null;
 }
 
-export function tally(buckets: readonly Bucket[]): Tally {
-  const t: Tally = {
+function emptyTally(): Tally {
+  return {
     rounds: 0,
     sent: 0,
     ok: 0,
@@ -281,27 +451,32 @@ export function tally(buckets: readonly Bucket[]): Tally {
     required: null,
     largestPassing: null,
   };
-  for (const b of buckets) {
-    if (b.sent === 0) continue;
-    t.rounds++;
-    t.sent += b.sent;
-    t.ok += b.ok;
-    t.proxy += b.proxy;
-    t.leftSrc += b.leftSrc;
-    t.leftKnown += b.leftKnown;
-    t.arrived += b.arrived;
-    t.arrivedKnown += b.arrivedKnown;
-    // Known-arrived probes that were not answered; known-not-arrived ones.
-    const answered = Math.min(b.ok, b.arrived);
-    t.lostAfterDst += Math.max(0, b.arrived - answered);
-    t.lostBeforeDst += Math.max(0, b.arrivedKnown - b.arrived);
-    t.fragNeeded += b.fragNeeded;
-    t.fragMtu = minOf(t.fragMtu, b.fragMtu);
-    t.fragFrom ??= b.fragFrom;
-    t.learnedPmtu = minOf(t.learnedPmtu, b.learnedPmtu);
-    t.required = b.required === null ? t.required : Math.max(t.required ?? 0, b.required);
-    t.largestPassing = minOf(t.largestPassing, b.largestPassing);
-  }
+}
+
+function addTo(t: Tally, b: Bucket): void {
+  t.rounds++;
+  t.sent += b.sent;
+  t.ok += b.ok;
+  t.proxy += b.proxy;
+  t.leftSrc += b.leftSrc;
+  t.leftKnown += b.leftKnown;
+  t.arrived += b.arrived;
+  t.arrivedKnown += b.arrivedKnown;
+  // Known-arrived probes that were not answered; known-not-arrived ones.
+  const answered = Math.min(b.ok, b.arrived);
+  t.lostAfterDst += Math.max(0, b.arrived - answered);
+  t.lostBeforeDst += Math.max(0, b.arrivedKnown - b.arrived);
+  t.fragNeeded += b.fragNeeded;
+  t.fragMtu = minOf(t.fragMtu, b.fragMtu);
+  t.fragFrom ??= b.fragFrom;
+  t.learnedPmtu = minOf(t.learnedPmtu, b.learnedPmtu);
+  t.required = b.required === null ? t.required : Math.max(t.required ?? 0, b.required);
+  t.largestPassing = minOf(t.largestPassing, b.largestPassing);
+}
+
+export function tally(buckets: readonly Bucket[]): Tally {
+  const t = emptyTally();
+  for (const b of buckets) if (b.sent > 0) addTo(t, b);
   return t;
 }
 

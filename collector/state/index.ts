@@ -24,9 +24,9 @@ import type {
 import { describeFate, probeOk } from '../../shared/fate.js';
 import { PROBE_PATHS } from '../../shared/schema.js';
 import { summarize } from '../../shared/summary.js';
-import { type Bucket, countInto, type Tally, tally } from './evidence.js';
+import { type Bucket, BucketRing, BucketSlab, type Tally } from './evidence.js';
 
-export { type Bucket, type Tally } from './evidence.js';
+export type { Bucket, Tally } from './evidence.js';
 
 export interface StateOptions {
   /** Epoch ms now. */
@@ -104,23 +104,75 @@ export interface TrackedFinding extends Finding {
  * place and lists the records themselves (no new object per pair and evaluation; at 1,000 nodes
  * that was 380,000 objects every 2 s, kept alive by the status cache into the old generation).
  */
-interface PairRec extends PairStatus {
-  /** Its key in the pair map, which is also its sort key (src, dst, path, port). */
-  key: string;
+class PairRec implements PairStatus {
+  status: PairStatus['status'] = 'unknown';
+  failStreak = 0;
+  failSince: number | null = null;
+  last: PairStatus['last'];
+  sent = 0;
+  answered = 0;
+  hops: HopsEvidence | undefined = undefined;
   /** One counter bucket per round over the window (evidence.ts), oldest first. */
-  buckets: Bucket[];
-  /** The latest probe, whole (for its per-hop fate); `last` is it with `arrivedDst` filled in. */
-  latest: ProbeResult;
+  readonly ring: BucketRing;
   /** The latest hop walk of this pair (walks run on some rounds only); `hops` while in the window. */
-  walk: HopsEvidence | undefined;
-  /** Bumped on every change of `buckets`; `window`, `failStreak`, `failSince` are of `sumsRev`. */
-  rev: number;
-  sumsRev: number;
+  walk: HopsEvidence | undefined = undefined;
+  /** Bumped on every change of `ring`; `sent`, `answered`, `failStreak`, `failSince` are of `sumsRev`. */
+  rev = 0;
+  sumsRev = -1;
   /** Dropped from the map (the sort order skips it). */
-  dropped: boolean;
+  dropped = false;
+  constructor(
+    /** Its key in the pair map, which is also its sort key (src, dst, path, port). */
+    readonly key: string,
+    readonly src: string,
+    readonly dst: string,
+    readonly path: ProbePath,
+    readonly port: number | null,
+    /** The latest probe, whole (for its per-hop fate); `last` is it with `arrivedDst` filled in. */
+    public latest: ProbeResult,
+    slab: BucketSlab,
+  ) {
+    this.last = latest as PairStatus['last'];
+    this.ring = new BucketRing(slab);
+  }
+  /**
+   * Built when read, for the pairs a rule looks at: a tally object per pair and round was 150 B
+   * of heap per pair (and the GC's work) that only evidence lines read.
+   */
+  get window(): Tally {
+    return this.ring.tally();
+  }
+  /** Plain copies, for the rules (which read the buckets of the pairs they look at). */
+  get buckets(): Bucket[] {
+    return this.ring.toArray();
+  }
 }
 
-const EMPTY_TALLY: Tally = tally([]);
+/** Copies a newer result of the same pair into the pair's own latest-result object. */
+function assignResult(d: ProbeResult, r: ProbeResult): void {
+  d.target = r.target;
+  d.round = r.round;
+  d.at = r.at;
+  d.sent = r.sent;
+  d.leftSrc = r.leftSrc;
+  d.arrivedDst = r.arrivedDst;
+  d.answered = r.answered;
+  d.replySeen = r.replySeen;
+  d.rttSeconds = r.rttSeconds;
+  d.icmp = r.icmp;
+  if (r.pmtu) {
+    if (d.pmtu) {
+      d.pmtu.required = r.pmtu.required;
+      d.pmtu.largestPassing = r.pmtu.largestPassing;
+      d.pmtu.fragNeededMtu = r.pmtu.fragNeededMtu;
+      d.pmtu.learnedPmtu = r.pmtu.learnedPmtu;
+    } else d.pmtu = { ...r.pmtu };
+  } else if (d.pmtu) delete d.pmtu;
+  if (r.note !== undefined) d.note = r.note;
+  else if (d.note !== undefined) delete d.note;
+  if (r.hops) d.hops = r.hops;
+  else if (d.hops) delete d.hops;
+}
 
 /**
  * src, dst, path, port as one string that sorts as the tuple does (NUL-separated, the port
@@ -217,6 +269,8 @@ export class ClusterState {
   readonly staleMs: number;
   readonly groupLabel: string;
   private readonly maxBuckets: number;
+  /** Where every pair's round buckets live (evidence.ts). */
+  private readonly slab = new BucketSlab();
   private readonly maxIds: number;
   private readonly maxPairs: number;
   private readonly skewMs: number;
@@ -379,7 +433,12 @@ export class ClusterState {
           const from = this.intern(a.from);
           const k = `${from}|${a.path}`;
           const prev = n.arrivals.get(k);
-          if (!prev || a.lastAt >= prev.lastAt) n.arrivals.set(k, { ...a, from });
+          if (!prev) n.arrivals.set(k, { ...a, from });
+          else if (a.lastAt >= prev.lastAt) {
+            // In place: a new object per peer and round lived into the old generation.
+            prev.count = a.count;
+            prev.lastAt = a.lastAt;
+          }
         }
         // Arrivals matter only next to the probes they confirm (within skewMs of a pair's latest
         // probe, and only while that probe is fresh): older ones are forgotten, per node every
@@ -410,27 +469,7 @@ export class ClusterState {
         this.dropped.pairs++;
         return;
       }
-      p = {
-        key,
-        src: r.src,
-        dst: r.dst,
-        path: r.path,
-        port: r.port,
-        status: 'unknown',
-        failStreak: 0,
-        failSince: null,
-        last: r as PairStatus['last'],
-        sent: 0,
-        answered: 0,
-        window: EMPTY_TALLY,
-        buckets: [],
-        hops: undefined,
-        latest: r,
-        walk: undefined,
-        rev: 0,
-        sumsRev: -1,
-        dropped: false,
-      };
+      p = new PairRec(key, r.src, r.dst, r.path, r.port, r, this.slab);
       this.pairsMap.set(key, p);
       this.added.push(p);
       // Without a listing for a while (a replay), created-and-dropped pairs must not pile up.
@@ -438,10 +477,16 @@ export class ClusterState {
         this.added = this.added.filter((x) => !x.dropped);
       this.pairsBySrc.set(r.src, bySrc + 1);
     }
-    countInto(p.buckets, r, round, this.maxBuckets);
+    p.ring.count(r, round, this.maxBuckets);
     p.rev++;
     // Replays and redeliveries may arrive late: the latest probe is the one sent last.
-    if (r.at >= p.latest.at) p.latest = r;
+    // Copied into the pair's own object, not kept: a result that stayed referenced for a round
+    // outlived two scavenges and died in the old generation (every result, every round).
+    if (p.latest === r) {
+      // The pair's first result: its own copy from now on.
+      p.latest = { ...r, ...(r.pmtu ? { pmtu: { ...r.pmtu } } : {}) };
+      p.last = p.latest as PairStatus['last'];
+    } else if (r.at >= p.latest.at) assignResult(p.latest, r);
     // A walk that names a router stays over later ones that saw nothing (a failing round whose
     // reply died on the way back walks a forward path that passes) while it is in the window.
     if (r.hops) {
@@ -453,8 +498,9 @@ export class ClusterState {
     }
     if (r.answered && r.rttSeconds !== null && r.rttSeconds >= 0) {
       const h = this.rtt[r.path];
-      let b = RTT_BUCKETS.findIndex((le) => r.rttSeconds! <= le);
-      if (b < 0) b = RTT_BUCKETS.length;
+      const rtt = r.rttSeconds;
+      let b = 0;
+      while (b < RTT_BUCKETS.length && rtt > (RTT_BUCKETS[b] as number)) b++;
       h.buckets[b] = (h.buckets[b] ?? 0) + 1;
       h.sum += r.rttSeconds;
       h.count++;
@@ -507,11 +553,8 @@ export class ClusterState {
     const stale = this.staleMs + this.skewMs + Math.max(0, this.ingestLagMs);
     let src: NodeRec | undefined;
     for (const [k, p] of this.pairsMap) {
-      while (p.buckets.length && (p.buckets[0] as Bucket).at < cutoff) {
-        p.buckets.shift();
-        p.rev++;
-      }
-      let gone = p.buckets.length === 0;
+      if (p.ring.dropBefore(cutoff)) p.rev++;
+      let gone = p.ring.length === 0;
       if (!gone && now - p.latest.at > stale) {
         if (src?.name !== p.src) src = this.nodesMap.get(p.src);
         gone = src !== undefined && src.probesAt - p.latest.at > stale;
@@ -530,6 +573,7 @@ export class ClusterState {
   private dropPair(key: string, p: PairRec): void {
     this.pairsMap.delete(key);
     p.dropped = true;
+    p.ring.release();
     const c = (this.pairsBySrc.get(p.src) ?? 1) - 1;
     if (c > 0) this.pairsBySrc.set(p.src, c);
     else this.pairsBySrc.delete(p.src);
@@ -743,8 +787,7 @@ export class ClusterState {
     this.order = all;
     const out: PairStatus[] = [];
     for (const p of all) {
-      const lastB = p.buckets[p.buckets.length - 1];
-      if (!lastB || !this.pairVisible(p)) continue;
+      if (p.ring.length === 0 || !this.pairVisible(p)) continue;
       // The latest probe as it is, unless the destination's arrival reports fill in its
       // "arrived" (a copy then): no copy of every pair's latest probe on every evaluation.
       const raw = p.latest;
@@ -752,20 +795,12 @@ export class ClusterState {
       const last = arrived === raw.arrivedDst ? (raw as PairStatus['last']) : { ...raw, arrivedDst: arrived };
       // Window sums and fail streak change only with the buckets: recomputed when they did.
       if (p.sumsRev !== p.rev) {
-        let streak = 0;
-        let since: number | null = null;
-        for (let i = p.buckets.length - 1; i >= 0; i--) {
-          const b = p.buckets[i] as Bucket;
-          if (b.sent === 0) continue;
-          if (b.ok > 0) break;
-          streak++;
-          since = b.at;
-        }
-        p.window = tally(p.buckets);
+        const { streak, since } = p.ring.failStreak();
+        const sums = p.ring.sums();
         p.failStreak = streak;
         p.failSince = since;
-        p.sent = p.window.sent;
-        p.answered = p.window.ok;
+        p.sent = sums.sent;
+        p.answered = sums.ok;
         p.sumsRev = p.rev;
       }
       p.status = now - last.at > staleMs || !last.sent ? 'unknown' : probeOk(last) ? 'pass' : 'fail';
@@ -859,17 +894,16 @@ export class ClusterState {
     // without building N² views: at 500 nodes this is the page's default request.
     const perPair = new Map<string, { src: string; dst: string; sent: number; answered: number }>();
     for (const p of this.pairsMap.values()) {
-      if (p.path !== path || p.buckets.length === 0 || !this.pairVisible(p)) continue;
+      if (p.path !== path || p.ring.length === 0 || !this.pairVisible(p)) continue;
       const k = `${p.src}|${p.dst}`;
       let c = perPair.get(k);
       if (!c) {
         c = { src: p.src, dst: p.dst, sent: 0, answered: 0 };
         perPair.set(k, c);
       }
-      for (const b of p.buckets) {
-        c.sent += b.sent;
-        c.answered += b.ok;
-      }
+      const sums = p.ring.sums();
+      c.sent += sums.sent;
+      c.answered += sums.ok;
     }
     for (const p of perPair.values()) {
       const from = this.groupOf(p.src, label);

@@ -60,8 +60,8 @@ export function lastLossAt(ps: PairStatus[]): number {
   return t;
 }
 
-/** The pair lost a probe somewhere in the window (its window tally; cached by the state). */
-const lostSome = (p: PairStatus): boolean => p.window.sent > p.window.ok;
+/** The pair lost a probe somewhere in the window (its window sums, as of the listing). */
+const lostSome = (p: PairStatus): boolean => p.sent > p.answered;
 
 /** The current loss episode of a set of pairs, or null when nothing was lost lately. */
 export function episode(ps: PairStatus[], now: number, notBefore = -Infinity): Episode | null {

@@ -31,6 +31,44 @@ describe('cluster state', () => {
     assert.equal(s.pairs('vxlan').find((p) => p.src === 'n1' && p.dst === 'n3')?.sent, 1);
   });
 
+  it("keeps a pair's latest probe as its own copy: a newer one replaces every field, an older one none, and the message may change after", () => {
+    let now = T0;
+    const s = new ClusterState({ clock: () => now, windowMs: 120_000 });
+    const latestOf = () =>
+      s.pairStatuses().find((p) => p.src === 'n1' && p.dst === 'n3' && p.path === 'pmtu')?.last;
+    const [m0] = round(0, healthy).filter((m) => m.node === 'n1');
+    const r0 = m0?.results.find((r) => r.dst === 'n3' && r.path === 'pmtu');
+    assert.ok(m0 && r0?.pmtu);
+    r0.note = 'first note';
+    s.apply(m0);
+    // The published object changing later (a reused buffer) does not reach the state.
+    r0.pmtu.largestPassing = 1;
+    r0.note = 'changed after';
+    now = T0 + 1000;
+    assert.equal(latestOf()?.pmtu?.largestPassing, 1500);
+    assert.equal(latestOf()?.note, 'first note');
+    const fault: Fault = (_s, d, path) =>
+      d === 'n3' && path === 'pmtu' ? { kind: 'mtu', largestPassing: 1400, frag: 1450 } : { kind: 'ok' };
+    const [m1] = round(1, fault).filter((m) => m.node === 'n1');
+    assert.ok(m1);
+    s.apply(m1);
+    now = T0 + ROUND_MS + 1000;
+    const l = latestOf();
+    assert.equal(l?.round, 1);
+    assert.equal(l?.pmtu?.largestPassing, 1400);
+    assert.equal(l?.pmtu?.fragNeededMtu, 1450);
+    assert.deepEqual(l?.icmp, ['frag-needed mtu=1450 from 10.200.2.254']);
+    assert.equal(l?.note, undefined, 'a field the newer probe does not have is gone');
+    assert.equal('note' in (l ?? {}), false);
+    // A late, older probe of the pair changes nothing.
+    const [late] = round(0, healthy).filter((m) => m.node === 'n1');
+    assert.ok(late);
+    late.id = 'late-copy';
+    s.apply(late);
+    assert.equal(latestOf()?.round, 1);
+    assert.equal(latestOf()?.pmtu?.largestPassing, 1400);
+  });
+
   it("drops a pair its sender rotated away from once it is stale, but keeps a silent sender's pairs", () => {
     let now = T0;
     const s = new ClusterState({ clock: () => now, windowMs: 120_000, staleMs: 10_000 });
