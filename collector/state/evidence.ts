@@ -68,11 +68,13 @@ const enc = (v: number | null): number => (v === null ? -1 : Math.max(0, Math.mi
 const dec = (v: number): number | null => (v < 0 ? null : v);
 
 /**
- * Int32s per bucket: round and send time as offsets from the ring's base, the nine counters
- * three to a word, the PMTU outcome (required, largest passing, learned PMTU, frag-needed MTU;
- * -1 for none) and the frag-needed hop (index + 1 into the ring's short list of hop addresses).
+ * Int32s per bucket: round and send time as offsets from the ring's base and the nine counters
+ * three to a word (a narrow ring: 20 B); a wide ring adds the PMTU outcome (required, largest
+ * passing, learned PMTU, frag-needed MTU; -1 for none) and the frag-needed hop (index + 1 into the
+ * ring's short list of hop addresses): 40 B. A ring is narrow until a result carries them.
  */
-const W = 10;
+const NARROW = 5;
+const WIDE = 10;
 const ROUND = 0;
 const AT = 1;
 const C0 = 2; // sent | leftSrc | leftKnown
@@ -84,48 +86,78 @@ const LEARN = 7;
 const FRAG = 8;
 const FROM = 9;
 const EMPTY = [0, 0, 0, 0, 0, -1, -1, -1, -1, 0] as const;
+const EMPTY_NARROW = [0, 0, 0, 0, 0] as const;
 
-/** Block sizes in buckets; a ring moves to the next when it fills (up to its pair's cap). */
-const CLASSES = [2, 4, 8, 16, 32, 64, 128, 256] as const;
+/**
+ * Block sizes in buckets; a ring moves to the next when it fills (up to its pair's cap). Steps
+ * of about 1.5 keep a full window's ring at least two thirds used (25 rounds of 5 s in 28).
+ */
+const CLASSES = [2, 4, 8, 12, 18, 28, 40, 64, 96, 128, 192, 256] as const;
 const MAX_CAP = CLASSES[CLASSES.length - 1] as number;
 /** Int32s per slab chunk (256 KiB). */
 const CHUNK_INTS = 65_536;
 
+/** One chunk of a slab pool: its ints, blocks in use, offsets given back, never-used blocks left. */
+export interface SlabChunk {
+  readonly data: Int32Array;
+  used: number;
+  readonly free: number[];
+  fresh: number;
+}
+
 /**
  * Where every pair's buckets live: per block size, chunks of one Int32Array each, handed out in
- * blocks and taken back on a free list. One state has one slab: the whole window's buckets are a
- * few hundred large arrays instead of one object per bucket (at 1,000 nodes 3.3 million objects,
- * 112 B each with their array slots, that all lived long enough to reach the old generation).
+ * blocks. One state has one slab: the whole window's buckets are a few hundred large arrays
+ * instead of one object per bucket (at 1,000 nodes 3.3 million objects, 112 B each with their
+ * array slots, that all lived long enough to reach the old generation). A chunk whose blocks are
+ * all given back is dropped: rings that grew through the small sizes together (every pair while
+ * a collector starts) leave no empty small blocks behind.
  */
 export class BucketSlab {
-  private readonly pools = CLASSES.map((c) => ({
-    cap: c,
-    per: Math.floor(CHUNK_INTS / (c * W)),
-    chunks: [] as Int32Array[],
-    used: 0,
-    freeChunk: [] as Int32Array[],
-    freeOff: [] as number[],
-  }));
-  /** Int32s allocated in chunks (for the state's own accounting). */
+  /** Per block size, narrow then wide. */
+  private readonly pools = [NARROW, WIDE].flatMap((w) =>
+    CLASSES.map((c) => ({
+      cap: c,
+      w,
+      per: Math.max(1, Math.floor(CHUNK_INTS / (c * w))),
+      /** Chunks with a block to hand out. */
+      open: new Set<SlabChunk>(),
+      chunks: 0,
+    })),
+  );
+  /** Bytes of the chunks held. */
   get bytes(): number {
-    return this.pools.reduce((s, p) => s + p.chunks.length * CHUNK_INTS * 4, 0);
+    return this.pools.reduce((s, p) => s + p.chunks * p.per * p.cap * p.w * 4, 0);
   }
-  alloc(cls: number): { chunk: Int32Array; off: number } {
-    const p = this.pools[cls] as (typeof this.pools)[number];
-    const chunk = p.freeChunk.pop();
-    if (chunk) return { chunk, off: p.freeOff.pop() as number };
-    if (p.chunks.length === 0 || p.used === p.per) {
-      p.chunks.push(new Int32Array(Math.max(p.per, 1) * p.cap * W));
-      p.used = 0;
+  /** A block of class `cls` (index into the sizes) of narrow or wide buckets. */
+  alloc(cls: number, wide: boolean): { chunk: SlabChunk; off: number } {
+    const p = this.pools[cls + (wide ? CLASSES.length : 0)] as (typeof this.pools)[number];
+    let c: SlabChunk | undefined;
+    for (const x of p.open) {
+      c = x;
+      break;
     }
-    const off = p.used * p.cap * W;
-    p.used++;
-    return { chunk: p.chunks[p.chunks.length - 1] as Int32Array, off };
+    if (!c) {
+      c = { data: new Int32Array(p.per * p.cap * p.w), used: 0, free: [], fresh: p.per };
+      p.open.add(c);
+      p.chunks++;
+    }
+    c.used++;
+    const off = c.free.length ? (c.free.pop() as number) : (p.per - c.fresh--) * p.cap * p.w;
+    if (c.free.length === 0 && c.fresh === 0) p.open.delete(c);
+    return { chunk: c, off };
   }
-  free(cls: number, chunk: Int32Array, off: number): void {
-    const p = this.pools[cls] as (typeof this.pools)[number];
-    p.freeChunk.push(chunk);
-    p.freeOff.push(off);
+  free(cls: number, wide: boolean, c: SlabChunk, off: number): void {
+    const p = this.pools[cls + (wide ? CLASSES.length : 0)] as (typeof this.pools)[number];
+    c.used--;
+    if (c.used === 0) {
+      // Empty: dropped (its array goes with the last ring that pointed at it).
+      p.open.delete(c);
+      p.chunks--;
+      return;
+    }
+    c.free.push(off);
+    p.open.add(c);
   }
 }
 
@@ -137,14 +169,17 @@ const classFor = (n: number): number => {
 
 /**
  * One pair's round buckets, oldest first, in a block of its state's slab (a circular buffer of
- * W int32s per bucket): 40 bytes a bucket and no object per bucket. `at(i)` and `toArray()` give
+ * 5 or 10 int32s per bucket, 20 or 40 bytes): no object per bucket. `at(i)` and `toArray()` give
  * plain `Bucket` objects to readers; `tally()`, `failStreak()` and `sums()` read the ints in place.
  */
 export class BucketRing {
   private chunk: Int32Array | null = null;
+  private rec: SlabChunk | null = null;
   private off = 0;
   private cls = -1;
   private cap = 0;
+  /** Int32s per bucket: NARROW until a result carries a PMTU outcome or frag-needed. */
+  private w = NARROW;
   private head = 0;
   private n = 0;
   private atBase = 0;
@@ -163,7 +198,7 @@ export class BucketRing {
 
   /** Int32 offset of bucket i (0 oldest). */
   private o(i: number): number {
-    return this.off + ((this.head + i) % this.cap) * W;
+    return this.off + ((this.head + i) % this.cap) * this.w;
   }
 
   /** The send time of bucket i, without building it. */
@@ -182,7 +217,8 @@ export class BucketRing {
     const c0 = d[o + C0]!;
     const c1 = d[o + C1]!;
     const c2 = d[o + C2]!;
-    const from = d[o + FROM]!;
+    const wide = this.w === WIDE;
+    const from = wide ? d[o + FROM]! : 0;
     return {
       round: this.roundBase + d[o + ROUND]!,
       at: this.atBase + d[o + AT]!,
@@ -195,11 +231,11 @@ export class BucketRing {
       replySeen: get(c2, 0),
       proxy: get(c2, 10),
       fragNeeded: get(c2, 20),
-      fragMtu: dec(d[o + FRAG]!),
+      fragMtu: wide ? dec(d[o + FRAG]!) : null,
       fragFrom: from > 0 ? (this.hops?.[from - 1] ?? null) : null,
-      learnedPmtu: dec(d[o + LEARN]!),
-      required: dec(d[o + REQ]!),
-      largestPassing: dec(d[o + LP]!),
+      learnedPmtu: wide ? dec(d[o + LEARN]!) : null,
+      required: wide ? dec(d[o + REQ]!) : null,
+      largestPassing: wide ? dec(d[o + LP]!) : null,
     };
   }
 
@@ -264,6 +300,7 @@ export class BucketRing {
       t.lostAfterDst += Math.max(0, arrived - Math.min(ok, arrived));
       t.lostBeforeDst += Math.max(0, arrivedKnown - arrived);
       t.fragNeeded += get(c2, 20);
+      if (this.w !== WIDE) continue;
       t.fragMtu = minOf(t.fragMtu, dec(d![o + FRAG]!));
       const from = d![o + FROM]!;
       t.fragFrom ??= from > 0 ? (this.hops?.[from - 1] ?? null) : null;
@@ -288,10 +325,12 @@ export class BucketRing {
 
   /** Gives the block back to the slab (the pair is gone); the ring reads as empty. */
   release(): void {
-    if (this.chunk) this.slab.free(this.cls, this.chunk, this.off);
+    if (this.rec) this.slab.free(this.cls, this.w === WIDE, this.rec, this.off);
     this.chunk = null;
+    this.rec = null;
     this.cls = -1;
     this.cap = 0;
+    this.w = NARROW;
     this.head = 0;
     this.n = 0;
     this.hops = null;
@@ -299,17 +338,26 @@ export class BucketRing {
     this.sumOk = 0;
   }
 
-  /** Moves to a block of `cap` buckets at least, the buckets in order from its start. */
-  private grow(want: number): void {
+  /**
+   * Moves to a block of `want` buckets at least (of wide buckets when `wide`), the buckets in
+   * order from its start (widened: the PMTU fields none).
+   */
+  private grow(want: number, wide = this.w === WIDE): void {
     const cls = classFor(want);
-    const next = this.slab.alloc(cls);
+    const w = wide ? WIDE : NARROW;
+    const next = this.slab.alloc(cls, wide);
     const cap = CLASSES[cls] as number;
-    if (this.chunk) {
-      for (let i = 0; i < this.n; i++)
-        next.chunk.set(this.chunk.subarray(this.o(i), this.o(i) + W), next.off + i * W);
-      this.slab.free(this.cls, this.chunk, this.off);
+    if (this.chunk && this.rec) {
+      for (let i = 0; i < this.n; i++) {
+        const to = next.off + i * w;
+        next.chunk.data.set(this.chunk.subarray(this.o(i), this.o(i) + this.w), to);
+        if (w > this.w) next.chunk.data.set(EMPTY.slice(this.w), to + this.w);
+      }
+      this.slab.free(this.cls, this.w === WIDE, this.rec, this.off);
     }
-    this.chunk = next.chunk;
+    this.w = w;
+    this.chunk = next.chunk.data;
+    this.rec = next.chunk;
     this.off = next.off;
     this.cls = cls;
     this.cap = cap;
@@ -348,14 +396,14 @@ export class BucketRing {
       this.dropOldest();
       i--;
     } else if (this.n === this.cap) {
-      this.grow(Math.min(limit, Math.max(2, this.cap * 2)));
+      this.grow(Math.min(limit, this.cap + 1));
     }
     d = this.chunk as Int32Array;
     // Make room at i: the later buckets move up by one.
-    for (let j = this.n; j > i; j--) d.copyWithin(this.o(j), this.o(j - 1), this.o(j - 1) + W);
+    for (let j = this.n; j > i; j--) d.copyWithin(this.o(j), this.o(j - 1), this.o(j - 1) + this.w);
     this.n++;
     const o = this.o(i);
-    d.set(EMPTY, o);
+    d.set(this.w === WIDE ? EMPTY : EMPTY_NARROW, o);
     d[o + ROUND] = round - this.roundBase;
     d[o + AT] = at - this.atBase;
     return o;
@@ -363,6 +411,13 @@ export class BucketRing {
 
   /** Counts one result into its round's bucket. */
   count(r: ProbeResult, round: number, maxBuckets: number): void {
+    const frag = r.pmtu?.fragNeededMtu ?? null;
+    const icmpFrag = r.icmp.length > 0 && r.icmp.some((s) => s.startsWith('frag-needed'));
+    if (r.sent && this.w !== WIDE && (r.pmtu || frag !== null || icmpFrag)) {
+      // The first PMTU outcome or frag-needed: wide buckets from now on.
+      if (this.chunk) this.grow(this.cap, true);
+      else this.w = WIDE;
+    }
     const o = this.slot(round, r.at, maxBuckets);
     if (o < 0 || !r.sent) return;
     const d = this.chunk as Int32Array;
@@ -381,8 +436,6 @@ export class BucketRing {
     if (probeOk(r)) c1 = put(c1, 20, get(c1, 20) + 1);
     if (r.path === 'vxlan' && r.note?.includes('stands for')) c2 = put(c2, 10, get(c2, 10) + 1);
     if (r.answered && r.replySeen === true) c2 = put(c2, 0, get(c2, 0) + 1);
-    const frag = r.pmtu?.fragNeededMtu ?? null;
-    const icmpFrag = r.icmp.length > 0 && r.icmp.some((s) => s.startsWith('frag-needed'));
     if (frag !== null || icmpFrag) {
       c2 = put(c2, 20, get(c2, 20) + 1);
       const m = frag ?? Number(/mtu=(\d+)/.exec(r.icmp.join(' '))?.[1] ?? Number.NaN);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { probeOk } from '../../../shared/fate.js';
 import type { ProbePath, ProbeResult } from '../../../shared/schema.js';
-import { type Bucket, BucketRing, fragHop, tally } from '../../../collector/state/evidence.js';
+import { type Bucket, BucketRing, BucketSlab, fragHop, tally } from '../../../collector/state/evidence.js';
 
 const minOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 
@@ -185,5 +185,32 @@ describe('BucketRing', () => {
     assert.equal(ring.dropBefore(at + 1), 1);
     assert.equal(ring.at(0).largestPassing, null, 'the outcome went with its round');
     assert.equal(ring.tally().fragMtu, null);
+  });
+
+  it('rings that grew together leave no empty small blocks in their slab, and give it all back', () => {
+    const slab = new BucketSlab();
+    const rings = Array.from({ length: 1000 }, () => new BucketRing(slab));
+    const at0 = Date.parse('2026-12-01T00:00:00Z');
+    const r = randomResult(rng(5), at0, 'vxlan');
+    // Every ring through 2, 4, 8, 12, 18 and 28 buckets, in lockstep (a collector starting up).
+    for (let round = 1; round <= 24; round++)
+      for (const ring of rings) ring.count({ ...r, at: at0 + round * 5000 }, round, 64);
+    const perRing = 28 * 5 * 4; // the 28-bucket block of narrow buckets (5 int32s each)
+    const chunk = 65_536 * 4;
+    assert.ok(slab.bytes >= rings.length * perRing, `${slab.bytes} B hold the 28-bucket blocks`);
+    assert.ok(
+      slab.bytes <= rings.length * perRing + chunk,
+      `${slab.bytes} B: nothing left of the 2..18-bucket blocks (one partial chunk at most)`,
+    );
+    for (const ring of rings.slice(0, 500)) ring.release();
+    const half = slab.bytes;
+    // Released blocks are reused before a new chunk is taken.
+    const more = Array.from({ length: 500 }, () => new BucketRing(slab));
+    for (let round = 1; round <= 24; round++)
+      for (const ring of more) ring.count({ ...r, at: at0 + round * 5000 }, round, 64);
+    assert.ok(slab.bytes <= half + 2 * chunk, `${slab.bytes} B after reuse (was ${half})`);
+    for (const ring of [...rings, ...more]) ring.release();
+    assert.equal(slab.bytes, 0, 'every chunk given back');
+    assert.equal(rings[0]?.length, 0, 'a released ring reads as empty');
   });
 });
