@@ -150,13 +150,15 @@ export class BucketSlab {
   free(cls: number, wide: boolean, c: SlabChunk, off: number): void {
     const p = this.pools[cls + (wide ? CLASSES.length : 0)] as (typeof this.pools)[number];
     c.used--;
-    if (c.used === 0) {
-      // Empty: dropped (its array goes with the last ring that pointed at it).
+    c.free.push(off);
+    if (c.used === 0 && p.open.size > 1) {
+      // Empty and not the pool's last open chunk: dropped (its array goes with the last ring
+      // that pointed at it). The last one stays, so a pool that fills and empties all the time
+      // (pairs created and rotated away) does not allocate a chunk each time.
       p.open.delete(c);
       p.chunks--;
       return;
     }
-    c.free.push(off);
     p.open.add(c);
   }
 }
