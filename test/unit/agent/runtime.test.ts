@@ -219,10 +219,15 @@ test('agents find each other through KV, publish, answer traces, survive an outa
       [...rounds].sort((a, b) => a - b),
       'probe rounds out of order',
     );
-    // Gaps only from the outbox bound: what was lost is at most what was dropped.
+    // Gaps only from the outbox bound: what was lost is at most what was dropped. One more may be
+    // counted than is missing: the round whose publish was in flight when the server stopped
+    // can be stored without its ack arriving, stay queued, and then be dropped for the bound.
     const missing = rounds.at(-1)! - rounds[0]! + 1 - rounds.length;
     const dropped = agents[0]?.outbox.stats().dropped ?? 0;
-    assert.equal(missing, dropped, `missing rounds ${missing} != dropped ${dropped}`);
+    assert.ok(
+      missing <= dropped && dropped - missing <= 1,
+      `missing rounds ${missing}, dropped ${dropped}: every gap dropped and counted, at most the in-flight one twice`,
+    );
     // Latest snapshot only (mtu 1502), not the intermediate one (1501).
     const mtus = reader
       .of('summary', 'n1')
