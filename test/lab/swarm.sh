@@ -434,10 +434,20 @@ fault_revert() { # fault node
     missing-gwbridge)
       # `docker network create ... docker_gwbridge` (incident 4's fix) is refused while Docker
       # still has the network; a daemon restart recreates the bridge from Docker's own state.
-      if ! ip -n "$ID-$n" link show docker_gwbridge >/dev/null 2>&1; then
+      # Once in a CI run (of many) the restarted daemon kept the network without its bridge
+      # ("could not find bridge docker_gwbridge" for every task after): wait for the bridge,
+      # and restart again if it does not come back.
+      local try
+      for try in 1 2 3; do
+        ip -n "$ID-$n" link show docker_gwbridge >/dev/null 2>&1 && break
+        [ "$try" = 1 ] || log "docker_gwbridge still missing on $n: restarting dockerd again ($try)"
         stop_dockerd "$n"
         start_dockerd "$n"
-      fi
+        for _ in $(seq 150); do
+          ip -n "$ID-$n" link show docker_gwbridge >/dev/null 2>&1 && break
+          sleep 0.1
+        done
+      done
       ;;
     host-fw-vxlan) nsx "$ID-$n" nft delete table inet vxswarm_hostfw 2>/dev/null || true ;;
     mtu-blackhole) ip -n "$ID-tor$(rack "$n")" link set "p-$n" mtu 1500 ;;
