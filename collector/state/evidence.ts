@@ -204,7 +204,7 @@ export class BucketRing {
   }
 
   /** The send time of bucket i, without building it. */
-  atOf(i: number): number {
+  private atOf(i: number): number {
     return this.atBase + (this.chunk as Int32Array)[this.o(i) + AT]!;
   }
 
