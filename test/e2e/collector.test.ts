@@ -148,12 +148,13 @@ describe('collector with a real NATS JetStream', () => {
     await until('duplicate counted', async () =>
       (collector?.ingest.duplicates ?? 0) >= 1 ? true : undefined,
     );
-    assert.equal(
+    // Reads reuse the last evaluation's listing (200 ms here): wait for one made after the copy.
+    const sentN1N3 = async () =>
       (
         await get<{ pairs: { src: string; dst: string; sent: number }[] }>('/api/v1/pairs?path=vxlan')
-      ).pairs.find((p) => p.src === 'n1' && p.dst === 'n3')?.sent,
-      3,
-    );
+      ).pairs.find((p) => p.src === 'n1' && p.dst === 'n3')?.sent;
+    await new Promise((r) => setTimeout(r, 3 * 200));
+    assert.equal(await sentN1N3(), 3);
   });
 
   it('POST /api/v1/trace asks both agents over NATS request/reply: 200 with both directions, 504 without the source agent', async () => {
