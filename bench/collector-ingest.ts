@@ -1,0 +1,133 @@
+/**
+ * In-process cost of the collector's hot path at N simulated nodes: what one probes message
+ * costs to validate and apply (per result), and what one evaluation costs, without NATS or a
+ * second process (so a profile of it is the collector's own code). Messages are the simulator's
+ * (bench/collector-sim.ts: the agent's probe set, the wire form agents publish).
+ *
+ *   npx tsx bench/collector-ingest.ts [--nodes 5000] [--rounds 8] [--groups N/40]
+ *
+ * Prints one JSON object: µs per result (validate, apply), ms per evaluation (prepare and
+ * diagnose), heap and slab bytes per pair. Times are this machine's; compare them as ratios
+ * within one run (e.g. validate vs apply), not across machines.
+ */
+import { getHeapStatistics } from 'node:v8';
+import { ClusterState } from '../collector/state/index.js';
+import { Diagnoser } from '../collector/diagnosis/index.js';
+import { validateMessage } from '../collector/ingest/index.js';
+import { DEFAULT_PROBESET, type PeerRef, selectTargets } from '../agent/heartbeat/probeset.js';
+import { clusterOf, presenceOf, roundWire, type SimNode } from './collector-sim.js';
+
+const arg = (name: string, dflt: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? (process.argv[i + 1] ?? dflt) : dflt;
+};
+const n = Number(arg('nodes', '5000'));
+const rounds = Number(arg('rounds', '8'));
+const groups = Number(arg('groups', String(Math.max(3, Math.round(n / 40)))));
+const INTERVAL = 5000;
+
+const cluster = clusterOf(n, groups, 'bn');
+const peers: PeerRef[] = cluster.map((x) => ({ name: x.name, group: x.group }));
+const byName = new Map(cluster.map((x) => [x.name, x]));
+let now = Date.parse('2026-12-01T00:00:00Z');
+const state = new ClusterState({
+  clock: () => now,
+  windowMs: 120_000,
+  presenceTtlMs: 30_000,
+  groupLabel: 'rack',
+  presenceGate: true,
+  maxPairs: 10_000_000,
+});
+for (const x of cluster) state.applyPresence(presenceOf(x, now));
+const diagnoser = new Diagnoser();
+const enc = new TextEncoder();
+
+/** One round of every node's probes message, as bytes on the wire. */
+function roundBytes(slot: number, round: number): Array<{ subject: string; data: Uint8Array; rows: number }> {
+  const targets = new Map<string, SimNode[]>();
+  const probedBy = new Map<string, SimNode[]>();
+  for (const a of cluster) {
+    const ts = selectTargets({ name: a.name, group: a.group }, peers, slot, DEFAULT_PROBESET).map(
+      (t) => byName.get(t) as SimNode,
+    );
+    targets.set(a.name, ts);
+    for (const t of ts) {
+      const l = probedBy.get(t.name);
+      if (l) l.push(a);
+      else probedBy.set(t.name, [a]);
+    }
+  }
+  return cluster.map((a, i) => {
+    const w = roundWire(
+      { node: a, at: now + i, id: `${a.name}-${round}`, round },
+      targets.get(a.name) ?? [],
+      now + i - 300,
+      probedBy.get(a.name) ?? [],
+      null,
+    );
+    return {
+      subject: `vxdoctor.v1.${a.name}.probes`,
+      data: enc.encode(JSON.stringify(w)),
+      rows: w.rows.length,
+    };
+  });
+}
+
+let validateNs = 0;
+let applyNs = 0;
+let results = 0;
+let messages = 0;
+const evals: Array<{ prepareMs: number; diagnoseMs: number }> = [];
+for (let r = 0; r < rounds; r++) {
+  const msgs = roundBytes(Math.floor(now / INTERVAL), r + 1);
+  for (const m of msgs) {
+    const t0 = process.hrtime.bigint();
+    const v = validateMessage(m.subject, m.data, { now });
+    const t1 = process.hrtime.bigint();
+    if (!v.ok) throw new Error(`rejected: ${v.reason} ${v.detail}`);
+    state.apply(v.msg);
+    const t2 = process.hrtime.bigint();
+    if (r >= 2) {
+      validateNs += Number(t1 - t0);
+      applyNs += Number(t2 - t1);
+      results += m.rows;
+      messages++;
+    }
+  }
+  now += INTERVAL;
+  const e0 = process.hrtime.bigint();
+  state.prune();
+  state.tick();
+  const input = state.diagnosisInput();
+  const e1 = process.hrtime.bigint();
+  diagnoser.evaluate(input);
+  const e2 = process.hrtime.bigint();
+  if (r >= 2) evals.push({ prepareMs: Number(e1 - e0) / 1e6, diagnoseMs: Number(e2 - e1) / 1e6 });
+}
+global.gc?.();
+const heap = getHeapStatistics();
+const pairs = state.pairStatuses().length;
+console.log(
+  JSON.stringify({
+    nodes: n,
+    groups,
+    rounds,
+    messages,
+    resultsPerMessage: Math.round(results / Math.max(1, messages)),
+    validateUsPerResult: +(validateNs / 1000 / results).toFixed(3),
+    applyUsPerResult: +(applyNs / 1000 / results).toFixed(3),
+    ingestCoreShare: +((validateNs + applyNs) / 1e9 / (messages / n) / (INTERVAL / 1000)).toFixed(3),
+    evaluation: {
+      prepareMsMedian: median(evals.map((e) => e.prepareMs)),
+      diagnoseMsMedian: median(evals.map((e) => e.diagnoseMs)),
+    },
+    pairs,
+    heapUsedMiB: Math.round(heap.used_heap_size / 2 ** 20),
+    heapBytesPerPair: Math.round(heap.used_heap_size / Math.max(1, pairs)),
+  }),
+);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return +(s[Math.floor(s.length / 2)] ?? 0).toFixed(1);
+}
