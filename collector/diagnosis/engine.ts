@@ -174,44 +174,68 @@ function capEvidence(lines: string[]): string[] {
 }
 
 export function makeContext(input: DiagnosisInput): RuleContext {
-  const nodeByName = new Map<string, NodeStatus>(input.nodes.map((n) => [n.name, n]));
-  const group = (n: string): string => nodeByName.get(n)?.labels[input.groupLabel] ?? '';
-  const known = input.pairs.filter((p) => p.status !== 'unknown');
-  const failing = known.filter((p) => p.status === 'fail');
+  const nodeByName = new Map<string, NodeStatus>();
+  // Each node's group read once per evaluation (not twice per pair).
+  const groupOf = new Map<string, string>();
+  for (const n of input.nodes) {
+    nodeByName.set(n.name, n);
+    groupOf.set(n.name, n.labels[input.groupLabel] ?? '');
+  }
+  const group = (n: string): string => groupOf.get(n) ?? '';
+  const known: PairStatus[] = [];
+  const failing: PairStatus[] = [];
   const byDst = new Map<string, PairStatus[]>();
   const failTo = new Map<string, number>();
-  for (const p of known) {
+  for (const p of input.pairs) {
+    if (p.status === 'unknown') continue;
+    known.push(p);
     const l = byDst.get(p.dst);
     if (l) l.push(p);
     else byDst.set(p.dst, [p]);
-    if (p.status === 'fail') failTo.set(p.dst, (failTo.get(p.dst) ?? 0) + 1);
+    if (p.status === 'fail') {
+      failing.push(p);
+      failTo.set(p.dst, (failTo.get(p.dst) ?? 0) + 1);
+    }
   }
-  const failSeg = new Map<string, number>();
   const explained = new Set<string>();
   const candidates = new Map<string, Candidate>();
-  const groups = [...new Set(input.nodes.map((n) => group(n.name)).filter((g) => g !== ''))].sort();
+  const groups = [...new Set(groupOf.values())].filter((g) => g !== '').sort();
   const present = new Set(groups);
-  // One pass over the known pairs: by segment (unordered group pair) and inside each group.
-  const bySegment = new Map<string, PairStatus[]>();
+  // One pass over the known pairs: by segment (unordered group pair: the lower group, then the
+  // higher, as nested maps, so no key string per pair) and inside each group.
+  const bySegment = new Map<string, Map<string, { pairs: PairStatus[]; failing: number }>>();
   const byInside = new Map<string, PairStatus[]>();
-  const segKeys = new Map<string, readonly [string, string]>();
+  const segments: Array<readonly [string, string]> = [];
   for (const p of known) {
     const gs = group(p.src);
     const gd = group(p.dst);
-    if (!present.has(gs) || !present.has(gd)) continue;
-    const map = gs === gd ? byInside : bySegment;
-    const [a, b] = gs <= gd ? [gs, gd] : [gd, gs];
-    const k = gs === gd ? gs : `${a}\u0000${b}`;
-    const l = map.get(k);
-    if (l) l.push(p);
-    else {
-      map.set(k, [p]);
-      if (gs !== gd) segKeys.set(k, [a, b] as const);
+    if (gs === gd) {
+      if (!present.has(gs)) continue;
+      const l = byInside.get(gs);
+      if (l) l.push(p);
+      else byInside.set(gs, [p]);
+      continue;
     }
-    if (gs !== gd && p.status === 'fail') failSeg.set(k, (failSeg.get(k) ?? 0) + 1);
+    if (!present.has(gs) || !present.has(gd)) continue;
+    const a = gs < gd ? gs : gd;
+    const b = gs < gd ? gd : gs;
+    let inner = bySegment.get(a);
+    if (!inner) {
+      inner = new Map();
+      bySegment.set(a, inner);
+    }
+    let seg = inner.get(b);
+    if (!seg) {
+      seg = { pairs: [], failing: 0 };
+      inner.set(b, seg);
+      segments.push([a, b] as const);
+    }
+    seg.pairs.push(p);
+    if (p.status === 'fail') seg.failing++;
   }
+  const segOf = (x: string, y: string) => (x <= y ? bySegment.get(x)?.get(y) : bySegment.get(y)?.get(x));
   const order = new Map(groups.map((g, i) => [g, i]));
-  const segments = [...segKeys.values()].sort(
+  segments.sort(
     (x, y) =>
       (order.get(x[0]) as number) - (order.get(y[0]) as number) ||
       (order.get(x[1]) as number) - (order.get(y[1]) as number),
@@ -224,11 +248,11 @@ export function makeContext(input: DiagnosisInput): RuleContext {
     node: (n) => nodeByName.get(n),
     known,
     segments,
-    across: (a, b) => bySegment.get(a <= b ? `${a}\u0000${b}` : `${b}\u0000${a}`) ?? [],
+    across: (a, b) => segOf(a, b)?.pairs ?? [],
     inside: (g) => byInside.get(g) ?? [],
     toNode: (n) => byDst.get(n) ?? [],
     failingTo: (n) => failTo.get(n) ?? 0,
-    failingAcross: (a, b) => failSeg.get(a <= b ? `${a}\u0000${b}` : `${b}\u0000${a}`) ?? 0,
+    failingAcross: (a, b) => segOf(a, b)?.failing ?? 0,
     unexplained: () => failing.filter((p) => !explained.has(pairKey(p))),
     isExplained: (p) => explained.has(pairKey(p)),
     touching: (ps, nodes, paths) =>

@@ -121,19 +121,53 @@ class PairRec implements PairStatus {
   sumsRev = -1;
   /** Dropped from the map (the sort order skips it). */
   dropped = false;
+  /** The next pair of the same source and destination (other path or port), in `SrcPairs`. */
+  sib: PairRec | null = null;
   constructor(
     /** Its key in the pair map, which is also its sort key (src, dst, path, port). */
-    readonly key: string,
-    readonly src: string,
-    readonly dst: string,
-    readonly path: ProbePath,
-    readonly port: number | null,
+    public key: string,
+    public src: string,
+    public dst: string,
+    public path: ProbePath,
+    public port: number | null,
     /** The latest probe, whole (for its per-hop fate); `last` is it with `arrivedDst` filled in. */
     public latest: ProbeResult,
     slab: BucketSlab,
   ) {
     this.last = latest as PairStatus['last'];
     this.ring = new BucketRing(slab);
+  }
+
+  /**
+   * A dropped record made into a new pair (the state's pool): at 5,000 nodes the probe set
+   * rotates ≈ 30,000 pairs a second in and out, and new records (with their ring and latest
+   * probe) lived 30 s, long enough to die in the old generation, which the GC then marked and
+   * swept. `r` is copied into the record's own latest-probe object.
+   */
+  reuse(key: string, src: string, dst: string, r: ProbeResult): void {
+    this.key = key;
+    this.src = src;
+    this.dst = dst;
+    this.path = r.path;
+    this.port = r.port;
+    const l = this.latest;
+    l.src = src;
+    l.dst = dst;
+    l.path = r.path;
+    l.port = r.port;
+    assignResult(l, r);
+    this.last = l as PairStatus['last'];
+    this.status = 'unknown';
+    this.failStreak = 0;
+    this.failSince = null;
+    this.sent = 0;
+    this.answered = 0;
+    this.hops = undefined;
+    this.walk = undefined;
+    this.rev = 0;
+    this.sumsRev = -1;
+    this.dropped = false;
+    this.sib = null;
   }
   /**
    * Built when read, for the pairs a rule looks at: a tally object per pair and round was 150 B
@@ -181,6 +215,12 @@ function assignResult(d: ProbeResult, r: ProbeResult): void {
  */
 function pairSortKey(src: string, dst: string, path: string, port: number | null): string {
   return `${src}\u0000${dst}\u0000${path}\u0000${port === null ? '' : String(port).padStart(5, '0')}`;
+}
+
+/** One source node's pairs: how many, and by destination (chained through `PairRec.sib`). */
+interface SrcPairs {
+  count: number;
+  byDst: Map<string, PairRec>;
 }
 
 interface NodeRec {
@@ -254,6 +294,9 @@ export interface DiagnosisInput {
   findings: TrackedFinding[];
 }
 
+/** Dropped pair records kept for reuse, at most (≈ 20 s of pairs rotating at 5,000 nodes). */
+const POOL_MAX = 1 << 19;
+
 /** The ICMP list of the (many) probes that had none: one shared, frozen empty list. */
 const NO_ICMP: string[] = Object.freeze([]) as unknown as string[];
 
@@ -279,7 +322,12 @@ export class ClusterState {
   readonly forgetAfterMs: number;
   private readonly maxNodes: number;
   private readonly maxPairsPerNode: number;
-  private readonly pairsBySrc = new Map<string, number>();
+  /**
+   * Per source node: its pairs by destination (each destination's few paths and ports chained
+   * through `sib`). A result finds its pair here without building the pair key (which is built
+   * once, for a new pair).
+   */
+  private readonly bySrc = new Map<string, SrcPairs>();
   /** What the caps refused (counted, exported, alerted on) and how many nodes were forgotten. */
   readonly dropped = { nodes: 0, pairs: 0 };
   forgotten = 0;
@@ -423,7 +471,13 @@ export class ClusterState {
         n.findingsAt = msg.at;
       }
     } else {
-      for (const r of msg.results) this.addSample(r, msg.round);
+      const src = this.intern(msg.node);
+      let sp = this.bySrc.get(src);
+      if (!sp) {
+        sp = { count: 0, byDst: new Map() };
+        this.bySrc.set(src, sp);
+      }
+      for (const r of msg.results) this.addSample(sp, src, r, msg.round);
       if (msg.at >= n.probesAt) {
         n.probesAt = msg.at;
         n.captureAvailable = msg.results.some((r) => r.leftSrc !== null);
@@ -455,27 +509,40 @@ export class ClusterState {
     return true;
   }
 
-  private addSample(r: ProbeResult, round: number): void {
-    r.src = this.intern(r.src);
-    r.dst = this.intern(r.dst);
-    r.target = this.intern(r.target);
-    if (r.note !== undefined) r.note = this.intern(r.note);
+  private addSample(sp: SrcPairs, src: string, r: ProbeResult, round: number): void {
+    r.src = src;
     if (r.icmp.length === 0) r.icmp = NO_ICMP;
-    const key = pairSortKey(r.src, r.dst, r.path, r.port);
-    let p = this.pairsMap.get(key);
-    if (!p) {
-      const bySrc = this.pairsBySrc.get(r.src) ?? 0;
-      if (this.pairsMap.size >= this.maxPairs || bySrc >= this.maxPairsPerNode) {
+    const first = sp.byDst.get(r.dst);
+    let p: PairRec | null = first ?? null;
+    while (p !== null && (p.path !== r.path || p.port !== r.port)) p = p.sib;
+    if (p) {
+      // The pair's own strings (one copy per pair, not the message's).
+      r.dst = p.dst;
+      r.target = p.latest.target === r.target ? p.latest.target : this.intern(r.target);
+      if (r.note !== undefined) r.note = p.latest.note === r.note ? p.latest.note : this.intern(r.note);
+    } else {
+      if (this.pairsMap.size >= this.maxPairs || sp.count >= this.maxPairsPerNode) {
         this.dropped.pairs++;
         return;
       }
-      p = new PairRec(key, r.src, r.dst, r.path, r.port, r, this.slab);
+      r.dst = first ? first.dst : this.intern(r.dst);
+      r.target = this.intern(r.target);
+      if (r.note !== undefined) r.note = this.intern(r.note);
+      const key = pairSortKey(src, r.dst, r.path, r.port);
+      const old = this.pool.pop();
+      if (old) {
+        old.reuse(key, src, r.dst, r);
+        this.reusedPairs++;
+        p = old;
+      } else p = new PairRec(key, src, r.dst, r.path, r.port, r, this.slab);
+      p.sib = first ?? null;
+      sp.byDst.set(r.dst, p);
+      sp.count++;
       this.pairsMap.set(key, p);
       this.added.push(p);
       // Without a listing for a while (a replay), created-and-dropped pairs must not pile up.
       if (this.added.length > 2 * this.pairsMap.size + 4096)
         this.added = this.added.filter((x) => !x.dropped);
-      this.pairsBySrc.set(r.src, bySrc + 1);
     }
     p.ring.count(r, round, this.maxBuckets);
     p.rev++;
@@ -569,14 +636,27 @@ export class ClusterState {
 
   /** Pairs dropped as stale after their sender's probe set rotated away from them. */
   rotatedOut = 0;
+  /** New pairs made of dropped records (the pool, `PairRec.reuse`). */
+  reusedPairs = 0;
 
   private dropPair(key: string, p: PairRec): void {
     this.pairsMap.delete(key);
     p.dropped = true;
     p.ring.release();
-    const c = (this.pairsBySrc.get(p.src) ?? 1) - 1;
-    if (c > 0) this.pairsBySrc.set(p.src, c);
-    else this.pairsBySrc.delete(p.src);
+    const sp = this.bySrc.get(p.src);
+    if (!sp) return;
+    // Unchained from its destination's list.
+    const first = sp.byDst.get(p.dst);
+    if (first === p) {
+      if (p.sib) sp.byDst.set(p.dst, p.sib);
+      else sp.byDst.delete(p.dst);
+    } else {
+      let q: PairRec | null = first ?? null;
+      while (q && q.sib !== p) q = q.sib;
+      if (q) q.sib = p.sib;
+    }
+    p.sib = null;
+    if (--sp.count <= 0) this.bySrc.delete(p.src);
   }
 
   /** Forgets a node: its record, its pairs either way, what others reported about it. */
@@ -755,6 +835,9 @@ export class ClusterState {
   /** Built now (an evaluation never judges a listing a scrape made earlier); cached for reads. */
   freshPairStatuses(): PairStatus[] {
     const now = this.clock();
+    for (const p of this.retiredBeforeEval) if (this.pool.length < POOL_MAX) this.pool.push(p);
+    this.retiredBeforeEval = this.retiredSinceEval;
+    this.retiredSinceEval = [];
     const list = this.buildPairStatuses(now);
     this.statusCache = { at: now, list };
     return list;
@@ -776,12 +859,26 @@ export class ClusterState {
    */
   private order: PairRec[] = [];
   private added: PairRec[] = [];
+  /**
+   * Dropped records, for new pairs (`PairRec.reuse`). A listing that finds a record dropped
+   * retires it; it is pooled at the second evaluation after that: by then the listings that may
+   * hold it (those before it was found) are no one's (the status cache, the evaluation and the
+   * segment sampler hold the last evaluation's or newer), so no listing shows a reused record.
+   */
+  private pool: PairRec[] = [];
+  private retiredSinceEval: PairRec[] = [];
+  private retiredBeforeEval: PairRec[] = [];
 
   private buildPairStatuses(now: number): PairStatus[] {
     const staleMs = this.staleMs + Math.max(0, this.ingestLagMs);
     const all: PairRec[] = [];
-    for (const p of this.order) if (!p.dropped) all.push(p);
-    for (const p of this.added) if (!p.dropped) all.push(p);
+    const retired = this.retiredSinceEval;
+    for (const p of this.order)
+      if (!p.dropped) all.push(p);
+      else if (retired.length < POOL_MAX) retired.push(p);
+    for (const p of this.added)
+      if (!p.dropped) all.push(p);
+      else if (retired.length < POOL_MAX) retired.push(p);
     this.added = [];
     all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     this.order = all;
