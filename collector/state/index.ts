@@ -242,7 +242,8 @@ interface NodeRec {
   /** Latest probes message time and whether the node's capture works (it reports hops). */
   probesAt: number;
   captureAvailable: boolean;
-  arrivals: Map<string, ArrivalReport>;
+  /** Arrival reports by sending peer, one per path (`PATH_SLOT`). */
+  arrivals: Map<string, PeerArrivals>;
   /** When the arrivals were last pruned (message time) and from when on they are all kept. */
   arrivalsPrunedAt: number;
   arrivalsFrom: number;
@@ -293,6 +294,15 @@ export interface DiagnosisInput {
   pairs: PairStatus[];
   findings: TrackedFinding[];
 }
+
+/** A node's arrival reports from one peer, by path (PATH_SLOT). */
+type PeerArrivals = [
+  ArrivalReport | undefined,
+  ArrivalReport | undefined,
+  ArrivalReport | undefined,
+  ArrivalReport | undefined,
+];
+const PATH_SLOT: Record<ProbePath, 0 | 1 | 2 | 3> = { vxlan: 0, control: 1, pmtu: 2, overlay: 3 };
 
 /** Dropped pair records kept for reuse, at most (≈ 20 s of pairs rotating at 5,000 nodes). */
 const POOL_MAX = 1 << 19;
@@ -484,10 +494,14 @@ export class ClusterState {
         // The latest arrival per peer and path (peers that reported nothing this round keep
         // theirs; `probesAt` says when this node last reported).
         for (const a of msg.arrivals) {
-          const from = this.intern(a.from);
-          const k = `${from}|${a.path}`;
-          const prev = n.arrivals.get(k);
-          if (!prev) n.arrivals.set(k, { ...a, from });
+          let e = n.arrivals.get(a.from);
+          if (!e) {
+            e = [undefined, undefined, undefined, undefined];
+            n.arrivals.set(this.intern(a.from), e);
+          }
+          const i = PATH_SLOT[a.path];
+          const prev = e[i];
+          if (!prev) e[i] = { ...a, from: this.intern(a.from) };
           else if (a.lastAt >= prev.lastAt) {
             // In place: a new object per peer and round lived into the old generation.
             prev.count = a.count;
@@ -501,7 +515,16 @@ export class ClusterState {
         if (msg.at - n.arrivalsPrunedAt >= 5000) {
           n.arrivalsPrunedAt = msg.at;
           n.arrivalsFrom = msg.at - keep;
-          for (const [k, a] of n.arrivals) if (a.lastAt < n.arrivalsFrom) n.arrivals.delete(k);
+          for (const [k, e] of n.arrivals) {
+            let left = 0;
+            for (let i = 0; i < e.length; i++) {
+              const a = e[i];
+              if (a === undefined) continue;
+              if (a.lastAt < n.arrivalsFrom) e[i] = undefined;
+              else left++;
+            }
+            if (left === 0) n.arrivals.delete(k);
+          }
         }
       }
     }
@@ -665,8 +688,7 @@ export class ClusterState {
     if (!n) return false;
     this.nodesMap.delete(name);
     for (const [k, p] of this.pairsMap) if (p.src === name || p.dst === name) this.dropPair(k, p);
-    for (const o of this.nodesMap.values())
-      for (const [k, a] of o.arrivals) if (a.from === name) o.arrivals.delete(k);
+    for (const o of this.nodesMap.values()) o.arrivals.delete(name);
     this.forgotten++;
     this.generation++;
     return true;
@@ -823,7 +845,7 @@ export class ClusterState {
     if (r.arrivedDst !== null) return r.arrivedDst;
     const dst = this.nodesMap.get(r.dst);
     if (!this.visible(dst)) return null;
-    const a = dst.arrivals.get(`${r.src}|${r.path}`);
+    const a = dst.arrivals.get(r.src)?.[PATH_SLOT[r.path]];
     if (a && a.count > 0 && a.lastAt >= r.at - this.skewMs) return true;
     // Its arrival report, if any, has been forgotten (the probe is long stale): unknown.
     if (r.at - this.skewMs < dst.arrivalsFrom) return null;
