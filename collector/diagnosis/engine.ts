@@ -136,10 +136,6 @@ export interface Rule {
 
 export const SEV_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 
-export function pairKey(p: PairStatus): string {
-  return `${p.src}|${p.dst}|${p.path}|${p.port ?? ''}`;
-}
-
 export function portLabel(p: { path: string; port: number | null }): string {
   if (p.port === null) return '';
   return `${p.path === 'control' && SWARM_PORTS.has(p.port) ? 'TCP' : 'UDP'} ${p.port}`;
@@ -197,7 +193,9 @@ export function makeContext(input: DiagnosisInput): RuleContext {
       failTo.set(p.dst, (failTo.get(p.dst) ?? 0) + 1);
     }
   }
-  const explained = new Set<string>();
+  // Pairs by identity (each pair is one object in an evaluation's listing): no key string per
+  // pair and question (underlay-loss asks for every known pair).
+  const explained = new Set<PairStatus>();
   const candidates = new Map<string, Candidate>();
   const groups = [...new Set(groupOf.values())].filter((g) => g !== '').sort();
   const present = new Set(groups);
@@ -253,8 +251,8 @@ export function makeContext(input: DiagnosisInput): RuleContext {
     toNode: (n) => byDst.get(n) ?? [],
     failingTo: (n) => failTo.get(n) ?? 0,
     failingAcross: (a, b) => segOf(a, b)?.failing ?? 0,
-    unexplained: () => failing.filter((p) => !explained.has(pairKey(p))),
-    isExplained: (p) => explained.has(pairKey(p)),
+    unexplained: () => failing.filter((p) => !explained.has(p)),
+    isExplained: (p) => explained.has(p),
     touching: (ps, nodes, paths) =>
       ps.filter((p) => (nodes.has(p.src) || nodes.has(p.dst)) && (!paths || paths.has(p.path))),
     candidates,
@@ -274,8 +272,8 @@ export function makeContext(input: DiagnosisInput): RuleContext {
     },
     attach(c, pairs) {
       for (const p of pairs) {
-        if (explained.has(pairKey(p))) continue;
-        explained.add(pairKey(p));
+        if (explained.has(p)) continue;
+        explained.add(p);
         c.evidence.push(pairLine(p));
         attachHops(c, p);
         c.observers.add(p.src);
