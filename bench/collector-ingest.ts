@@ -10,6 +10,7 @@
  * diagnose), heap and slab bytes per pair. Times are this machine's; compare them as ratios
  * within one run (e.g. validate vs apply), not across machines.
  */
+import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { ClusterState } from '../collector/state/index.js';
 import { Diagnoser } from '../collector/diagnosis/index.js';
@@ -73,12 +74,31 @@ function roundBytes(slot: number, round: number): Array<{ subject: string; data:
   });
 }
 
+// GC pauses while measured (rounds 3 on), by kind: minor (scavenge) and major (mark-compact).
+let measuring = false;
+const gcMs = { minor: 0, major: 0 };
+const obs = new PerformanceObserver((list) => {
+  if (!measuring) return;
+  for (const e of list.getEntries()) {
+    const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+    if (kind === 1) gcMs.minor += e.duration;
+    else gcMs.major += e.duration;
+  }
+});
+obs.observe({ entryTypes: ['gc'] });
+const started = process.hrtime.bigint();
+let measuredFrom = started;
+
 let validateNs = 0;
 let applyNs = 0;
 let results = 0;
 let messages = 0;
 const evals: Array<{ prepareMs: number; diagnoseMs: number }> = [];
 for (let r = 0; r < rounds; r++) {
+  if (r === 2) {
+    measuring = true;
+    measuredFrom = process.hrtime.bigint();
+  }
   const msgs = roundBytes(Math.floor(now / INTERVAL), r + 1);
   for (const m of msgs) {
     const t0 = process.hrtime.bigint();
@@ -104,6 +124,9 @@ for (let r = 0; r < rounds; r++) {
   const e2 = process.hrtime.bigint();
   if (r >= 2) evals.push({ prepareMs: Number(e1 - e0) / 1e6, diagnoseMs: Number(e2 - e1) / 1e6 });
 }
+const measuredMs = Number(process.hrtime.bigint() - measuredFrom) / 1e6;
+await new Promise((r) => setTimeout(r, 50)); // the observer's last entries
+obs.disconnect();
 global.gc?.();
 const heap = getHeapStatistics();
 const pairs = state.pairStatuses().length;
@@ -121,7 +144,11 @@ console.log(
       prepareMsMedian: median(evals.map((e) => e.prepareMs)),
       diagnoseMsMedian: median(evals.map((e) => e.diagnoseMs)),
     },
+    gcShareOfMeasured: +((gcMs.minor + gcMs.major) / measuredMs).toFixed(3),
+    gcMs: { minor: Math.round(gcMs.minor), major: Math.round(gcMs.major) },
     pairs,
+    reusedPairs: state.reusedPairs,
+    rotatedOut: state.rotatedOut,
     heapUsedMiB: Math.round(heap.used_heap_size / 2 ** 20),
     heapBytesPerPair: Math.round(heap.used_heap_size / Math.max(1, pairs)),
   }),

@@ -422,7 +422,8 @@ if (isMain)
           marked: /^eth0 \(underlay 10\.200\.2\.13\) MTU 1400 too small \(needs ≥ 1500\)$/,
         });
         assert.equal(await page.locator('#detail .hop.mismatch').count(), 1);
-        await page.locator('#detail .hop.mismatch').scrollIntoViewIfNeeded();
+        // In one step in the page (the detail re-renders on refresh: a locator may find it detached).
+        await page.evaluate(() => document.querySelector('#detail .hop.mismatch')?.scrollIntoView());
         await shot(page, `${OUT}/node-detail.png`);
         // NATS lost => banner, live via server-sent events, without reload
         c.setConnected(false);
