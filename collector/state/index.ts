@@ -125,49 +125,17 @@ class PairRec implements PairStatus {
   sib: PairRec | null = null;
   constructor(
     /** Its key in the pair map, which is also its sort key (src, dst, path, port). */
-    public key: string,
-    public src: string,
-    public dst: string,
-    public path: ProbePath,
-    public port: number | null,
+    readonly key: string,
+    readonly src: string,
+    readonly dst: string,
+    readonly path: ProbePath,
+    readonly port: number | null,
     /** The latest probe, whole (for its per-hop fate); `last` is it with `arrivedDst` filled in. */
     public latest: ProbeResult,
     slab: BucketSlab,
   ) {
     this.last = latest as PairStatus['last'];
     this.ring = new BucketRing(slab);
-  }
-
-  /**
-   * A dropped record made into a new pair (the state's pool): at 5,000 nodes the probe set
-   * rotates ≈ 30,000 pairs a second in and out, and new records (with their ring and latest
-   * probe) lived 30 s, long enough to die in the old generation, which the GC then marked and
-   * swept. `r` is copied into the record's own latest-probe object.
-   */
-  reuse(key: string, src: string, dst: string, r: ProbeResult): void {
-    this.key = key;
-    this.src = src;
-    this.dst = dst;
-    this.path = r.path;
-    this.port = r.port;
-    const l = this.latest;
-    l.src = src;
-    l.dst = dst;
-    l.path = r.path;
-    l.port = r.port;
-    assignResult(l, r);
-    this.last = l as PairStatus['last'];
-    this.status = 'unknown';
-    this.failStreak = 0;
-    this.failSince = null;
-    this.sent = 0;
-    this.answered = 0;
-    this.hops = undefined;
-    this.walk = undefined;
-    this.rev = 0;
-    this.sumsRev = -1;
-    this.dropped = false;
-    this.sib = null;
   }
   /**
    * Built when read, for the pairs a rule looks at: a tally object per pair and round was 150 B
@@ -303,9 +271,6 @@ type PeerArrivals = [
   ArrivalReport | undefined,
 ];
 const PATH_SLOT: Record<ProbePath, 0 | 1 | 2 | 3> = { vxlan: 0, control: 1, pmtu: 2, overlay: 3 };
-
-/** Dropped pair records kept for reuse, at most (≈ 20 s of pairs rotating at 5,000 nodes). */
-const POOL_MAX = 1 << 19;
 
 /** The ICMP list of the (many) probes that had none: one shared, frozen empty list. */
 const NO_ICMP: string[] = Object.freeze([]) as unknown as string[];
@@ -552,12 +517,7 @@ export class ClusterState {
       r.target = this.intern(r.target);
       if (r.note !== undefined) r.note = this.intern(r.note);
       const key = pairSortKey(src, r.dst, r.path, r.port);
-      const old = this.pool.pop();
-      if (old) {
-        old.reuse(key, src, r.dst, r);
-        this.reusedPairs++;
-        p = old;
-      } else p = new PairRec(key, src, r.dst, r.path, r.port, r, this.slab);
+      p = new PairRec(key, src, r.dst, r.path, r.port, r, this.slab);
       p.sib = first ?? null;
       sp.byDst.set(r.dst, p);
       sp.count++;
@@ -659,8 +619,6 @@ export class ClusterState {
 
   /** Pairs dropped as stale after their sender's probe set rotated away from them. */
   rotatedOut = 0;
-  /** New pairs made of dropped records (the pool, `PairRec.reuse`). */
-  reusedPairs = 0;
 
   private dropPair(key: string, p: PairRec): void {
     this.pairsMap.delete(key);
@@ -857,9 +815,6 @@ export class ClusterState {
   /** Built now (an evaluation never judges a listing a scrape made earlier); cached for reads. */
   freshPairStatuses(): PairStatus[] {
     const now = this.clock();
-    for (const p of this.retiredBeforeEval) if (this.pool.length < POOL_MAX) this.pool.push(p);
-    this.retiredBeforeEval = this.retiredSinceEval;
-    this.retiredSinceEval = [];
     const list = this.buildPairStatuses(now);
     this.statusCache = { at: now, list };
     return list;
@@ -881,26 +836,12 @@ export class ClusterState {
    */
   private order: PairRec[] = [];
   private added: PairRec[] = [];
-  /**
-   * Dropped records, for new pairs (`PairRec.reuse`). A listing that finds a record dropped
-   * retires it; it is pooled at the second evaluation after that: by then the listings that may
-   * hold it (those before it was found) are no one's (the status cache, the evaluation and the
-   * segment sampler hold the last evaluation's or newer), so no listing shows a reused record.
-   */
-  private pool: PairRec[] = [];
-  private retiredSinceEval: PairRec[] = [];
-  private retiredBeforeEval: PairRec[] = [];
 
   private buildPairStatuses(now: number): PairStatus[] {
     const staleMs = this.staleMs + Math.max(0, this.ingestLagMs);
     const all: PairRec[] = [];
-    const retired = this.retiredSinceEval;
-    for (const p of this.order)
-      if (!p.dropped) all.push(p);
-      else if (retired.length < POOL_MAX) retired.push(p);
-    for (const p of this.added)
-      if (!p.dropped) all.push(p);
-      else if (retired.length < POOL_MAX) retired.push(p);
+    for (const p of this.order) if (!p.dropped) all.push(p);
+    for (const p of this.added) if (!p.dropped) all.push(p);
     this.added = [];
     all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     this.order = all;

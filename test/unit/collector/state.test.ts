@@ -98,64 +98,6 @@ describe('cluster state', () => {
     assert.ok(s.rotatedOut > before);
   });
 
-  it('makes new pairs of dropped records only two evaluations later, and a reused record is the new pair alone', () => {
-    let now = T0;
-    const s = new ClusterState({ clock: () => now, windowMs: 120_000, staleMs: 10_000 });
-    for (const n of NODES) s.applyPresence(presence(n, now));
-    const mtu: Fault = (_s, d, path) =>
-      d === 'n2' && path === 'pmtu' ? { kind: 'mtu', largestPassing: 1400, frag: 1450 } : { kind: 'ok' };
-    // n1 probes only n2 first (every path, PMTU failing with frag-needed), then only n3.
-    const n1 = (n: number, dst: string, f: Fault) => {
-      const m = round(n, f).find((x) => x.node === 'n1');
-      assert.ok(m);
-      m.results = m.results.filter((r) => r.dst === dst);
-      return m;
-    };
-    s.apply(n1(0, 'n2', mtu));
-    s.apply(n1(1, 'n2', mtu));
-    const toN2 = s.pairStatuses().filter((p) => p.src === 'n1' && p.dst === 'n2').length;
-    assert.ok(toN2 >= 4);
-    for (let n = 2; n < 6; n++) s.apply(n1(n, 'n4', healthy));
-    now = T0 + 6 * ROUND_MS;
-    s.tick();
-    const held = s.diagnosisInput().pairs; // the evaluation that finds them dropped
-    assert.equal(
-      held.some((p) => p.dst === 'n2' && p.src === 'n1'),
-      false,
-    );
-    s.apply(n1(6, 'n3', healthy));
-    assert.equal(s.reusedPairs, 0, 'not pooled before the second evaluation');
-    s.diagnosisInput();
-    s.diagnosisInput();
-    const before = s.reusedPairs;
-    s.apply(n1(7, 'n2', healthy));
-    assert.equal(s.reusedPairs - before, toN2, 'every new pair to n2 made of a dropped record');
-    now = T0 + 7 * ROUND_MS + 1000;
-    const again = s.pairStatuses().filter((p) => p.src === 'n1' && p.dst === 'n2');
-    assert.equal(again.length, toN2);
-    for (const p of again) {
-      assert.equal(p.last.round, 7);
-      assert.equal(p.sent, 1);
-      assert.equal(p.answered, 1);
-      assert.equal(p.status, 'pass');
-      assert.equal(p.failStreak, 0);
-      assert.deepEqual(p.last.icmp, []);
-      assert.equal(p.last.pmtu?.fragNeededMtu ?? null, null);
-      assert.equal(p.window.fragNeeded, 0, `${p.path}: no frag-needed of the record's earlier pair`);
-      if (p.path !== 'pmtu') assert.equal(p.last.pmtu, undefined);
-      assert.equal(p.last.src, 'n1');
-      assert.equal(p.last.dst, 'n2');
-      assert.equal(p.last.path, p.path);
-      assert.equal(p.last.port, p.port);
-    }
-    // The evaluation's listing held from before is untouched by the reuse (no n1 -> n2 in it).
-    assert.equal(
-      held.some((p) => p.src === 'n1' && p.dst === 'n2'),
-      false,
-    );
-    assert.equal(new Set(s.pairStatuses()).size, s.pairStatuses().length, 'no record listed twice');
-  });
-
   it('drops one port of a destination and keeps counting the others; the port comes back as a new pair', () => {
     let now = T0;
     const s = new ClusterState({ clock: () => now, windowMs: 120_000, staleMs: 10_000 });
