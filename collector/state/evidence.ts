@@ -172,7 +172,7 @@ const classFor = (n: number): number => {
 /**
  * One pair's round buckets, oldest first, in a block of its state's slab (a circular buffer of
  * 5 or 10 int32s per bucket, 20 or 40 bytes): no object per bucket. `at(i)` and `toArray()` give
- * plain `Bucket` objects to readers; `tally()`, `failStreak()` and `sums()` read the ints in place.
+ * plain `Bucket` objects to readers; `tally()`, `failRun()` and `sums()` read the ints in place.
  */
 export class BucketRing {
   private chunk: Int32Array | null = null;
@@ -187,7 +187,7 @@ export class BucketRing {
   private atBase = 0;
   private roundBase = 0;
   /** Hop addresses that sent frag-needed (a pair sees one or two). */
-  private hops: string[] | null = null;
+  private fragHops: string[] | null = null;
   /** Sent and answered over the buckets, kept as they change (a listing reads every pair's). */
   private sumSent = 0;
   private sumOk = 0;
@@ -234,7 +234,7 @@ export class BucketRing {
       proxy: get(c2, 10),
       fragNeeded: get(c2, 20),
       fragMtu: wide ? dec(d[o + FRAG]!) : null,
-      fragFrom: from > 0 ? (this.hops?.[from - 1] ?? null) : null,
+      fragFrom: from > 0 ? (this.fragHops?.[from - 1] ?? null) : null,
       learnedPmtu: wide ? dec(d[o + LEARN]!) : null,
       required: wide ? dec(d[o + REQ]!) : null,
       largestPassing: wide ? dec(d[o + LP]!) : null,
@@ -263,7 +263,7 @@ export class BucketRing {
   }
 
   /** Trailing buckets that sent and had nothing answered, and the oldest of them's time. */
-  failStreak(): { streak: number; since: number | null } {
+  failRun(): { streak: number; since: number | null } {
     let streak = 0;
     let since: number | null = null;
     const d = this.chunk;
@@ -305,7 +305,7 @@ export class BucketRing {
       if (this.w !== WIDE) continue;
       t.fragMtu = minOf(t.fragMtu, dec(d![o + FRAG]!));
       const from = d![o + FROM]!;
-      t.fragFrom ??= from > 0 ? (this.hops?.[from - 1] ?? null) : null;
+      t.fragFrom ??= from > 0 ? (this.fragHops?.[from - 1] ?? null) : null;
       t.learnedPmtu = minOf(t.learnedPmtu, dec(d![o + LEARN]!));
       const req = dec(d![o + REQ]!);
       t.required = req === null ? t.required : Math.max(t.required ?? 0, req);
@@ -321,7 +321,7 @@ export class BucketRing {
       this.dropOldest();
       k++;
     }
-    if (this.n === 0) this.hops = null;
+    if (this.n === 0) this.fragHops = null;
     return k;
   }
 
@@ -335,7 +335,7 @@ export class BucketRing {
     this.w = NARROW;
     this.head = 0;
     this.n = 0;
-    this.hops = null;
+    this.fragHops = null;
     this.sumSent = 0;
     this.sumOk = 0;
   }
@@ -384,7 +384,7 @@ export class BucketRing {
     if (this.n === 0 || !fits(at - this.atBase) || !fits(round - this.roundBase)) {
       this.n = 0;
       this.head = 0;
-      this.hops = null;
+      this.fragHops = null;
       this.sumSent = 0;
       this.sumOk = 0;
       this.atBase = at;
@@ -445,9 +445,9 @@ export class BucketRing {
       if (d[o + FROM] === 0) {
         const hop = fragHop(r.icmp);
         if (hop !== null) {
-          this.hops ??= [];
-          let k = this.hops.indexOf(hop);
-          if (k < 0) k = this.hops.push(hop) - 1;
+          this.fragHops ??= [];
+          let k = this.fragHops.indexOf(hop);
+          if (k < 0) k = this.fragHops.push(hop) - 1;
           d[o + FROM] = k + 1;
         }
       }

@@ -104,7 +104,7 @@ export interface TrackedFinding extends Finding {
  * place and lists the records themselves (no new object per pair and evaluation; at 1,000 nodes
  * that was 380,000 objects every 2 s, kept alive by the status cache into the old generation).
  */
-class PairRec implements PairStatus {
+class PairRec extends BucketRing implements PairStatus {
   status: PairStatus['status'] = 'unknown';
   failStreak = 0;
   failSince: number | null = null;
@@ -112,8 +112,6 @@ class PairRec implements PairStatus {
   sent = 0;
   answered = 0;
   hops: HopsEvidence | undefined = undefined;
-  /** One counter bucket per round over the window (evidence.ts), oldest first. */
-  readonly ring: BucketRing;
   /** The latest hop walk of this pair (walks run on some rounds only); `hops` while in the window. */
   walk: HopsEvidence | undefined = undefined;
   /** Bumped on every change of `ring`; `sent`, `answered`, `failStreak`, `failSince` are of `sumsRev`. */
@@ -134,8 +132,15 @@ class PairRec implements PairStatus {
     public latest: ProbeResult,
     slab: BucketSlab,
   ) {
+    super(slab);
     this.last = latest as PairStatus['last'];
-    this.ring = new BucketRing(slab);
+  }
+  /**
+   * Its round buckets (evidence.ts), oldest first: the record is its own ring (one object a pair
+   * less: at 5,000 nodes the window holds ≈ 1.9 million pairs, and the GC marks every object).
+   */
+  get ring(): BucketRing {
+    return this;
   }
   /**
    * Built when read, for the pairs a rule looks at: a tally object per pair and round was 150 B
@@ -855,7 +860,7 @@ export class ClusterState {
       const last = arrived === raw.arrivedDst ? (raw as PairStatus['last']) : { ...raw, arrivedDst: arrived };
       // Window sums and fail streak change only with the buckets: recomputed when they did.
       if (p.sumsRev !== p.rev) {
-        const { streak, since } = p.ring.failStreak();
+        const { streak, since } = p.ring.failRun();
         const sums = p.ring.sums();
         p.failStreak = streak;
         p.failSince = since;

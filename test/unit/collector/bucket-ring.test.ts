@@ -154,7 +154,7 @@ describe('BucketRing', () => {
           streak++;
           since = b.at;
         }
-        assert.deepEqual(ring.failStreak(), { streak, since });
+        assert.deepEqual(ring.failRun(), { streak, since });
         const sums = ref.reduce((s, b) => ({ sent: s.sent + b.sent, ok: s.ok + b.ok }), { sent: 0, ok: 0 });
         assert.deepEqual(ring.sums(), sums);
         assert.equal(ring.lastAt(), ref.length ? (ref[ref.length - 1] as Bucket).at : null);
