@@ -18,6 +18,7 @@
  * Usage: node --import tsx bench/collector-scale.ts [--nodes 100,500,1000,2000,5000]
  *   [--groups G | default N/40] [--warmup 150] [--measure 90] [--fault-timeout 120] [--no-build]
  *   [--encoding rows|json] (the agents' --probes-encoding) [--heap-mb M] (collector heap cap)
+ *   [--semi-mb S] (collector young-generation semi-space, --max-semi-space-size; V8's default)
  *   [--table-peers 64] (peers in each simulated node's FDB/neighbor/route tables)
  */
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
@@ -45,6 +46,7 @@ const MEASURE_S = Number(arg('measure', '90'));
 const FAULT_TIMEOUT_S = Number(arg('fault-timeout', '120'));
 const INTERVAL_MS = 5000;
 const HEAP_MB = Number(arg('heap-mb', '0'));
+const SEMI_MB = Number(arg('semi-mb', '0'));
 const DURABLE = 'vxdoctor-collector';
 const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || '100');
 
@@ -164,6 +166,7 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
         ...(process.env.VXD_BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean),
         // --heap-mb M: the heap cap the manifests ship (NODE_OPTIONS=--max-old-space-size=M)
         ...(HEAP_MB > 0 ? [`--max-old-space-size=${HEAP_MB}`] : []),
+        ...(SEMI_MB > 0 ? [`--max-semi-space-size=${SEMI_MB}`] : []),
         join(ROOT, 'bin/vxdoctor.js'),
         'collector',
         '--nats',
@@ -334,6 +337,7 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
       measuredS: Math.round(dt),
       collector: {
         heapCapMiB: HEAP_MB > 0 ? HEAP_MB : null,
+        semiSpaceMiB: SEMI_MB > 0 ? SEMI_MB : null,
         cpuPercentOfCore: cpu('collector'),
         rssMaxMiB: MiB(rssMax.collector ?? 0),
       },
