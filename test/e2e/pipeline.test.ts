@@ -480,7 +480,9 @@ describe('pipeline: lab -> agents -> NATS -> collector -> Prometheus -> Alertman
             await assertNodeChains(page, 'n1', { underlay: underlay.get('n1') ?? '?' });
             // In the page, in one step: the detail re-renders on every refresh, and a locator's
             // scroll could find its element detached (seen in CI).
-            await page.evaluate(() => [...document.querySelectorAll('#detail .chain')].at(-1)?.scrollIntoView());
+            await page.evaluate(() =>
+              [...document.querySelectorAll('#detail .chain')].at(-1)?.scrollIntoView(),
+            );
             await shot(page, join(UI_OUT, 'lab-node-detail.png'));
           });
           t.diagnostic(`${took}; ${crossText}`);
