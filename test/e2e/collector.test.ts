@@ -203,16 +203,18 @@ describe('collector with a real NATS JetStream', () => {
   it('GET /api/v1/nodes/<name>: the summary from the stream, the whole snapshot from the agent by request/reply', async () => {
     const whole = snapshotMsg('n1', 0).snapshot;
     const sum = summaryMessage({ node: 'n1' }, whole);
-    nc.publish('vxdoctor.v1.n1.summary', JSON.stringify(sum));
-    await nc.flush();
     let asked = 0;
-    // Only n1 has an agent here.
+    // Only n1 has an agent here. Its responder is on the server before the summary is published
+    // (the flush): in CI the collector once asked before the subscription had reached it.
     const sub = nc.subscribe('vxdoctor.snapshot.v1.n1', {
       callback: (_err, m) => {
         asked++;
         m.respond(encodeSnapshotReply({ node: 'n1', snapshot: whole }, 1024 * 1024));
       },
     });
+    await nc.flush();
+    nc.publish('vxdoctor.v1.n1.summary', JSON.stringify(sum));
+    await nc.flush();
     try {
       const d = await until('n1 summary applied', async () => {
         const r = await get<NodeDetail>('/api/v1/nodes/n1');
