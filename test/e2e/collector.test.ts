@@ -174,6 +174,7 @@ describe('collector with a real NATS JetStream', () => {
         );
       },
     });
+    await nc.flush(); // the responder is on the server before the collector asks
     try {
       const post = (body: unknown) =>
         fetch(`${collector?.url}/api/v1/trace`, {
