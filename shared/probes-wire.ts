@@ -25,6 +25,8 @@ import {
   SCHEMA_VERSION,
   type Seen,
 } from './schema.js';
+import { isNodeName } from './subjects.js';
+import { checkHopsEvidence, checkProbesMessage } from './validation.js';
 
 export const WIRE_ENCODING = 'rows-1';
 
@@ -266,4 +268,265 @@ export function plainBody<T>(body: T): T {
   const x = expandProbes(body);
   if (!x.ok) throw new Error(`compact probes message: ${x.detail}`);
   return x.msg as unknown as T;
+}
+
+/**
+ * A compact probes message checked whole, as `expandProbes` and the plain schema together would
+ * check it, without building a result object per row: the collector's ingest reads its rows
+ * one at a time into one reused result (`forEachResult`), so a round of 5,000 nodes (≈ 800,000
+ * results) does not become 800,000 short-lived objects and a schema walk over each. `results`
+ * and `arrivals` expand it when read (once, then kept), for readers that want the plain form.
+ */
+export class CheckedProbes implements ProbesMessage {
+  readonly type = 'probes' as const;
+  readonly schemaVersion: typeof SCHEMA_VERSION;
+  readonly node: string;
+  readonly at: number;
+  readonly id: string;
+  readonly round: number;
+  /** The latest time any row or arrival says (the ingest's clock-skew check reads it). */
+  readonly latestAt: number;
+  /** Whether any row says whether its probe left the source (the node's capture works). */
+  readonly anyLeftSrc: boolean;
+  private plain: ProbesMessage | null = null;
+  constructor(
+    readonly wire: ProbesWire,
+    latestAt: number,
+    anyLeftSrc: boolean,
+  ) {
+    this.schemaVersion = wire.schemaVersion;
+    this.node = wire.node;
+    this.at = wire.at;
+    this.id = wire.id;
+    this.round = wire.round;
+    this.latestAt = latestAt;
+    this.anyLeftSrc = anyLeftSrc;
+  }
+  private expanded(): ProbesMessage {
+    if (!this.plain) {
+      const x = expandProbes(this.wire as unknown as Record<string, unknown>);
+      if (!x.ok) throw new Error(`checked probes message no longer expands: ${x.detail}`);
+      this.plain = x.msg;
+    }
+    return this.plain;
+  }
+  get results(): ProbeResult[] {
+    return this.expanded().results;
+  }
+  get arrivals(): ArrivalReport[] {
+    return this.expanded().arrivals;
+  }
+  /** The plain message (as `expandProbes` gives it). */
+  toPlain(): ProbesMessage {
+    return this.expanded();
+  }
+
+  /**
+   * Calls `fn` with each row as a result, in order. The result object is the same one every
+   * time (overwritten per row): `fn` must copy what it keeps, except `icmp` and `hops`, which
+   * are the row's own (a new list per row that has ICMP; `NO_ICMP` otherwise).
+   */
+  forEachResult(fn: (r: ProbeResult) => void): void {
+    const { strings, rows } = this.wire;
+    const r: ProbeResult = {
+      path: 'vxlan',
+      src: this.node,
+      dst: '',
+      target: '',
+      port: null,
+      round: 0,
+      at: 0,
+      sent: false,
+      leftSrc: null,
+      arrivedDst: null,
+      answered: false,
+      replySeen: null,
+      rttSeconds: null,
+      icmp: NO_ICMP,
+      pmtu: undefined,
+      note: undefined,
+      hops: undefined,
+    };
+    const pmtu = {
+      required: 0,
+      largestPassing: null as number | null,
+      fragNeededMtu: null as number | null,
+      learnedPmtu: null as number | null,
+    };
+    for (let k = 0; k < rows.length; k++) {
+      const row = rows[k] as WireRow;
+      const flags = row[6];
+      const rtt = row[7];
+      r.src = this.node;
+      r.dst = strings[row[0]] as string;
+      r.path = PROBE_PATHS[row[1]] as ProbePath;
+      r.target = strings[row[2]] as string;
+      r.port = row[3] === -1 ? null : row[3];
+      r.round = this.round + row[4];
+      r.at = this.at + row[5];
+      r.sent = (flags & 1) === 1;
+      r.answered = (flags & 2) === 2;
+      r.leftSrc = untri((flags >> 2) & 3);
+      r.arrivedDst = untri((flags >> 4) & 3);
+      r.replySeen = untri((flags >> 6) & 3);
+      r.rttSeconds = rtt === -1 ? null : rtt / 1e6;
+      r.icmp = NO_ICMP;
+      r.pmtu = undefined;
+      r.note = undefined;
+      r.hops = undefined;
+      const ext = row.length === 9 ? row[8] : undefined;
+      if (ext !== undefined) {
+        if (ext.n !== undefined) r.note = strings[ext.n] as string;
+        if (ext.i !== undefined && ext.i.length > 0) r.icmp = ext.i.map((i) => strings[i] as string);
+        if (ext.p !== undefined) {
+          pmtu.required = ext.p[0];
+          pmtu.largestPassing = orNull(ext.p[1]);
+          pmtu.fragNeededMtu = orNull(ext.p[2]);
+          pmtu.learnedPmtu = orNull(ext.p[3]);
+          r.pmtu = pmtu;
+        }
+        if (ext.h !== undefined) r.hops = ext.h;
+      }
+      fn(r);
+    }
+  }
+
+  /** Calls `fn` with each arrival report (the same object every time, overwritten per report). */
+  forEachArrival(fn: (a: ArrivalReport) => void): void {
+    const { strings, arrived } = this.wire;
+    const a: ArrivalReport = { from: '', path: 'vxlan', count: 0, lastAt: 0 };
+    for (let k = 0; k < arrived.length; k++) {
+      const x = arrived[k] as WireArrival;
+      a.from = strings[x[0]] as string;
+      a.path = PROBE_PATHS[x[1]] as ProbePath;
+      a.count = x[2];
+      a.lastAt = this.at + x[3];
+      fn(a);
+    }
+  }
+}
+
+/** The ICMP list of the (many) results that had none: one shared, frozen empty list. */
+export const NO_ICMP: string[] = Object.freeze([]) as unknown as string[];
+
+export type CheckedWire = { ok: true; msg: CheckedProbes } | { ok: false; detail: string };
+
+const MAX_EPOCH_MS = 7_258_118_400_000;
+const isEpochMs = (v: number): boolean => v >= 0 && v <= MAX_EPOCH_MS;
+const isPortOrNull = (v: number): boolean => v === -1 || (v >= 1 && v <= 65535);
+const isMtuOrNull = (v: unknown): boolean => isInt(v) && (v === -1 || (v >= 0 && v <= 65535));
+
+/**
+ * Checks a parsed wire body: every rule `expandProbes` applies and every rule the plain schema
+ * (shared/validation.ts) would apply to the expanded message, in one pass over the rows and
+ * without expanding them. Per string, not per row: a string is checked as a node name once per
+ * message. A unit test holds its verdict equal to expand-then-check on valid and broken messages.
+ */
+export function checkProbesWire(w: Record<string, unknown>): CheckedWire {
+  const bad = (detail: string): CheckedWire => ({ ok: false, detail: detail.slice(0, 300) });
+  if (w.encoding !== WIRE_ENCODING) return bad(`/encoding: not ${WIRE_ENCODING}`);
+  const { strings, rows, arrived } = w;
+  if (!Array.isArray(strings) || strings.length > MAX_STRINGS)
+    return bad('/strings: not a list (or too long)');
+  for (let i = 0; i < strings.length; i++)
+    if (typeof strings[i] !== 'string') return bad(`/strings/${i}: not a string`);
+  if (!Array.isArray(rows) || rows.length > MAX_ROWS) return bad('/rows: not a list (or too long)');
+  if (!Array.isArray(arrived) || arrived.length > MAX_ROWS) return bad('/arrived: not a list (or too long)');
+  if (!isInt(w.at) || !isInt(w.round)) return bad('/at, /round: not integers');
+  if (typeof w.node !== 'string') return bad('/node: not a string');
+  // The message's own fields, by the plain schema (with no results: those are checked here).
+  const head = {
+    schemaVersion: w.schemaVersion,
+    type: w.type,
+    node: w.node,
+    at: w.at,
+    id: w.id,
+    round: w.round,
+    results: [],
+    arrivals: [],
+  };
+  if (!checkProbesMessage.check(head)) return bad(checkProbesMessage.firstError(head));
+  const at = w.at;
+  const round = w.round;
+  // Per string: 0 not yet checked, 1 a node name, 2 not one.
+  const named = new Uint8Array(strings.length);
+  const nodeName = (i: number): boolean => {
+    let v = named[i];
+    if (v === 0) {
+      v = isNodeName(strings[i]) ? 1 : 2;
+      named[i] = v;
+    }
+    return v === 1;
+  };
+  const inTable = (i: unknown): i is number => isInt(i) && i >= 0 && i < strings.length;
+  const short = (i: number): boolean => (strings[i] as string).length <= 256;
+  let latestAt = at;
+  let anyLeftSrc = false;
+  for (let k = 0; k < rows.length; k++) {
+    const row = rows[k] as unknown;
+    if (!Array.isArray(row) || row.length < 8 || row.length > 9)
+      return bad(`/rows/${k}: not a row of 8 or 9`);
+    const d = row[0];
+    const p = row[1];
+    const t = row[2];
+    const port = row[3];
+    const dRound = row[4];
+    const dAt = row[5];
+    const flags = row[6];
+    const rtt = row[7];
+    if (!inTable(d) || !inTable(t) || !isInt(p) || p < 0 || p >= PROBE_PATHS.length)
+      return bad(`/rows/${k}: dst, path or target out of range`);
+    if (!isInt(port) || !isInt(dRound) || !isInt(dAt) || !isInt(flags) || flags < 0 || flags > 255)
+      return bad(`/rows/${k}: port, round, at or flags not an integer in range`);
+    if (typeof rtt !== 'number' || !Number.isFinite(rtt)) return bad(`/rows/${k}: rtt not a number`);
+    if (!nodeName(d)) return bad(`/rows/${k}: dst is not a node name`);
+    if (!short(t)) return bad(`/rows/${k}: target longer than 256`);
+    if (!isPortOrNull(port)) return bad(`/rows/${k}: port out of range`);
+    const rr = round + dRound;
+    if (!Number.isSafeInteger(rr) || rr < -1) return bad(`/rows/${k}: round out of range`);
+    const ra = at + dAt;
+    if (!isEpochMs(ra)) return bad(`/rows/${k}: at out of range`);
+    if (rtt !== -1 && !(rtt >= 0 && rtt / 1e6 <= 3600)) return bad(`/rows/${k}: rtt out of range`);
+    if (ra > latestAt) latestAt = ra;
+    if (((flags >> 2) & 3) !== 0) anyLeftSrc = true;
+    const ext = row[8];
+    if (row.length === 9) {
+      if (!isObj(ext)) return bad(`/rows/${k}/8: not an object`);
+      if (ext.n !== undefined) {
+        if (!inTable(ext.n)) return bad(`/rows/${k}/8/n: out of range`);
+        if ((strings[ext.n] as string).length > 1024) return bad(`/rows/${k}/8/n: longer than 1024`);
+      }
+      if (ext.i !== undefined) {
+        if (!Array.isArray(ext.i) || ext.i.length > 64) return bad(`/rows/${k}/8/i: not a list`);
+        for (const i of ext.i) {
+          if (!inTable(i)) return bad(`/rows/${k}/8/i: out of range`);
+          if (!short(i)) return bad(`/rows/${k}/8/i: longer than 256`);
+        }
+      }
+      if (ext.p !== undefined) {
+        const q = ext.p;
+        if (!Array.isArray(q) || q.length !== 4 || !q.every(isInt))
+          return bad(`/rows/${k}/8/p: not 4 integers`);
+        const req = q[0] as number;
+        if (req < 0 || req > 65535 || !isMtuOrNull(q[1]) || !isMtuOrNull(q[2]) || !isMtuOrNull(q[3]))
+          return bad(`/rows/${k}/8/p: out of range`);
+      }
+      if (ext.h !== undefined && !checkHopsEvidence.check(ext.h))
+        return bad(`/rows/${k}/8/h${checkHopsEvidence.firstError(ext.h)}`);
+    }
+  }
+  for (let k = 0; k < arrived.length; k++) {
+    const a = arrived[k] as unknown;
+    if (!Array.isArray(a) || a.length !== 4) return bad(`/arrived/${k}: not a row of 4`);
+    const p = a[1];
+    if (!inTable(a[0]) || !isInt(p) || p < 0 || p >= PROBE_PATHS.length)
+      return bad(`/arrived/${k}: from or path out of range`);
+    if (!isInt(a[2]) || !isInt(a[3])) return bad(`/arrived/${k}: count or at not an integer`);
+    if (!nodeName(a[0])) return bad(`/arrived/${k}: from is not a node name`);
+    if (a[2] < 0) return bad(`/arrived/${k}: count below 0`);
+    const la = at + a[3];
+    if (!isEpochMs(la)) return bad(`/arrived/${k}: at out of range`);
+    if (la > latestAt) latestAt = la;
+  }
+  return { ok: true, msg: new CheckedProbes(w as unknown as ProbesWire, latestAt, anyLeftSrc) };
 }
