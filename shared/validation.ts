@@ -16,7 +16,6 @@ import type {
   ArrivalReport,
   CheckRun,
   Finding,
-  HopsEvidence,
   FindingsMessage,
   NodePresence,
   NodeSnapshot,
@@ -287,36 +286,6 @@ export const CheckRunSchema = Type.Object({
   error: Type.Optional(Text),
 });
 /** RTT: finite, non-negative, under an hour (a histogram sum must never become +Inf). */
-/** A hop walk (TTL 1..8 copies of a failing probe, agent/heartbeat/walker.ts) as a result carries it. */
-export const HopsEvidenceSchema = Type.Object({
-  at: EpochMs,
-  sport: Port,
-  port: Port,
-  controlPort: Nullable(Port),
-  size: Int(0, 65535),
-  verdict: Type.Union([
-    Type.Literal('vxlan-dies-after'),
-    Type.Literal('frag-needed'),
-    Type.Literal('same'),
-    Type.Literal('could-not-walk'),
-  ]),
-  hop: Nullable(Short),
-  next: Nullable(Short),
-  mtu: Nullable(Int(0, 65535)),
-  text: Type.String({ maxLength: 1024 }),
-  rows: Type.Array(
-    Type.Object({
-      ttl: Int(1, 64),
-      address: Nullable(Short),
-      name: Nullable(Type.String({ maxLength: 253 })),
-      vxlan: Type.Boolean(),
-      control: Type.Boolean(),
-      controlAddress: Nullable(Short),
-      fragNeededMtu: Nullable(Int(0, 65535)),
-    }),
-    { maxItems: 16 },
-  ),
-});
 const Rtt = Type.Number({ minimum: 0, maximum: 3600 });
 export const ProbeResultSchema = Type.Object({
   path: Path,
@@ -343,7 +312,37 @@ export const ProbeResultSchema = Type.Object({
     }),
   ),
   note: Type.Optional(Type.String({ maxLength: 1024 })),
-  hops: Type.Optional(HopsEvidenceSchema),
+  hops: Type.Optional(
+    Type.Object({
+      at: EpochMs,
+      sport: Port,
+      port: Port,
+      controlPort: Nullable(Port),
+      size: Int(0, 65535),
+      verdict: Type.Union([
+        Type.Literal('vxlan-dies-after'),
+        Type.Literal('frag-needed'),
+        Type.Literal('same'),
+        Type.Literal('could-not-walk'),
+      ]),
+      hop: Nullable(Short),
+      next: Nullable(Short),
+      mtu: Nullable(Int(0, 65535)),
+      text: Type.String({ maxLength: 1024 }),
+      rows: Type.Array(
+        Type.Object({
+          ttl: Int(1, 64),
+          address: Nullable(Short),
+          name: Nullable(Type.String({ maxLength: 253 })),
+          vxlan: Type.Boolean(),
+          control: Type.Boolean(),
+          controlAddress: Nullable(Short),
+          fragNeededMtu: Nullable(Int(0, 65535)),
+        }),
+        { maxItems: 16 },
+      ),
+    }),
+  ),
 });
 export const ArrivalSchema = Type.Object({ from: NodeName, path: Path, count: Count, lastAt: EpochMs });
 
@@ -460,7 +459,6 @@ export const checkSnapshotRequest = compile<SnapshotRequest>(SnapshotRequestSche
 export const checkSnapshotReply = compile<SnapshotReply>(SnapshotReplySchema);
 export const checkFindingsMessage = compile<FindingsMessage>(FindingsMessageSchema);
 export const checkProbesMessage = compile<ProbesMessage>(ProbesMessageSchema);
-export const checkHopsEvidence = compile<HopsEvidence>(HopsEvidenceSchema);
 export const checkTraceRequest = compile<TraceRequest>(TraceRequestSchema);
 export const checkTraceReply = compile<TraceReply>(TraceReplySchema);
 

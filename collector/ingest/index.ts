@@ -5,7 +5,7 @@
  */
 import { ROOT_CAUSE_KINDS, SCHEMA_VERSION, type VxdoctorMessage } from '../../shared/schema.js';
 import { PresenceRejects } from '../../shared/presence.js';
-import { CheckedProbes, checkProbesWire } from '../../shared/probes-wire.js';
+import { expandProbes } from '../../shared/probes-wire.js';
 import { type MessageKind, parseSubject } from '../../shared/subjects.js';
 import {
   type Checked,
@@ -97,18 +97,16 @@ export function validateMessage(subject: string, data: Uint8Array, opts: Validat
       detail: `type ${JSON.stringify(body.type)?.slice(0, 40)} on a ${kind} subject`,
     };
   }
-  // The compact probes form (shared/probes-wire.ts) is checked as it is, by the same rules as
-  // the plain form, and read row by row into the state (no result object per row).
-  let msg: VxdoctorMessage;
+  // The compact probes form (shared/probes-wire.ts) is expanded first: then the same schema
+  // checks both forms.
   if (kind === 'probes' && body.encoding !== undefined) {
-    const x = checkProbesWire(body);
+    const x = expandProbes(body);
     if (!x.ok) return { ok: false, reason: 'schema', detail: x.detail };
-    msg = x.msg;
-  } else {
-    const checker = CHECKERS[kind];
-    if (!checker.check(body)) return { ok: false, reason: 'schema', detail: checker.firstError(body) };
-    msg = body;
+    body = x.msg as unknown as Record<string, unknown>;
   }
+  const checker = CHECKERS[kind];
+  if (!checker.check(body)) return { ok: false, reason: 'schema', detail: checker.firstError(body) };
+  const msg = body;
   if (msg.type === 'findings') {
     // A kind this collector does not know (newer agent) maps to no root cause.
     for (const f of msg.findings) if (f.kind !== null && !KNOWN_KINDS.includes(f.kind)) f.kind = null;
@@ -116,8 +114,7 @@ export function validateMessage(subject: string, data: Uint8Array, opts: Validat
   if (opts.now !== undefined) {
     const limit = opts.now + (opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
     let ahead = msg.at > limit;
-    if (msg instanceof CheckedProbes) ahead ||= msg.latestAt > limit;
-    else if (msg.type === 'probes')
+    if (msg.type === 'probes')
       ahead ||= msg.results.some((r) => r.at > limit) || msg.arrivals.some((a) => a.lastAt > limit);
     if (ahead) {
       return {
@@ -131,8 +128,7 @@ export function validateMessage(subject: string, data: Uint8Array, opts: Validat
   if (msg.node !== node) {
     return { ok: false, reason: 'node-mismatch', detail: `body node ${msg.node} on subject of ${node}` };
   }
-  // (A compact message cannot name another source: its rows' src is the message's node.)
-  if (msg.type === 'probes' && !(msg instanceof CheckedProbes) && msg.results.some((r) => r.src !== node)) {
+  if (msg.type === 'probes' && msg.results.some((r) => r.src !== node)) {
     return { ok: false, reason: 'node-mismatch', detail: `probe result src is not ${node}` };
   }
   if (msg.type === 'findings' && msg.findings.some((f) => f.node !== node)) {

@@ -23,7 +23,6 @@ import type {
 } from '../../shared/schema.js';
 import { describeFate, probeOk } from '../../shared/fate.js';
 import { PROBE_PATHS } from '../../shared/schema.js';
-import { CheckedProbes, NO_ICMP } from '../../shared/probes-wire.js';
 import { summarize } from '../../shared/summary.js';
 import { type Bucket, BucketRing, BucketSlab, type Tally } from './evidence.js';
 
@@ -182,30 +181,6 @@ function assignResult(d: ProbeResult, r: ProbeResult): void {
   else if (d.hops) delete d.hops;
 }
 
-/** A result's own copy (the optional fields only where set: a reused result has them all). */
-function copyResult(r: ProbeResult): ProbeResult {
-  const c: ProbeResult = {
-    path: r.path,
-    src: r.src,
-    dst: r.dst,
-    target: r.target,
-    port: r.port,
-    round: r.round,
-    at: r.at,
-    sent: r.sent,
-    leftSrc: r.leftSrc,
-    arrivedDst: r.arrivedDst,
-    answered: r.answered,
-    replySeen: r.replySeen,
-    rttSeconds: r.rttSeconds,
-    icmp: r.icmp,
-  };
-  if (r.pmtu) c.pmtu = { ...r.pmtu };
-  if (r.note !== undefined) c.note = r.note;
-  if (r.hops) c.hops = r.hops;
-  return c;
-}
-
 /**
  * src, dst, path, port as one string that sorts as the tuple does (NUL-separated, the port
  * zero-padded): the pair map's key, and compared with `<` when the statuses are listed (a
@@ -301,6 +276,9 @@ type PeerArrivals = [
   ArrivalReport | undefined,
 ];
 const PATH_SLOT: Record<ProbePath, 0 | 1 | 2 | 3> = { vxlan: 0, control: 1, pmtu: 2, overlay: 3 };
+
+/** The ICMP list of the (many) probes that had none: one shared, frozen empty list. */
+const NO_ICMP: string[] = Object.freeze([]) as unknown as string[];
 
 function findingKey(f: Finding): string {
   return `${f.node}|${f.check}|${f.subject}|${f.kind ?? ''}`;
@@ -479,17 +457,13 @@ export class ClusterState {
         sp = { count: 0, byDst: new Map() };
         this.bySrc.set(src, sp);
       }
-      // A compact message is read row by row into one reused result (addSample copies what
-      // it keeps): no object per result.
-      const compact = msg instanceof CheckedProbes ? msg : null;
-      if (compact) compact.forEachResult((r) => this.addSample(sp, src, r, msg.round));
-      else for (const r of msg.results) this.addSample(sp, src, r, msg.round);
+      for (const r of msg.results) this.addSample(sp, src, r, msg.round);
       if (msg.at >= n.probesAt) {
         n.probesAt = msg.at;
-        n.captureAvailable = compact ? compact.anyLeftSrc : msg.results.some((r) => r.leftSrc !== null);
+        n.captureAvailable = msg.results.some((r) => r.leftSrc !== null);
         // The latest arrival per peer and path (peers that reported nothing this round keep
         // theirs; `probesAt` says when this node last reported).
-        const arrival = (a: ArrivalReport): void => {
+        for (const a of msg.arrivals) {
           let e = n.arrivals.get(a.from);
           if (!e) {
             e = [undefined, undefined, undefined, undefined];
@@ -503,9 +477,7 @@ export class ClusterState {
             prev.count = a.count;
             prev.lastAt = a.lastAt;
           }
-        };
-        if (compact) compact.forEachArrival(arrival);
-        else for (const a of msg.arrivals) arrival(a);
+        }
         // Arrivals matter only next to the probes they confirm (within skewMs of a pair's latest
         // probe, and only while that probe is fresh): older ones are forgotten, per node every
         // few seconds, so the map holds the peers that probed it lately, not every peer ever.
@@ -567,7 +539,7 @@ export class ClusterState {
     // outlived two scavenges and died in the old generation (every result, every round).
     if (p.latest === r) {
       // The pair's first result: its own copy from now on.
-      p.latest = copyResult(r);
+      p.latest = { ...r, ...(r.pmtu ? { pmtu: { ...r.pmtu } } : {}) };
       p.last = p.latest as PairStatus['last'];
     } else if (r.at >= p.latest.at) assignResult(p.latest, r);
     // A walk that names a router stays over later ones that saw nothing (a failing round whose
