@@ -184,8 +184,15 @@ export class BucketRing {
   private w = NARROW;
   private head = 0;
   private n = 0;
-  private atBase = 0;
+  /**
+   * The ring's time base in whole seconds (offsets in the buckets are ms from it): a small
+   * integer, held in the record itself, where an epoch in ms is a boxed number per ring.
+   */
+  private atBaseS = 0;
   private roundBase = 0;
+  private get atBase(): number {
+    return this.atBaseS * 1000;
+  }
   /** Hop addresses that sent frag-needed (a pair sees one or two). */
   private fragHops: string[] | null = null;
   /** Sent and answered over the buckets, kept as they change (a listing reads every pair's). */
@@ -387,7 +394,7 @@ export class BucketRing {
       this.fragHops = null;
       this.sumSent = 0;
       this.sumOk = 0;
-      this.atBase = at;
+      this.atBaseS = Math.floor(at / 1000);
       this.roundBase = round;
     }
     let i = this.n;

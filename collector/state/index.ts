@@ -119,11 +119,16 @@ class PairRec extends BucketRing implements PairStatus {
   sumsRev = -1;
   /** Dropped from the map (the sort order skips it). */
   dropped = false;
+  /**
+   * The latest probe's own `arrivedDst` (its source's capture verdict). `latest.arrivedDst` is
+   * the effective one, filled in from the destination's arrival reports when a listing is built:
+   * in place, not a copy of the result per pair and listing (at 5,000 nodes 1.9 million objects
+   * every evaluation, kept by the status cache long enough to reach the old generation).
+   */
+  rawArrived: boolean | null;
   /** The next pair of the same source and destination (other path or port), in `SrcPairs`. */
   sib: PairRec | null = null;
   constructor(
-    /** Its key in the pair map, which is also its sort key (src, dst, path, port). */
-    readonly key: string,
     readonly src: string,
     readonly dst: string,
     readonly path: ProbePath,
@@ -134,6 +139,7 @@ class PairRec extends BucketRing implements PairStatus {
   ) {
     super(slab);
     this.last = latest as PairStatus['last'];
+    this.rawArrived = latest.arrivedDst;
   }
   /**
    * Its round buckets (evidence.ts), oldest first: the record is its own ring (one object a pair
@@ -182,12 +188,16 @@ function assignResult(d: ProbeResult, r: ProbeResult): void {
 }
 
 /**
- * src, dst, path, port as one string that sorts as the tuple does (NUL-separated, the port
- * zero-padded): the pair map's key, and compared with `<` when the statuses are listed (a
- * collator comparing four fields was a third of the listing at 380,000 pairs).
+ * The listing's order: src, dst, path, port (no port first). Field by field, the names
+ * interned (equal ones compare by identity): a key string per pair, for a map and this sort,
+ * was two strings (its parts and the flat copy V8 made to hash it) and a map entry, ≈ 110 B a
+ * pair.
  */
-function pairSortKey(src: string, dst: string, path: string, port: number | null): string {
-  return `${src}\u0000${dst}\u0000${path}\u0000${port === null ? '' : String(port).padStart(5, '0')}`;
+function comparePairs(a: PairRec, b: PairRec): number {
+  if (a.src !== b.src) return a.src < b.src ? -1 : 1;
+  if (a.dst !== b.dst) return a.dst < b.dst ? -1 : 1;
+  if (a.path !== b.path) return a.path < b.path ? -1 : 1;
+  return (a.port ?? -1) - (b.port ?? -1);
 }
 
 /** One source node's pairs: how many, and by destination (chained through `PairRec.sib`). */
@@ -268,13 +278,14 @@ export interface DiagnosisInput {
   findings: TrackedFinding[];
 }
 
-/** A node's arrival reports from one peer, by path (PATH_SLOT). */
-type PeerArrivals = [
-  ArrivalReport | undefined,
-  ArrivalReport | undefined,
-  ArrivalReport | undefined,
-  ArrivalReport | undefined,
-];
+/**
+ * A node's arrival reports from one peer: per path (PATH_SLOT i), the count at `2i` and the
+ * report's `lastAt` at `2i + 1` (-Infinity: none). Plain doubles in one array (unboxed): an
+ * object per report, its boxed time and a slot array were ≈ 400 B per peer, and a node keeps
+ * the ≈ 100–300 peers that probed it lately.
+ */
+type PeerArrivals = number[];
+const noArrivals = (): PeerArrivals => [0, -Infinity, 0, -Infinity, 0, -Infinity, 0, -Infinity];
 const PATH_SLOT: Record<ProbePath, 0 | 1 | 2 | 3> = { vxlan: 0, control: 1, pmtu: 2, overlay: 3 };
 
 /** The ICMP list of the (many) probes that had none: one shared, frozen empty list. */
@@ -330,7 +341,8 @@ export class ClusterState {
   private blindUntil = 0;
 
   private readonly nodesMap = new Map<string, NodeRec>();
-  private readonly pairsMap = new Map<string, PairRec>();
+  /** Pairs tracked (every one is in `bySrc`, which is the only index of them). */
+  private pairCount = 0;
   private readonly ids = new Set<string>();
   private readonly idQueue: string[] = [];
   private idHead = 0;
@@ -466,16 +478,13 @@ export class ClusterState {
         for (const a of msg.arrivals) {
           let e = n.arrivals.get(a.from);
           if (!e) {
-            e = [undefined, undefined, undefined, undefined];
+            e = noArrivals();
             n.arrivals.set(this.intern(a.from), e);
           }
-          const i = PATH_SLOT[a.path];
-          const prev = e[i];
-          if (!prev) e[i] = { ...a, from: this.intern(a.from) };
-          else if (a.lastAt >= prev.lastAt) {
-            // In place: a new object per peer and round lived into the old generation.
-            prev.count = a.count;
-            prev.lastAt = a.lastAt;
+          const i = 2 * PATH_SLOT[a.path];
+          if (a.lastAt >= (e[i + 1] as number)) {
+            e[i] = a.count;
+            e[i + 1] = a.lastAt;
           }
         }
         // Arrivals matter only next to the probes they confirm (within skewMs of a pair's latest
@@ -487,11 +496,13 @@ export class ClusterState {
           n.arrivalsFrom = msg.at - keep;
           for (const [k, e] of n.arrivals) {
             let left = 0;
-            for (let i = 0; i < e.length; i++) {
-              const a = e[i];
-              if (a === undefined) continue;
-              if (a.lastAt < n.arrivalsFrom) e[i] = undefined;
-              else left++;
+            for (let i = 0; i < e.length; i += 2) {
+              const at = e[i + 1] as number;
+              if (at === -Infinity) continue;
+              if (at < n.arrivalsFrom) {
+                e[i] = 0;
+                e[i + 1] = -Infinity;
+              } else left++;
             }
             if (left === 0) n.arrivals.delete(k);
           }
@@ -514,23 +525,21 @@ export class ClusterState {
       r.target = p.latest.target === r.target ? p.latest.target : this.intern(r.target);
       if (r.note !== undefined) r.note = p.latest.note === r.note ? p.latest.note : this.intern(r.note);
     } else {
-      if (this.pairsMap.size >= this.maxPairs || sp.count >= this.maxPairsPerNode) {
+      if (this.pairCount >= this.maxPairs || sp.count >= this.maxPairsPerNode) {
         this.dropped.pairs++;
         return;
       }
       r.dst = first ? first.dst : this.intern(r.dst);
       r.target = this.intern(r.target);
       if (r.note !== undefined) r.note = this.intern(r.note);
-      const key = pairSortKey(src, r.dst, r.path, r.port);
-      p = new PairRec(key, src, r.dst, r.path, r.port, r, this.slab);
+      p = new PairRec(src, r.dst, r.path, r.port, r, this.slab);
       p.sib = first ?? null;
       sp.byDst.set(r.dst, p);
       sp.count++;
-      this.pairsMap.set(key, p);
+      this.pairCount++;
       this.added.push(p);
       // Without a listing for a while (a replay), created-and-dropped pairs must not pile up.
-      if (this.added.length > 2 * this.pairsMap.size + 4096)
-        this.added = this.added.filter((x) => !x.dropped);
+      if (this.added.length > 2 * this.pairCount + 4096) this.added = this.added.filter((x) => !x.dropped);
     }
     p.ring.count(r, round, this.maxBuckets);
     p.rev++;
@@ -541,7 +550,10 @@ export class ClusterState {
       // The pair's first result: its own copy from now on.
       p.latest = { ...r, ...(r.pmtu ? { pmtu: { ...r.pmtu } } : {}) };
       p.last = p.latest as PairStatus['last'];
-    } else if (r.at >= p.latest.at) assignResult(p.latest, r);
+    } else if (r.at >= p.latest.at) {
+      assignResult(p.latest, r);
+      p.rawArrived = r.arrivedDst;
+    }
     // A walk that names a router stays over later ones that saw nothing (a failing round whose
     // reply died on the way back walks a forward path that passes) while it is in the window.
     if (r.hops) {
@@ -607,7 +619,7 @@ export class ClusterState {
     // for the whole window.
     const stale = this.staleMs + this.skewMs + Math.max(0, this.ingestLagMs);
     let src: NodeRec | undefined;
-    for (const [k, p] of this.pairsMap) {
+    this.forEachPair((p) => {
       if (p.ring.dropBefore(cutoff)) p.rev++;
       let gone = p.ring.length === 0;
       if (!gone && now - p.latest.at > stale) {
@@ -616,8 +628,25 @@ export class ClusterState {
         if (gone) this.rotatedOut++;
       }
       if (gone) {
-        this.dropPair(k, p);
+        this.dropPair(p);
         this.generation++;
+      }
+    });
+  }
+
+  /**
+   * Every pair, by source and destination (the callback may drop the pair it is given: the
+   * next one is taken first).
+   */
+  private forEachPair(fn: (p: PairRec) => void): void {
+    for (const sp of this.bySrc.values()) {
+      for (const first of sp.byDst.values()) {
+        let p: PairRec | null = first;
+        while (p !== null) {
+          const next: PairRec | null = p.sib;
+          fn(p);
+          p = next;
+        }
       }
     }
   }
@@ -625,8 +654,8 @@ export class ClusterState {
   /** Pairs dropped as stale after their sender's probe set rotated away from them. */
   rotatedOut = 0;
 
-  private dropPair(key: string, p: PairRec): void {
-    this.pairsMap.delete(key);
+  private dropPair(p: PairRec): void {
+    this.pairCount--;
     p.dropped = true;
     p.ring.release();
     const sp = this.bySrc.get(p.src);
@@ -650,7 +679,9 @@ export class ClusterState {
     const n = this.nodesMap.get(name);
     if (!n) return false;
     this.nodesMap.delete(name);
-    for (const [k, p] of this.pairsMap) if (p.src === name || p.dst === name) this.dropPair(k, p);
+    this.forEachPair((p) => {
+      if (p.src === name || p.dst === name) this.dropPair(p);
+    });
     for (const o of this.nodesMap.values()) o.arrivals.delete(name);
     this.forgotten++;
     this.generation++;
@@ -804,12 +835,13 @@ export class ClusterState {
   }
 
   /** Fills a probe's unknown "arrived at dst" from the destination's own arrival reports. */
-  effectiveArrived(r: ProbeResult): boolean | null {
-    if (r.arrivedDst !== null) return r.arrivedDst;
+  effectiveArrived(r: ProbeResult, own: boolean | null = r.arrivedDst): boolean | null {
+    if (own !== null) return own;
     const dst = this.nodesMap.get(r.dst);
     if (!this.visible(dst)) return null;
-    const a = dst.arrivals.get(r.src)?.[PATH_SLOT[r.path]];
-    if (a && a.count > 0 && a.lastAt >= r.at - this.skewMs) return true;
+    const e = dst.arrivals.get(r.src);
+    const i = 2 * PATH_SLOT[r.path];
+    if (e && (e[i] as number) > 0 && (e[i + 1] as number) >= r.at - this.skewMs) return true;
     // Its arrival report, if any, has been forgotten (the probe is long stale): unknown.
     if (r.at - this.skewMs < dst.arrivalsFrom) return null;
     // The destination reported after this probe and did not see it: left A, never reached B.
@@ -848,16 +880,15 @@ export class ClusterState {
     for (const p of this.order) if (!p.dropped) all.push(p);
     for (const p of this.added) if (!p.dropped) all.push(p);
     this.added = [];
-    all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    all.sort(comparePairs);
     this.order = all;
     const out: PairStatus[] = [];
     for (const p of all) {
       if (p.ring.length === 0 || !this.pairVisible(p)) continue;
-      // The latest probe as it is, unless the destination's arrival reports fill in its
-      // "arrived" (a copy then): no copy of every pair's latest probe on every evaluation.
-      const raw = p.latest;
-      const arrived = this.effectiveArrived(raw);
-      const last = arrived === raw.arrivedDst ? (raw as PairStatus['last']) : { ...raw, arrivedDst: arrived };
+      // The latest probe, its "arrived" filled in from the destination's arrival reports (in
+      // place: the pair's own object, from its own capture verdict every time).
+      const last = p.latest as PairStatus['last'];
+      last.arrivedDst = this.effectiveArrived(last, p.rawArrived);
       // Window sums and fail streak change only with the buckets: recomputed when they did.
       if (p.sumsRev !== p.rev) {
         const { streak, since } = p.ring.failRun();
@@ -958,8 +989,8 @@ export class ClusterState {
     // Straight from the samples, as pairs() counts them (ports merged per directed pair), but
     // without building N² views: at 500 nodes this is the page's default request.
     const perPair = new Map<string, { src: string; dst: string; sent: number; answered: number }>();
-    for (const p of this.pairsMap.values()) {
-      if (p.path !== path || p.ring.length === 0 || !this.pairVisible(p)) continue;
+    this.forEachPair((p) => {
+      if (p.path !== path || p.ring.length === 0 || !this.pairVisible(p)) return;
       const k = `${p.src}|${p.dst}`;
       let c = perPair.get(k);
       if (!c) {
@@ -969,7 +1000,7 @@ export class ClusterState {
       const sums = p.ring.sums();
       c.sent += sums.sent;
       c.answered += sums.ok;
-    }
+    });
     for (const p of perPair.values()) {
       const from = this.groupOf(p.src, label);
       const to = this.groupOf(p.dst, label);
