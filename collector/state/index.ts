@@ -122,8 +122,8 @@ class PairRec extends BucketRing implements PairStatus {
   /**
    * The latest probe's own `arrivedDst` (its source's capture verdict). `latest.arrivedDst` is
    * the effective one, filled in from the destination's arrival reports when a listing is built:
-   * in place, not a copy of the result per pair and listing (at 5,000 nodes 1.9 million objects
-   * every evaluation, kept by the status cache long enough to reach the old generation).
+   * in place, not a copy of the result for every pair whose arrival reports filled it in (a copy
+   * per such pair and listing, kept by the status cache long enough to reach the old generation).
    */
   rawArrived: boolean | null;
   /** The next pair of the same source and destination (other path or port), in `SrcPairs`. */
