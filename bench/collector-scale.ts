@@ -130,10 +130,30 @@ function stopChild(c: ChildProcess | null, signal: NodeJS.Signals = 'SIGTERM'): 
   });
 }
 
+/**
+ * What a run has started and made, so that an interrupted bench (SIGINT, SIGTERM) still stops
+ * its daemons, by PID, and removes its directory before it exits.
+ */
+const live = { children: new Set<ChildProcess>(), dirs: new Set<string>() };
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`collector-scale: ${sig}: stopping what the run started\n`);
+    Promise.all([...live.children].map((c) => stopChild(c)))
+      .finally(() => {
+        for (const d of live.dirs) rmSync(d, { recursive: true, force: true });
+        process.exit(sig === 'SIGINT' ? 130 : 143);
+      })
+      .catch(() => undefined);
+  });
+
 async function runOne(n: number): Promise<Record<string, unknown>> {
   const groups = Number(arg('groups', String(Math.max(3, Math.round(n / 40)))));
   const prefix = `s${n.toString(36)}${Math.random().toString(36).slice(2, 5)}`;
   const dir = mkdtempSync(join(tmpdir(), 'vxd-scale-'));
+  live.dirs.add(dir);
   const natsPort = await freePort();
   const monPort = await freePort();
   const httpPort = await freePort();
@@ -149,6 +169,7 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
         stdio: ['ignore', 'ignore', 'ignore'],
       },
     );
+    live.children.add(nats);
     const natsUrl = `nats://127.0.0.1:${natsPort}`;
     for (let i = 0; i < 100 && !nc; i++) {
       try {
@@ -180,6 +201,7 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
       ],
       { stdio: ['ignore', openSync(join(ROOT, 'test-output', `collector-scale-${n}.log`), 'w'), 'inherit'] },
     );
+    live.children.add(collector);
     const base = `http://127.0.0.1:${httpPort}`;
     for (let i = 0; i < 300; i++) {
       if ((await timed(`${base}/readyz`)).status === 200) break;
@@ -202,6 +224,7 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
+    live.children.add(sim);
     let simStats: Record<string, unknown> & {
       bytes?: Record<string, number>;
       messages?: Record<string, number>;
@@ -392,6 +415,8 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
     await nc?.close().catch(() => undefined);
     await stopChild(nats);
     rmSync(dir, { recursive: true, force: true });
+    live.dirs.delete(dir);
+    for (const c of [sim, collector, nats]) if (c) live.children.delete(c);
   }
 }
 
