@@ -10,7 +10,7 @@
  * the schemas' shape plus `jsonDepth` (unknown extra fields are allowed, for newer agents, but
  * not arbitrarily deep). Node names are checked by `NodeName` only (one place to change the rule).
  */
-import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { FormatRegistry, type Static, type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type {
   ArrivalReport,
@@ -41,9 +41,27 @@ import { NODE_NAME_RE } from './subjects.js';
 // Building blocks
 // ---------------------------------------------------------------------------------------------
 
-/** The one node-name rule of every schema (the pattern of shared/subjects.ts NODE_NAME_RE). */
-export const NodeName = Type.String({ pattern: NODE_NAME_RE.source, maxLength: 253 });
-export const isNodeName = (s: unknown): s is string => typeof s === 'string' && NODE_NAME_RE.test(s);
+/**
+ * Names already found valid: a cluster's node names recur in every message (a probes message
+ * carries ≈ 160 of them at scale), and a set lookup is a fraction of the pattern's cost (the
+ * pattern was 2.3 % of the collector's CPU at 5,000 nodes). Bounded: a flood of new names
+ * empties it, never grows it.
+ */
+const knownNames = new Set<string>();
+const MAX_KNOWN_NAMES = 65_536;
+
+/** The one node-name rule (shared/subjects.ts NODE_NAME_RE). */
+export const isNodeName = (s: unknown): s is string => {
+  if (typeof s !== 'string') return false;
+  if (knownNames.has(s)) return true;
+  if (!NODE_NAME_RE.test(s)) return false;
+  if (knownNames.size >= MAX_KNOWN_NAMES) knownNames.clear();
+  knownNames.add(s);
+  return true;
+};
+FormatRegistry.Set('vxdoctor-node-name', isNodeName);
+/** The node-name rule of every schema (`isNodeName`, as a format). */
+export const NodeName = Type.String({ format: 'vxdoctor-node-name', maxLength: 253 });
 
 /** Largest tolerated JSON nesting depth of any record (the deepest contract type is 6). */
 export const MAX_JSON_DEPTH = 16;

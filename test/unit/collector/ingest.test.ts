@@ -90,6 +90,20 @@ describe('ingest validation', () => {
     }
   });
 
+  it('checks every node name a result carries, however often a name recurs', () => {
+    const withDst = (dst: string) => enc({ ...good, results: [{ ...good?.results[0], dst }] });
+    for (const dst of ['node-7.rack-2.example.internal', 'w_1', 'a'.repeat(63)]) {
+      // Twice: the second time from the names already found valid.
+      for (let i = 0; i < 2; i++) assert.ok(validateMessage('vxdoctor.v1.n1.probes', withDst(dst)).ok, dst);
+    }
+    for (const dst of ['a b', 'n1..n2', '.n1', 'a'.repeat(64), '', 'n1/x']) {
+      for (let i = 0; i < 2; i++) {
+        const r = validateMessage('vxdoctor.v1.n1.probes', withDst(dst));
+        assert.equal(r.ok ? 'ok' : r.reason, 'schema', JSON.stringify(dst));
+      }
+    }
+  });
+
   it('maps finding kinds it does not know to null instead of rejecting', () => {
     const m = findingsMsg('n1', 0, [{ ...finding('n1', 'vtep-down'), kind: 'future-kind' as never }]);
     const r = validateMessage('vxdoctor.v1.n1.findings', enc(m));
