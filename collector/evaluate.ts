@@ -24,7 +24,22 @@ export interface EvaluateLoopOptions {
   log: Logger;
   /** `--partition I/N`: this instance's share merged with the other instances' digests. */
   partitioning?: Partitioning | null;
+  /** The ingest is behind the stream (its lag is over two evaluation intervals). */
+  behind?: () => boolean;
 }
+
+/**
+ * The pause after an evaluation that took `took` ms: the rest of the interval, but at least as
+ * long as the evaluation (at most half the core), and three times as long while the ingest is
+ * behind (a quarter): past a lag of `staleMs` every pair reads unknown and nothing pair-based can
+ * be diagnosed, so catching up comes before evaluating more often.
+ */
+export function evaluatePause(everyMs: number, took: number, behind: boolean): number {
+  return Math.max(everyMs - took, behind ? 3 * took : took);
+}
+
+/** Gives the event loop back: pending I/O (messages, HTTP requests) runs first. */
+const nextTurn = (): Promise<void> => new Promise<void>((r) => setImmediate(r));
 
 export class EvaluateLoop {
   /** Evaluation starts once the state was rebuilt from the stream (`begin`). */
@@ -37,18 +52,24 @@ export class EvaluateLoop {
 
   /** Starts both timers on `life`. */
   private life: Lifecycle | null = null;
+  private wasBehind = false;
 
   start(life: Lifecycle, everyMs: number): void {
     this.life = life;
-    // At most half the time: an evaluation that took longer than half the interval is followed
-    // by a pause as long as itself, so ingest (which must keep up with the stream) always gets
-    // the other half of the core. Below that the cadence is `everyMs`.
+    // At most half the time (a quarter while the ingest is behind): `evaluatePause`. Below that
+    // the cadence is `everyMs`.
     life.every(
       'evaluate',
       everyMs,
       (started) => {
-        const took = Date.now() - started;
-        return Math.max(everyMs - took, took);
+        const behind = this.o.behind?.() ?? false;
+        if (behind !== this.wasBehind) {
+          this.wasBehind = behind;
+          this.o.log.info({ behind }, behind ? 'ingest behind: evaluating less often' : 'ingest caught up');
+        }
+        // Its own time, not the steps' pauses (where ingest and reads ran).
+        const took = this.busyMs ?? Date.now() - started;
+        return evaluatePause(everyMs, took, behind);
       },
       async () => {
         await this.evaluateYielding();
@@ -71,23 +92,31 @@ export class EvaluateLoop {
   }
 
   /**
-   * As `evaluate`, giving the event loop back between listing the pairs and running the rules
-   * (each is ≈ 0.3 s at 1,000 nodes): scrapes, API reads and ingest wait for one phase, not both.
+   * As `evaluate`, giving the event loop back while the pairs are listed (every 100,000 pairs)
+   * and before the rules run: scrapes, API reads and ingest wait for a step, not the whole
+   * evaluation (at 5,000 nodes the listing alone is ≈ 1.3 s).
    */
   async evaluateYielding(): Promise<void> {
+    this.busyMs = null;
     if (!this.rebuilt) return;
-    const input = this.prepare();
-    await new Promise<void>((r) => setImmediate(r));
+    const t0 = performance.now();
+    this.pruneAndTickSafely();
+    const t1 = performance.now();
+    const input = await this.prepareInSteps();
+    await nextTurn();
     if (this.life?.stopping) return;
+    const t2 = performance.now();
     this.diagnose(input);
+    this.busyMs = t1 - t0 + this.o.state.lastBuildMs + (performance.now() - t2);
   }
+
+  /** The last stepped evaluation's own time (ms): pruning, listing and rules, not its pauses. */
+  busyMs: number | null = null;
 
   private prepare(): DiagnosisInput | null {
     const { state, log } = this.o;
     try {
-      const gone = state.prune();
-      if (gone.length) log.info({ nodes: gone.slice(0, 20), count: gone.length }, 'nodes forgotten');
-      state.tick();
+      this.pruneAndTick();
       const input = state.diagnosisInput();
       this.lastPairStatuses = input.pairs;
       return input;
@@ -95,6 +124,33 @@ export class EvaluateLoop {
       log.error({ err }, 'evaluation failed');
       return null;
     }
+  }
+
+  private async prepareInSteps(): Promise<DiagnosisInput | null> {
+    const { state, log } = this.o;
+    try {
+      const input = await state.diagnosisInputInSteps(nextTurn);
+      this.lastPairStatuses = input.pairs;
+      return input;
+    } catch (err) {
+      log.error({ err }, 'evaluation failed');
+      return null;
+    }
+  }
+
+  private pruneAndTickSafely(): void {
+    try {
+      this.pruneAndTick();
+    } catch (err) {
+      this.o.log.error({ err }, 'evaluation failed');
+    }
+  }
+
+  private pruneAndTick(): void {
+    const { state, log } = this.o;
+    const gone = state.prune();
+    if (gone.length) log.info({ nodes: gone.slice(0, 20), count: gone.length }, 'nodes forgotten');
+    state.tick();
   }
 
   private diagnose(input: DiagnosisInput | null): void {

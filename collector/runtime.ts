@@ -160,6 +160,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
     groupLabel: o.groupLabel,
     clock,
     log,
+    behind: () => ingest.lagSeconds * 1000 > 2 * (o.evaluateEveryMs ?? 2000),
   });
   const presence = new PresenceWatch({ state, ingest, log, ttlMs: o.presenceTtlMs, replicas });
 

@@ -258,6 +258,13 @@ export class BucketRing {
   sums(): { sent: number; ok: number } {
     return { sent: this.sumSent, ok: this.sumOk };
   }
+  /** `sums()` without an object (a listing over every pair reads these). */
+  get sumsSent(): number {
+    return this.sumSent;
+  }
+  get sumsOk(): number {
+    return this.sumOk;
+  }
 
   /** Takes the oldest bucket out of the sums and the ring. */
   private dropOldest(): void {

@@ -200,6 +200,153 @@ function comparePairs(a: PairRec, b: PairRec): number {
   return (a.port ?? -1) - (b.port ?? -1);
 }
 
+/** How long reads reuse a listing that is slow to build (see `pairStatuses`). */
+export const SLOW_LISTING_REUSE_MS = 15_000;
+
+/** One group pair's sums on one path while the group view is built. */
+interface GroupAcc {
+  pairs: number;
+  probed: number;
+  lossSum: number;
+  sent: number;
+  answered: number;
+}
+
+/** The group view of every path, by `PATH_SLOT`. */
+type GroupPairsByPath = [
+  NonNullable<PairsResponse['groups']>,
+  NonNullable<PairsResponse['groups']>,
+  NonNullable<PairsResponse['groups']>,
+  NonNullable<PairsResponse['groups']>,
+];
+
+/**
+ * Group x group sums per path, one directed pair (its ports merged) at a time, listed as the
+ * group view: a listing of the pairs feeds it in its order (src, dst, path, port: a directed
+ * pair's ports are adjacent), `buildGroupPairs` chain by chain. Groups by index into `names`
+ * (sorted), the sums in one typed array when there are few groups (racks, zones: a cell per
+ * group pair and path), else per group pair in a map by number: no string lookup per pair.
+ */
+export class GroupViewBuilder {
+  private readonly g: number;
+  private readonly dense: Float64Array | null;
+  private readonly sparse: Map<number, Float64Array> | null;
+  /** The directed pair being fed (`feed`): its ends, path slot, groups and sums. */
+  private runSrc: string | null = null;
+  private runDst = '';
+  private runSlot = -1;
+  private runFrom = -1;
+  private runTo = -1;
+  private runSent = 0;
+  private runOk = 0;
+
+  constructor(
+    private readonly names: readonly string[],
+    denseCells = DENSE_GROUP_CELLS,
+  ) {
+    this.g = names.length;
+    const cells = 4 * this.g * this.g;
+    this.dense = cells <= denseCells ? new Float64Array(cells * CELL) : null;
+    this.sparse = this.dense ? null : new Map();
+  }
+
+  /** One directed pair on the path in `slot`, its ports merged by the caller. */
+  add(from: number, to: number, slot: number, sent: number, ok: number): void {
+    const cell = (slot * this.g + from) * this.g + to;
+    let d: Float64Array;
+    let o: number;
+    if (this.dense) {
+      d = this.dense;
+      o = cell * CELL;
+    } else {
+      const m = this.sparse as Map<number, Float64Array>;
+      let c = m.get(cell);
+      if (!c) {
+        c = new Float64Array(CELL);
+        m.set(cell, c);
+      }
+      d = c;
+      o = 0;
+    }
+    d[o] = (d[o] as number) + 1;
+    d[o + 2] = (d[o + 2] as number) + sent;
+    d[o + 3] = (d[o + 3] as number) + ok;
+    if (sent > 0) {
+      d[o + 1] = (d[o + 1] as number) + 1;
+      d[o + 4] = (d[o + 4] as number) + (1 - ok / sent);
+    }
+  }
+
+  /** One pair (path and port) of a listing in its order: its directed pair's ports are merged. */
+  feed(p: PairRec, from: number, to: number): void {
+    const slot = PATH_SLOT[p.path];
+    if (p.src !== this.runSrc || p.dst !== this.runDst || slot !== this.runSlot) {
+      this.flush();
+      this.runSrc = p.src;
+      this.runDst = p.dst;
+      this.runSlot = slot;
+      this.runFrom = from;
+      this.runTo = to;
+    }
+    this.runSent += p.ring.sumsSent;
+    this.runOk += p.ring.sumsOk;
+  }
+
+  private flush(): void {
+    if (this.runSrc !== null) this.add(this.runFrom, this.runTo, this.runSlot, this.runSent, this.runOk);
+    this.runSrc = null;
+    this.runSent = 0;
+    this.runOk = 0;
+  }
+
+  finish(): GroupPairsByPath {
+    this.flush();
+    const g = this.g;
+    const byPath = PROBE_PATHS.map(() => [] as NonNullable<PairsResponse['groups']>) as GroupPairsByPath;
+    const emit = (cell: number, d: Float64Array, o: number) => {
+      const pairs = d[o] as number;
+      if (pairs === 0) return;
+      const probed = d[o + 1] as number;
+      (byPath[Math.floor(cell / (g * g))] as NonNullable<PairsResponse['groups']>).push({
+        from: this.names[Math.floor(cell / g) % g] as string,
+        to: this.names[cell % g] as string,
+        pairs,
+        probed,
+        loss: probed ? (d[o + 4] as number) / probed : null,
+        sent: d[o + 2] as number,
+        answered: d[o + 3] as number,
+      });
+    };
+    // Cells in index order: by path, then from, then to, each in the names' order.
+    if (this.dense) for (let c = 0; c < 4 * g * g; c++) emit(c, this.dense, c * CELL);
+    else
+      for (const c of [...(this.sparse as Map<number, Float64Array>).keys()].sort((a, b) => a - b))
+        emit(c, (this.sparse as Map<number, Float64Array>).get(c) as Float64Array, 0);
+    return byPath;
+  }
+}
+
+/** A group view cell: pairs, probed, sent, answered, loss sum. */
+const CELL = 5;
+/** Group pairs x paths kept in one typed array (256 groups; beyond, a map of the cells used). */
+const DENSE_GROUP_CELLS = 4 * 256 * 256;
+
+/** Each node's group index for a listing (-1: not shown) and the groups' names, sorted. */
+interface GroupsShown {
+  names: string[];
+  of: (name: string) => number;
+}
+
+/** A listing's walk over the sorted pairs (`judgePairs`). */
+interface ListingRun {
+  shown: GroupsShown;
+  view: GroupViewBuilder;
+  src: string | null;
+  dst: string | null;
+  from: number;
+  to: number;
+}
+
 /** One source node's pairs: how many, and by destination (chained through `PairRec.sib`). */
 interface SrcPairs {
   count: number;
@@ -616,8 +763,10 @@ export class ClusterState {
     // the stale window and more, did not probe it) is kept only while it is fresh. Stale, it is
     // `unknown` to every rule (they read known pairs only), and at 5,000 nodes such pairs were
     // four fifths of the table. A sender that stopped publishing keeps its pairs, as unknown,
-    // for the whole window.
-    const stale = this.staleMs + this.skewMs + Math.max(0, this.ingestLagMs);
+    // for the whole window. Both times are the sender's (its later probes messages did not
+    // carry the pair), so the ingest lag does not count: kept for the lag, such pairs doubled the
+    // state at 5,000 nodes 35 s behind and filled the pair cap.
+    const stale = this.staleMs + this.skewMs;
     let src: NodeRec | undefined;
     this.forEachPair((p) => {
       if (p.ring.dropBefore(cutoff)) p.rev++;
@@ -709,11 +858,6 @@ export class ClusterState {
   /** With the presence gate on, only nodes that have had a presence record count. */
   private visible(n: NodeRec | undefined): n is NodeRec {
     return n !== undefined && (!this.presenceGate || n.presenceAt !== null);
-  }
-  private pairVisible(p: PairRec): boolean {
-    return (
-      !this.presenceGate || (this.visible(this.nodesMap.get(p.src)) && this.visible(this.nodesMap.get(p.dst)))
-    );
   }
 
   /** The collector lost its NATS connection (`at` epoch ms). */
@@ -852,16 +996,36 @@ export class ClusterState {
   /** Built now (an evaluation never judges a listing a scrape made earlier); cached for reads. */
   freshPairStatuses(): PairStatus[] {
     const now = this.clock();
-    const list = this.buildPairStatuses(now);
+    const list = this.timedBuild(now);
     this.statusCache = { at: now, list };
     return list;
   }
 
+  /** How long the last listing took to build (ms, the process's own clock). */
+  lastBuildMs = 0;
+  private timedBuild(now: number): PairStatus[] {
+    const t0 = performance.now();
+    const list = this.buildPairStatuses(now);
+    this.lastBuildMs = performance.now() - t0;
+    return list;
+  }
+
+  /**
+   * For reads (scrapes, the API, the page): the last listing while it is younger than
+   * `statusCacheMs`. Where building one takes longer than that (1.3 s at 5,000 nodes), a read
+   * would rebuild on nearly every call and answer in seconds: reads then serve the last listing
+   * for up to `SLOW_LISTING_REUSE_MS`, the one the last evaluation built (as old as the root
+   * causes beside it, refreshed by every evaluation), and build only when evaluations stopped.
+   */
   pairStatuses(): PairStatus[] {
     const now = this.clock();
     const c = this.statusCache;
-    if (c && this.statusCacheMs > 0 && now >= c.at && now - c.at < this.statusCacheMs) return c.list;
-    const out = this.buildPairStatuses(now);
+    if (c && this.statusCacheMs > 0 && now >= c.at) {
+      const age = now - c.at;
+      if (age < this.statusCacheMs) return c.list;
+      if (this.lastBuildMs > this.statusCacheMs && age < SLOW_LISTING_REUSE_MS) return c.list;
+    }
+    const out = this.timedBuild(now);
     this.statusCache = { at: now, list: out };
     return out;
   }
@@ -875,16 +1039,61 @@ export class ClusterState {
   private added: PairRec[] = [];
 
   private buildPairStatuses(now: number): PairStatus[] {
-    const staleMs = this.staleMs + Math.max(0, this.ingestLagMs);
+    const all = this.sortedPairs();
+    const run = this.listingRun();
+    const out: PairStatus[] = [];
+    this.judgePairs(all, 0, all.length, now, out, run);
+    this.groupCache = { at: now, byPath: run.view.finish() };
+    return out;
+  }
+
+  /** Every pair in the listing's order (the last order, the pairs made since, sorted). */
+  private sortedPairs(): PairRec[] {
     const all: PairRec[] = [];
     for (const p of this.order) if (!p.dropped) all.push(p);
     for (const p of this.added) if (!p.dropped) all.push(p);
     this.added = [];
     all.sort(comparePairs);
     this.order = all;
-    const out: PairStatus[] = [];
-    for (const p of all) {
-      if (p.ring.length === 0 || !this.pairVisible(p)) continue;
+    return all;
+  }
+
+  /** A listing's walk: the groups shown, the group view it feeds, the current ends' groups. */
+  private listingRun(): ListingRun {
+    const shown = this.groupsShown(this.groupLabel);
+    return { shown, view: new GroupViewBuilder(shown.names), src: null, dst: null, from: -1, to: -1 };
+  }
+
+  /**
+   * Judges `all[from..to)` as of `now` (in place), lists the shown ones into `out` and feeds
+   * them to the group view (so the segment gauge, the page's matrix and the segment sampler
+   * read the group view of the listing the root causes came from, without another pass).
+   */
+  private judgePairs(
+    all: PairRec[],
+    from: number,
+    to: number,
+    now: number,
+    out: PairStatus[],
+    run: ListingRun,
+  ): void {
+    const staleMs = this.staleMs + Math.max(0, this.ingestLagMs);
+    for (let i = from; i < to; i++) {
+      const p = all[i] as PairRec;
+      // A listing built in steps: a pair may have been dropped since it was sorted.
+      if (p.dropped || p.ring.length === 0) continue;
+      // Shown when both ends are (the groups looked up once per source and destination run).
+      if (p.src !== run.src) {
+        run.src = p.src;
+        run.from = run.shown.of(p.src);
+        run.dst = null;
+      }
+      if (run.from < 0) continue;
+      if (p.dst !== run.dst) {
+        run.dst = p.dst;
+        run.to = run.shown.of(p.dst);
+      }
+      if (run.to < 0) continue;
       // The latest probe, its "arrived" filled in from the destination's arrival reports (in
       // place: the pair's own object, from its own capture verdict every time).
       const last = p.latest as PairStatus['last'];
@@ -892,18 +1101,45 @@ export class ClusterState {
       // Window sums and fail streak change only with the buckets: recomputed when they did.
       if (p.sumsRev !== p.rev) {
         const { streak, since } = p.ring.failRun();
-        const sums = p.ring.sums();
         p.failStreak = streak;
         p.failSince = since;
-        p.sent = sums.sent;
-        p.answered = sums.ok;
+        p.sent = p.ring.sumsSent;
+        p.answered = p.ring.sumsOk;
         p.sumsRev = p.rev;
       }
       p.status = now - last.at > staleMs || !last.sent ? 'unknown' : probeOk(last) ? 'pass' : 'fail';
       p.last = last;
       p.hops = p.walk && now - p.walk.at <= this.windowMs ? p.walk : undefined;
+      run.view.feed(p, run.from, run.to);
       out.push(p);
     }
+  }
+
+  /**
+   * As `freshPairStatuses`, giving the event loop back (`pause`) after every `step` pairs: at
+   * 5,000 nodes a listing is ≈ 1.3 s of one piece, and every scrape, API read and message waited
+   * behind it. Messages applied meanwhile update the pairs not yet judged (a pair is judged
+   * whole, as of `now`); pairs made meanwhile are in the next listing, dropped ones are skipped.
+   */
+  async freshPairStatusesInSteps(pause: () => Promise<void>, step = 100_000): Promise<PairStatus[]> {
+    // Its own time, not the pauses' (what a read would have waited for, `pairStatuses`).
+    let busy = 0;
+    let t = performance.now();
+    const now = this.clock();
+    const all = this.sortedPairs();
+    const run = this.listingRun();
+    const out: PairStatus[] = [];
+    for (let from = 0; from < all.length; from += step) {
+      this.judgePairs(all, from, Math.min(all.length, from + step), now, out, run);
+      busy += performance.now() - t;
+      await pause();
+      t = performance.now();
+    }
+    const byPath = run.view.finish();
+    busy += performance.now() - t;
+    this.lastBuildMs = busy;
+    this.statusCache = { at: now, list: out };
+    this.groupCache = { at: now, byPath };
     return out;
   }
 
@@ -955,80 +1191,99 @@ export class ClusterState {
     return this.nodesMap.get(name)?.labels[label] ?? '';
   }
 
-  private groupCache = new Map<string, { at: number; list: NonNullable<PairsResponse['groups']> }>();
+  /** Group x group loss for every path for the configured label (built or of a listing). */
+  private groupCache: { at: number; byPath: GroupPairsByPath } | null = null;
 
   /**
-   * Group x group loss on one path (mean loss over probed pairs), grouped by `label`. Reused for
-   * `statusCacheMs` like the pair statuses (scrapes, the page and the segment sampler ask alike).
+   * Group x group loss on one path (mean loss over probed pairs), grouped by `label`. Every
+   * listing of the pairs leaves the group view of its pairs (an evaluation's is the one its root
+   * causes came from); reads reuse it as they reuse the listing (`pairStatuses`), else one pass
+   * builds every path (a scrape asks for all four paths, the page and the segment sampler one).
    */
   groupPairs(path: ProbePath, label = this.groupLabel): NonNullable<PairsResponse['groups']> {
     // Only the configured label is cached (an API caller may ask for any label).
-    if (label !== this.groupLabel) return this.buildGroupPairs(path, label);
+    if (label !== this.groupLabel) return this.buildGroupPairs(label)[PATH_SLOT[path]];
     const now = this.clock();
-    const k = path;
-    const c = this.groupCache.get(k);
-    if (c && this.statusCacheMs > 0 && now >= c.at && now - c.at < this.statusCacheMs) return c.list;
-    const list = this.buildGroupPairs(path, label);
-    this.groupCache.set(k, { at: now, list });
-    return list;
+    const c = this.groupCache;
+    if (c && this.statusCacheMs > 0 && now >= c.at) {
+      const age = now - c.at;
+      // As the listing it came with (`pairStatuses`): while listings are slow to build, the last
+      // evaluation's group view serves reads.
+      if (age < this.statusCacheMs) return c.byPath[PATH_SLOT[path]];
+      if (this.lastBuildMs > this.statusCacheMs && age < SLOW_LISTING_REUSE_MS)
+        return c.byPath[PATH_SLOT[path]];
+    }
+    const byPath = this.buildGroupPairs(label);
+    this.groupCache = { at: now, byPath };
+    return byPath[PATH_SLOT[path]];
   }
 
-  private buildGroupPairs(path: ProbePath, label: string): NonNullable<PairsResponse['groups']> {
-    const acc = new Map<
-      string,
-      {
-        from: string;
-        to: string;
-        pairs: number;
-        probed: number;
-        lossSum: number;
-        sent: number;
-        answered: number;
-      }
-    >();
-    // Straight from the samples, as pairs() counts them (ports merged per directed pair), but
-    // without building N² views: at 500 nodes this is the page's default request.
-    const perPair = new Map<string, { src: string; dst: string; sent: number; answered: number }>();
-    this.forEachPair((p) => {
-      if (p.path !== path || p.ring.length === 0 || !this.pairVisible(p)) return;
-      const k = `${p.src}|${p.dst}`;
-      let c = perPair.get(k);
-      if (!c) {
-        c = { src: p.src, dst: p.dst, sent: 0, answered: 0 };
-        perPair.set(k, c);
-      }
-      const sums = p.ring.sums();
-      c.sent += sums.sent;
-      c.answered += sums.ok;
-    });
-    for (const p of perPair.values()) {
-      const from = this.groupOf(p.src, label);
-      const to = this.groupOf(p.dst, label);
-      const k = `${from}|${to}`;
-      let a = acc.get(k);
-      if (!a) {
-        a = { from, to, pairs: 0, probed: 0, lossSum: 0, sent: 0, answered: 0 };
-        acc.set(k, a);
-      }
-      a.pairs++;
-      a.sent += p.sent;
-      a.answered += p.answered;
-      if (p.sent > 0) {
-        a.probed++;
-        a.lossSum += 1 - p.answered / p.sent;
+  /**
+   * Straight from the samples, as pairs() counts them (ports merged per directed pair), without
+   * a view, key string or map entry per pair: a destination's chain is one directed pair (its
+   * paths and ports), so it is summed in place, and the groups are looked up once per chain.
+   */
+  private buildGroupPairs(label: string): GroupPairsByPath {
+    const shown = this.groupsShown(label);
+    const view = new GroupViewBuilder(shown.names);
+    const sent = [0, 0, 0, 0];
+    const answered = [0, 0, 0, 0];
+    const seen = [false, false, false, false];
+    for (const [src, sp] of this.bySrc) {
+      const from = shown.of(src);
+      if (from < 0) continue;
+      for (const [dst, first] of sp.byDst) {
+        const to = shown.of(dst);
+        if (to < 0) continue;
+        sent.fill(0);
+        answered.fill(0);
+        seen.fill(false);
+        for (let p: PairRec | null = first; p !== null; p = p.sib) {
+          if (p.ring.length === 0) continue;
+          const i = PATH_SLOT[p.path];
+          seen[i] = true;
+          sent[i] = (sent[i] as number) + p.ring.sumsSent;
+          answered[i] = (answered[i] as number) + p.ring.sumsOk;
+        }
+        for (let i = 0; i < 4; i++)
+          if (seen[i]) view.add(from, to, i, sent[i] as number, answered[i] as number);
       }
     }
-    return [...acc.values()]
-      .sort((a, b) => (a.from === b.from ? a.to.localeCompare(b.to) : a.from.localeCompare(b.from)))
-      .map((a) => ({
-        from: a.from,
-        to: a.to,
-        pairs: a.pairs,
-        probed: a.probed,
-        loss: a.probed ? a.lossSum / a.probed : null,
-        sent: a.sent,
-        answered: a.answered,
-      }));
+    return view.finish();
+  }
+
+  /**
+   * Each node's group, read once per listing (not per pair): null for a node not shown; a
+   * pair's end without a record is ungrouped unless the presence gate hides it.
+   */
+  private groupsShown(label: string): GroupsShown {
+    const groupOf = new Map<string, string | null>();
+    const set = new Set<string>(['']);
+    for (const n of this.nodesMap.values()) {
+      const g = !this.presenceGate || this.visible(n) ? (n.labels[label] ?? '') : null;
+      groupOf.set(n.name, g);
+      if (g !== null) set.add(g);
+    }
+    const names = [...set].sort((a, b) => a.localeCompare(b));
+    const index = new Map(names.map((g, i) => [g, i]));
+    const ungrouped = this.presenceGate ? -1 : (index.get('') as number);
+    const idx = new Map<string, number>();
+    for (const [name, g] of groupOf) idx.set(name, g === null ? -1 : (index.get(g) as number));
+    return { names, of: (name) => idx.get(name) ?? ungrouped };
+  }
+
+  /** As `diagnosisInput`, the pairs listed in steps (`freshPairStatusesInSteps`). */
+  async diagnosisInputInSteps(pause: () => Promise<void>, step?: number): Promise<DiagnosisInput> {
+    const now = this.clock();
+    const pairs = await this.freshPairStatusesInSteps(pause, step);
+    return {
+      now,
+      windowMs: this.windowMs,
+      groupLabel: this.groupLabel,
+      nodes: this.nodeStatuses(),
+      pairs,
+      findings: this.activeFindings(),
+    };
   }
 
   diagnosisInput(): DiagnosisInput {

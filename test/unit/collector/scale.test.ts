@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { evaluatePause } from '../../../collector/evaluate.js';
 import { IngestCounters } from '../../../collector/ingest/index.js';
-import { ClusterState } from '../../../collector/state/index.js';
+import { ClusterState, SLOW_LISTING_REUSE_MS } from '../../../collector/state/index.js';
 import { presence, round, healthy, T0 } from './synth.js';
 
 describe('collector ingest position', () => {
@@ -60,5 +61,70 @@ describe('collector state under ingest lag', () => {
     assert.notEqual(c.s.pairStatuses(), a, 'rebuilt after 1 s');
     const u = build(0);
     assert.notEqual(u.s.pairStatuses(), u.s.pairStatuses(), 'no cache by default');
+  });
+  it('reads serve the last evaluation listing while listings are slower to build than the cache time', () => {
+    const c = build(0, 1000);
+    c.at(T0 + 6000);
+    const evaluated = c.s.freshPairStatuses();
+    // As measured at 5,000 nodes: a listing takes longer to build than the cache time.
+    c.s.lastBuildMs = 1300;
+    c.at(T0 + 6000 + 4000);
+    assert.equal(c.s.pairStatuses(), evaluated, 'a read 4 s later: the evaluation listing');
+    c.at(T0 + 6000 + SLOW_LISTING_REUSE_MS + 1);
+    const rebuilt = c.s.pairStatuses();
+    assert.notEqual(rebuilt, evaluated, 'no evaluation for longer than the reuse bound: rebuilt');
+    // Fast again (the rebuild measured itself): the plain cache time holds.
+    c.s.lastBuildMs = 5;
+    c.at(T0 + 6000 + SLOW_LISTING_REUSE_MS + 1 + 2000);
+    assert.notEqual(c.s.pairStatuses(), rebuilt, 'fast listings: rebuilt after 1 s');
+  });
+});
+
+describe('evaluation share', () => {
+  it('keeps the interval when evaluations are quick, half the core when slow, a quarter while behind', () => {
+    assert.equal(evaluatePause(2000, 300, false), 1700, 'quick: the rest of the interval');
+    assert.equal(evaluatePause(2000, 300, true), 1700, 'quick and behind: the interval still');
+    assert.equal(evaluatePause(2000, 2200, false), 2200, 'slow: a pause as long as the evaluation');
+    assert.equal(evaluatePause(2000, 2200, true), 6600, 'slow and behind: three times as long');
+  });
+});
+
+describe('pair listing in steps', () => {
+  const statuses = (l: ReturnType<ClusterState['pairStatuses']>) =>
+    l.map((p) => `${p.src}>${p.dst}/${p.path}:${p.port ?? '-'}=${p.status},${p.sent}/${p.answered}`);
+  const build = () => {
+    let now = T0;
+    const s = new ClusterState({ clock: () => now, staleMs: 30_000, statusCacheMs: 1000 });
+    for (const n of ['n1', 'n2', 'n3', 'n4']) s.applyPresence(presence(n, T0));
+    for (let r = 0; r < 3; r++) for (const m of round(r, healthy)) s.apply(m);
+    now = T0 + 3 * 5000;
+    return s;
+  };
+  it('lists what one piece lists, giving the event loop back every step', async () => {
+    const whole = statuses(build().freshPairStatuses());
+    let pauses = 0;
+    const stepped = build();
+    const list = await stepped.freshPairStatusesInSteps(async () => {
+      pauses++;
+    }, 5);
+    assert.ok(whole.length > 10, `${whole.length} pairs`);
+    assert.deepEqual(statuses(list), whole);
+    assert.equal(pauses, Math.ceil(whole.length / 5));
+    assert.ok(stepped.pairStatuses() === list, 'cached for reads');
+  });
+  it('skips pairs dropped while it was paused', async () => {
+    const s = build();
+    const whole = statuses(s.freshPairStatuses());
+    let first = true;
+    const list = await s.freshPairStatusesInSteps(async () => {
+      if (first) s.forget('n4');
+      first = false;
+    }, 1);
+    // The first pair was judged before n4 was forgotten; none of n4's after it.
+    assert.ok(list.slice(1).every((p) => p.src !== 'n4' && p.dst !== 'n4'));
+    assert.deepEqual(
+      statuses(list.slice(1)),
+      whole.slice(1).filter((l) => !/\bn4\b/.test(l)),
+    );
   });
 });

@@ -1,7 +1,7 @@
 import type { HopsEvidence } from '../../../shared/schema.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ClusterState } from '../../../collector/state/index.js';
+import { ClusterState, GroupViewBuilder } from '../../../collector/state/index.js';
 import {
   type Fault,
   finding,
@@ -96,6 +96,26 @@ describe('cluster state', () => {
     assert.ok(silent.length > 0, "a silent sender's pairs stay for the window");
     assert.ok(silent.every((p) => p.status === 'unknown'));
     assert.ok(s.rotatedOut > before);
+    // While the ingest lags, a rotated-away pair goes all the same: the sender's own later
+    // messages (its time, not the collector's) show it moved on. Kept for the lag, such pairs
+    // doubled the state at 5,000 nodes 35 s behind and filled the pair cap.
+    const lagging = new ClusterState({ clock: () => now, windowMs: 120_000, staleMs: 10_000 });
+    lagging.ingestLagMs = 60_000;
+    now = T0;
+    for (const m of round(0, healthy)) lagging.apply(m);
+    for (let n = 1; n < 6; n++)
+      for (const m of round(n, healthy)) {
+        if (m.node === 'n1') m.results = m.results.filter((r) => r.dst !== 'n2');
+        lagging.apply(m);
+      }
+    now = T0 + 6 * ROUND_MS;
+    lagging.tick();
+    assert.equal(
+      lagging.pairs('vxlan').find((p) => p.src === 'n1' && p.dst === 'n2'),
+      undefined,
+      'rotated-away pair dropped while lagging',
+    );
+    assert.ok(lagging.pairs('vxlan').find((p) => p.src === 'n2' && p.dst === 'n1'));
   });
 
   it('drops one port of a destination and keeps counting the others; the port comes back as a new pair', () => {
@@ -276,6 +296,80 @@ describe('cluster state', () => {
       s.groupPairs('control').some((g) => (g.loss ?? 0) > 0),
       'the partial loss shows',
     );
+    // The group view a listing leaves (what scrapes and the sampler read after an evaluation)
+    // is the one a pass over the pairs builds, gate and ports included: n4 has no presence.
+    const gated = () => {
+      const g = new ClusterState({ clock: () => T0 + 3 * 5000, presenceGate: true, statusCacheMs: 1000 });
+      for (const n of ['n1', 'n2', 'n3']) g.applyPresence(presence(n, T0));
+      for (let r = 0; r < 3; r++)
+        for (const m of round(r, (a, b, p, port) =>
+          a === 'n1' && b === 'n3' && p === 'control' && port === 7946 && r !== 1
+            ? { kind: 'lost-in-path' }
+            : { kind: 'ok' },
+        ))
+          g.apply(m);
+      return g;
+    };
+    const listed = gated();
+    listed.freshPairStatuses();
+    const built = gated();
+    for (const path of ['vxlan', 'control', 'pmtu', 'overlay'] as const) {
+      assert.deepEqual(listed.groupPairs(path), built.groupPairs(path), path);
+      assert.ok(built.groupPairs(path).length > 0, path);
+    }
+    assert.deepEqual(
+      built.groupPairs('control').map((g) => [g.from, g.to, g.pairs]),
+      [
+        ['A', 'A', 2],
+        ['A', 'B', 2],
+        ['B', 'A', 2],
+      ],
+      'n4 is hidden: B is n3 alone',
+    );
+    assert.ok((built.groupPairs('control')[1]?.loss ?? 0) > 0, "n1 -> n3's lost port shows");
+    // Read from the listing (clock unchanged, within the cache time), not built again.
+    listed.forget('n3');
+    assert.deepEqual(listed.groupPairs('control'), built.groupPairs('control'));
+
+    // Grouped by a label no node has (uncached): one group holding every probed pair.
+    const all = s.groupPairs('vxlan', 'no-such-label');
+    assert.deepEqual(
+      all.map((g) => [g.from, g.to, g.pairs]),
+      [['', '', s.pairs('vxlan').length]],
+    );
+    assert.ok((all[0]?.loss ?? 0) > 0, 'the lost vxlan round counts');
+  });
+});
+
+describe('group view', () => {
+  it('sums the same in one typed array (few groups) as in a map of the cells used (many)', () => {
+    const names = ['a', 'b', 'c', 'd', 'e'];
+    const dense = new GroupViewBuilder(names);
+    const sparse = new GroupViewBuilder(names, 0);
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let i = 0; i < 500; i++) {
+      const [f, t, slot, sent] = [rnd(5), rnd(5), rnd(4), rnd(6)];
+      const ok = sent ? rnd(sent + 1) : 0;
+      dense.add(f, t, slot, sent, ok);
+      sparse.add(f, t, slot, sent, ok);
+    }
+    const d = dense.finish();
+    assert.deepEqual(sparse.finish(), d);
+    // Listed by path, then from, then to; a cell fed nothing is not listed.
+    for (const list of d) {
+      const keys = list.map((g) => `${g.from}${g.to}`);
+      assert.deepEqual(keys, [...keys].sort());
+      assert.ok(list.every((g) => g.pairs > 0 && g.probed <= g.pairs));
+    }
+    const one = new GroupViewBuilder(names, 0);
+    one.add(1, 3, 2, 4, 3);
+    assert.deepEqual(one.finish()[2], [
+      { from: 'b', to: 'd', pairs: 1, probed: 1, loss: 0.25, sent: 4, answered: 3 },
+    ]);
   });
 });
 
