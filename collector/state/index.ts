@@ -203,15 +203,6 @@ function comparePairs(a: PairRec, b: PairRec): number {
 /** How long reads reuse a listing that is slow to build (see `pairStatuses`). */
 export const SLOW_LISTING_REUSE_MS = 15_000;
 
-/** One group pair's sums on one path while the group view is built. */
-interface GroupAcc {
-  pairs: number;
-  probed: number;
-  lossSum: number;
-  sent: number;
-  answered: number;
-}
-
 /** The group view of every path, by `PATH_SLOT`. */
 type GroupPairsByPath = [
   NonNullable<PairsResponse['groups']>,
