@@ -195,8 +195,21 @@ describe('e2e: routed ECMP fabric, faults named by their hop', {
       // their healthy cost, not a walk per probe.
       assert.ok(faultCpu < healthyCpu * 4 + 1, `fault ${faultCpu} s vs healthy ${healthyCpu} s`);
 
-      const stdout = await cli(['status', '--collector', url]);
-      assert.match(stdout, /\d+ of \d+ flows fail: one of the parallel paths drops VXLAN/);
+      // Read while the root cause is up: with half the flows failing, a round whose new source
+      // ports all hash to spine 2 leaves no failing pair for one evaluation (CI once read
+      // `status` right then, 16 s after the verdict).
+      const flowsLine = /\d+ of \d+ flows fail: one of the parallel paths drops VXLAN/;
+      const stdout = await waitFor<string | undefined>(
+        '`vxdoctor status` showing the root cause',
+        async () => {
+          const out = await cli(['status', '--collector', url]);
+          return flowsLine.test(out) ? out : undefined;
+        },
+        30_000,
+        1000,
+      );
+      assert.ok(stdout);
+      assert.match(stdout, flowsLine);
       assert.match(stdout, /hop walk h\d+ -> h\d+: VXLAN port 4789 forwarded by 10\.66\.\d\.6/);
     } finally {
       await fab!.clear();
