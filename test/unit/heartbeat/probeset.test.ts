@@ -9,7 +9,7 @@ import {
   selectTargets,
 } from '../../../agent/heartbeat/probeset.js';
 
-const { groupCap, crossPerNode } = DEFAULT_PROBESET;
+const { groupCap, crossPerNode, crossDwell } = DEFAULT_PROBESET;
 
 /** One group per entry of `sizes`; group names sort in index order. */
 function build(sizes: number[]): PeerRef[] {
@@ -211,13 +211,17 @@ describe('probe set', () => {
       const size = (p: PeerRef) => topo.sizes[gid.get(p.name)!]!;
       const bound = coverageBound(peers);
       const costMax = maxTargetsPerRound(peers);
-      // The documented closed form: bound <= max_X max(ceil((m-1)/groupCap), m*ceil(T/(m*c'))).
+      // The documented closed form: bound <= max_X max(ceil((m-1)/groupCap), (steps-1)*d + 1)
+      // with steps = m*ceil(T/(m*c')).
       if (n > DEFAULT_PROBESET.fullMeshMax) {
         const c2 = Math.ceil(crossPerNode / 2);
         const closed = Math.max(
           1,
           ...topo.sizes.map((m) =>
-            Math.max(Math.ceil((m - 1) / groupCap), G > 1 ? m * Math.ceil((n - m) / (m * c2)) : 0),
+            Math.max(
+              Math.ceil((m - 1) / groupCap),
+              G > 1 ? (m * Math.ceil((n - m) / (m * c2)) - 1) * crossDwell + 1 : 0,
+            ),
           ),
         );
         assert.ok(bound <= closed, `bound ${bound} <= closed form ${closed}`);
@@ -287,10 +291,59 @@ describe('probe set', () => {
     });
   }
 
+  it('cross targets dwell for crossDwell rounds: fewer distinct pairs per window, same guarantees', () => {
+    const peers = build(Array(125).fill(40)); // 5,000 nodes
+    const sources = peers.filter((_, i) => i % 97 === 0);
+    const window = 24; // a 2 min window of 5 s rounds
+    const distinct = (opts: typeof DEFAULT_PROBESET) => {
+      let most = 0;
+      for (const s of sources) {
+        const seen = new Set<string>();
+        for (let r = FAR; r < FAR + window; r++)
+          for (const d of selectTargets(s, peers, r, opts)) seen.add(d);
+        most = Math.max(most, seen.size);
+      }
+      return most;
+    };
+    const once = { ...DEFAULT_PROBESET, crossDwell: 1 };
+    const dwelt = { ...DEFAULT_PROBESET, crossDwell: 4 };
+    // Own group (39 mates) plus k = 8 new cross targets per step.
+    assert.equal(distinct(once), 39 + 8 * window);
+    assert.ok(distinct(dwelt) <= 39 + 8 * (window / 4 + 1), `${distinct(dwelt)}`);
+    for (const s of sources) {
+      const own = (d: string) => d.split('-')[0] === s.group;
+      const cross = (r: number) => selectTargets(s, peers, r, dwelt).filter((d) => !own(d));
+      // Same cross targets within a step (rounds 4q .. 4q+3), new ones at the next step.
+      assert.deepEqual(cross(400), cross(403));
+      assert.notDeepEqual(cross(403), cross(404));
+    }
+    // Every ordered pair of groups in every round, whatever the dwell.
+    for (const opts of [once, dwelt, { ...DEFAULT_PROBESET, crossDwell: 7 }])
+      for (const r of [0, 5, FAR]) {
+        const pairs = new Set<string>();
+        for (const p of peers)
+          for (const d of selectTargets(p, peers, r, opts)) {
+            const g = d.split('-')[0]!;
+            if (g !== p.group) pairs.add(`${p.group}>${g}`);
+          }
+        assert.equal(pairs.size, 125 * 124, `dwell ${opts.crossDwell} round ${r}`);
+      }
+    // The pair bound scales with the dwell and holds from a start inside a step.
+    const b1 = coverageBound(peers, once);
+    const b4 = coverageBound(peers, dwelt);
+    assert.equal(b4, (b1 - 1) * 4 + 1);
+    const s = peers[1234]!;
+    const seen = new Set<string>();
+    for (let r = FAR + 2; r < FAR + 2 + b4; r++)
+      for (const d of selectTargets(s, peers, r, dwelt)) seen.add(d);
+    assert.equal(seen.size, peers.length - 1);
+  });
+
   it('the audit case: b0-like nodes of 2-node groups reach the 300-node groups within the bound', () => {
     const peers = build([...Array(98).fill(2), 300, 300]);
     const bound = coverageBound(peers);
-    assert.ok(bound <= 130, `bound ${bound} (was 602 claimed / 3,899 needed before the fix)`);
+    // 130 steps of the cross schedule (was 602 claimed / 3,899 needed before the fix).
+    assert.ok(bound <= (130 - 1) * crossDwell + 1, `bound ${bound}`);
     const self = peers[0]!;
     const seen = new Set<string>();
     for (let r = 0; r < bound; r++) for (const d of selectTargets(self, peers, r)) seen.add(d);
