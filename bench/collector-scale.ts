@@ -8,7 +8,9 @@
  *
  * Prints one JSON document per N on stdout (and writes test-output/collector-scale-<N>.json):
  *  collector CPU (% of one core) and RSS max, ingest lag p50/max (age of the oldest message the
- *  durable has not been delivered) and consumer backlog, slow-consumer cuts, stream bytes per
+ *  durable has not been delivered) and consumer backlog, messages lost unread (the collector's
+ *  own count of stream sequences it never saw, while measured and since start) and discarded by
+ *  the stream's cap (read or not), slow-consumer cuts, stream bytes per
  *  node per hour, /metrics and /api/v1/diagnosis latency p50/max, time to verdict of the fault,
  *  agent-side bytes published per node per round (by kind), the simulator's and nats-server's
  *  own CPU, and the collector's pair-cap refusals.
@@ -257,6 +259,7 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
     const pub0 = JSON.parse(JSON.stringify(simStats)) as typeof simStats;
     const t0 = Date.now();
     let metricsText = '';
+    let firstMetricsText = '';
     let lastMetricsAt = 0;
     const sampleLag = async (): Promise<void> => {
       try {
@@ -288,7 +291,10 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
         const [m, d] = await Promise.all([timed(`${base}/metrics`), timed(`${base}/api/v1/diagnosis`)]);
         metricsMs.push(m.ms);
         diagMs.push(d.ms);
-        if (m.status === 200) metricsText = m.body;
+        if (m.status === 200) {
+          metricsText = m.body;
+          if (!firstMetricsText) firstMetricsText = m.body;
+        }
         await sampleLag();
       }
       await sleep(1000);
@@ -306,7 +312,13 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
     const dMsgs = (k: string) => (pub1.messages?.[k] ?? 0) - (pub0.messages?.[k] ?? 0);
     const rounds = dMsgs('probes') / n;
     const perRound = (k: string) => (rounds > 0 ? Math.round(dBytes(k) / n / rounds) : null);
-    const lostUnread = Math.max(0, s1.state.first_seq - s0.state.first_seq);
+    // Discarded by the stream's max_bytes while measured: read or not (a full stream discards
+    // its oldest messages, usually long read). Lost unread: the collector's own count of the
+    // stream sequences it never saw (vxdoctor_state_dropped_total{what="messages"}).
+    const discardedByCap = Math.max(0, s1.state.first_seq - s0.state.first_seq);
+    const lostCount = (text: string) => metricSum(text, 'vxdoctor_state_dropped_total', 'what="messages"');
+    const lostUnread = firstMetricsText ? lostCount(metricsText) - lostCount(firstMetricsText) : null;
+    const lostUnreadSinceStart = metricsText ? lostCount(metricsText) : null;
     const capped = s1.state.bytes >= 0.98 * (s1.config.max_bytes ?? Number.POSITIVE_INFINITY);
     const streamBytesRate = capped ? null : (((s1.state.bytes - s0.state.bytes) / dt) * 3600) / n; // bytes per node per hour
     const varz = (await timed(`http://127.0.0.1:${monPort}/varz`)).body;
@@ -371,6 +383,8 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
         backlogMax: backlog.length ? Math.max(...backlog) : null,
         slowConsumers,
         lostUnread,
+        lostUnreadSinceStart,
+        discardedByCap,
       },
       latencyMs: {
         metricsP50: r3(quantile(metricsMs, 0.5)),
