@@ -17,8 +17,9 @@
  *    (j < k), where R = floor(r/d) is the cross step and d = crossDwell: a node keeps its cross
  *    targets for d rounds, so a pair across groups gets d consecutive samples in a window instead
  *    of one, and the collector tracks about k*W/d cross pairs per node over a W-round window
- *    instead of k*W (at the defaults and a 24-round window: 87 distinct targets instead of 231); slot a is position p = a mod L of C_X, in sweep u = floor(a/L); if p is the t-th slot
- *    of Y's block, s probes member (u*S_Y + t + hash(s)) mod |Y| of Y.
+ *    instead of k*W (at the defaults and a 24-round window: 87 distinct targets instead of 231).
+ *    Slot a is position p = a mod L of C_X, in sweep u = floor(a/L); if p is the t-th slot of Y's
+ *    block, s probes member (u*S_Y + t + hash(s)) mod |Y| of Y.
  *
  * Guarantees, for a fixed peer list that every node sees alike:
  *  - every ordered pair of groups, every round: in round r the members of X take the m*k
