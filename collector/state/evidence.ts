@@ -55,44 +55,53 @@ export function fragHop(icmp: string[]): string | null {
   return null;
 }
 
-const MASK = 1023;
-/** Counters saturate here (a pair sends one probe per round and port; this is never reached). */
-const CAP = MASK;
+/**
+ * Counters are 5 bits (a pair sends one probe per round and port, so a bucket counts one or
+ * two; they saturate at 31), sizes 16 bits (0..65534; 65535 is none).
+ */
+const M5 = 31;
 const put = (word: number, shift: number, v: number): number =>
-  (word & ~(MASK << shift)) | (Math.max(0, Math.min(CAP, v)) << shift);
-const get = (word: number, shift: number): number => (word >> shift) & MASK;
-const INT_MAX = 2 ** 31 - 1;
-const fits = (v: number): boolean => v >= -INT_MAX && v <= INT_MAX;
-/** A nullable size as an int32 (null: -1; sizes are 0..65535 by schema, a parsed ICMP MTU clamped). */
-const enc = (v: number | null): number => (v === null ? -1 : Math.max(0, Math.min(INT_MAX, Math.round(v))));
-const dec = (v: number): number | null => (v < 0 ? null : v);
+  (word & ~(M5 << shift)) | (Math.max(0, Math.min(M5, v)) << shift);
+const get = (word: number, shift: number): number => (word >>> shift) & M5;
+const NONE16 = 0xffff;
+const enc16 = (v: number | null): number =>
+  v === null ? NONE16 : Math.max(0, Math.min(NONE16 - 1, Math.round(v)));
+const dec16 = (v: number): number | null => (v === NONE16 ? null : v);
+const lo16 = (w: number): number => w & 0xffff;
+const hi16 = (w: number): number => (w >>> 16) & 0xffff;
+const pack16 = (lo: number, hi: number): number => (lo & 0xffff) | (hi << 16);
+/** Send-time offsets (ms) kept within ±2^30 of the ring's base: beyond, it is moved (`rebase`). */
+const AT_SPAN = 2 ** 30;
+/** Round offsets are 17-bit signed; the base moves when a round is more than 2^15 from it. */
+const ROUND_SPAN = 2 ** 15;
+const roundBits = (w1: number): number => w1 >> 15;
 
 /**
- * Int32s per bucket: round and send time as offsets from the ring's base and the nine counters
- * three to a word (a narrow ring: 20 B); a wide ring adds the PMTU outcome (required, largest
- * passing, learned PMTU, frag-needed MTU; -1 for none) and the frag-needed hop (index + 1 into the
- * ring's short list of hop addresses): 40 B. A ring is narrow until a result carries them.
+ * Int32s per bucket. A narrow ring (3: 12 B a bucket): the send time as ms from the ring's base;
+ * the round (17-bit signed offset from the ring's base) with sent, leftSrc, leftKnown; arrived,
+ * arrivedKnown, ok, replySeen, proxy, fragNeeded and the frag-needed hop (index + 1 into the
+ * ring's short list of hop addresses, up to 3). A wide ring (5: 20 B) adds the PMTU outcome two
+ * 16-bit sizes to a word: required and largest passing, learned PMTU and frag-needed MTU. A ring
+ * is narrow until a result carries them. (At 5,000 nodes the window holds ≈ 1.1 million rings:
+ * every 4 bytes of a bucket are ≈ 70 MB.)
  */
-const NARROW = 5;
-const WIDE = 10;
-const ROUND = 0;
-const AT = 1;
-const C0 = 2; // sent | leftSrc | leftKnown
-const C1 = 3; // arrived | arrivedKnown | ok
-const C2 = 4; // replySeen | proxy | fragNeeded
-const REQ = 5;
-const LP = 6;
-const LEARN = 7;
-const FRAG = 8;
-const FROM = 9;
-const EMPTY = [0, 0, 0, 0, 0, -1, -1, -1, -1, 0] as const;
-const EMPTY_NARROW = [0, 0, 0, 0, 0] as const;
+const NARROW = 3;
+const WIDE = 5;
+const AT = 0;
+const W1 = 1; // sent | leftSrc | leftKnown (5 bits each) | round offset (bits 15..31)
+const W2 = 2; // arrived | arrivedKnown | ok | replySeen | proxy | fragNeeded (5 bits each) | hop (2 bits)
+const SIZES = 3; // required | largestPassing
+const LEARNED = 4; // learnedPmtu | fragMtu
+const FROM_SHIFT = 30;
+const MAX_HOPS = 3;
+const EMPTY = [0, 0, 0, -1, -1] as const;
+const EMPTY_NARROW = [0, 0, 0] as const;
 
 /**
  * Block sizes in buckets; a ring moves to the next when it fills (up to its pair's cap). Steps
- * of about 1.5 keep a full window's ring at least two thirds used (25 rounds of 5 s in 28).
+ * of about 1.25 keep a full window's ring four fifths used at least (24–25 rounds of 5 s in 26).
  */
-const CLASSES = [2, 4, 8, 12, 18, 28, 40, 64, 96, 128, 192, 256] as const;
+const CLASSES = [2, 4, 6, 8, 11, 14, 18, 22, 26, 32, 40, 50, 64, 80, 100, 128, 160, 200, 256] as const;
 const MAX_CAP = CLASSES[CLASSES.length - 1] as number;
 /** Int32s per slab chunk (256 KiB). */
 const CHUNK_INTS = 65_536;
@@ -125,6 +134,8 @@ export class BucketSlab {
       chunks: 0,
     })),
   );
+  /** The chunk of each array (a ring holds only the array: one field a pair less). */
+  private readonly ofData = new Map<Int32Array, SlabChunk>();
   /** Bytes of the chunks held. */
   get bytes(): number {
     return this.pools.reduce((s, p) => s + p.chunks * p.per * p.cap * p.w * 4, 0);
@@ -139,6 +150,7 @@ export class BucketSlab {
     }
     if (!c) {
       c = { data: new Int32Array(p.per * p.cap * p.w), used: 0, free: [], fresh: p.per };
+      this.ofData.set(c.data, c);
       p.open.add(c);
       p.chunks++;
     }
@@ -147,8 +159,11 @@ export class BucketSlab {
     if (c.free.length === 0 && c.fresh === 0) p.open.delete(c);
     return { chunk: c, off };
   }
-  free(cls: number, wide: boolean, c: SlabChunk, off: number): void {
+  /** Gives back the block at `off` of the chunk whose ints are `data`. */
+  free(cls: number, wide: boolean, data: Int32Array, off: number): void {
     const p = this.pools[cls + (wide ? CLASSES.length : 0)] as (typeof this.pools)[number];
+    const c = this.ofData.get(data);
+    if (!c) throw new Error('BucketSlab.free: not a chunk of this slab');
     c.used--;
     c.free.push(off);
     if (c.used === 0 && p.open.size > 1) {
@@ -157,6 +172,7 @@ export class BucketSlab {
       // (pairs created and rotated away) does not allocate a chunk each time.
       p.open.delete(c);
       p.chunks--;
+      this.ofData.delete(data);
       return;
     }
     p.open.add(c);
@@ -171,14 +187,13 @@ const classFor = (n: number): number => {
 
 /**
  * One pair's round buckets, oldest first, in a block of its state's slab (a circular buffer of
- * 5 or 10 int32s per bucket, 20 or 40 bytes): no object per bucket. `at(i)` and `toArray()` give
+ * 3 or 5 int32s per bucket, 12 or 20 bytes): no object per bucket. `at(i)` and `toArray()` give
  * plain `Bucket` objects to readers; `tally()`, `failRun()` and `sums()` read the ints in place.
  */
 export class BucketRing {
   private chunk: Int32Array | null = null;
-  private rec: SlabChunk | null = null;
   private off = 0;
-  private cls = -1;
+  /** Buckets the block holds (one of CLASSES, 0 without a block). */
   private cap = 0;
   /** Int32s per bucket: NARROW until a result carries a PMTU outcome or frag-needed. */
   private w = NARROW;
@@ -196,8 +211,17 @@ export class BucketRing {
   /** Hop addresses that sent frag-needed (a pair sees one or two). */
   private fragHops: string[] | null = null;
   /** Sent and answered over the buckets, kept as they change (a listing reads every pair's). */
-  private sumSent = 0;
-  private sumOk = 0;
+  private sumsBits = 0;
+  /** Sent and answered over the buckets (16 bits each: at most 256 buckets of 31). */
+  private get sumSent(): number {
+    return this.sumsBits & 0xffff;
+  }
+  private get sumOk(): number {
+    return this.sumsBits >>> 16;
+  }
+  private addSums(sent: number, ok: number): void {
+    this.sumsBits = (this.sumSent + sent) | ((this.sumOk + ok) << 16);
+  }
 
   constructor(private readonly slab: BucketSlab = new BucketSlab()) {}
 
@@ -223,28 +247,29 @@ export class BucketRing {
   at(i: number): Bucket {
     const d = this.chunk as Int32Array;
     const o = this.o(i);
-    const c0 = d[o + C0]!;
-    const c1 = d[o + C1]!;
-    const c2 = d[o + C2]!;
+    const c0 = d[o + W1]!;
+    const c1 = d[o + W2]!;
     const wide = this.w === WIDE;
-    const from = wide ? d[o + FROM]! : 0;
+    const from = (c1 >>> FROM_SHIFT) & 3;
+    const sizes = wide ? d[o + SIZES]! : -1;
+    const learned = wide ? d[o + LEARNED]! : -1;
     return {
-      round: this.roundBase + d[o + ROUND]!,
+      round: this.roundBase + roundBits(c0),
       at: this.atBase + d[o + AT]!,
       sent: get(c0, 0),
-      leftSrc: get(c0, 10),
-      leftKnown: get(c0, 20),
+      leftSrc: get(c0, 5),
+      leftKnown: get(c0, 10),
       arrived: get(c1, 0),
-      arrivedKnown: get(c1, 10),
-      ok: get(c1, 20),
-      replySeen: get(c2, 0),
-      proxy: get(c2, 10),
-      fragNeeded: get(c2, 20),
-      fragMtu: wide ? dec(d[o + FRAG]!) : null,
+      arrivedKnown: get(c1, 5),
+      ok: get(c1, 10),
+      replySeen: get(c1, 15),
+      proxy: get(c1, 20),
+      fragNeeded: get(c1, 25),
+      fragMtu: dec16(hi16(learned)),
       fragFrom: from > 0 ? (this.fragHops?.[from - 1] ?? null) : null,
-      learnedPmtu: wide ? dec(d[o + LEARN]!) : null,
-      required: wide ? dec(d[o + REQ]!) : null,
-      largestPassing: wide ? dec(d[o + LP]!) : null,
+      learnedPmtu: dec16(lo16(learned)),
+      required: dec16(lo16(sizes)),
+      largestPassing: dec16(hi16(sizes)),
     };
   }
 
@@ -270,8 +295,7 @@ export class BucketRing {
   private dropOldest(): void {
     const o = this.o(0);
     const d = this.chunk as Int32Array;
-    this.sumSent -= get(d[o + C0]!, 0);
-    this.sumOk -= get(d[o + C1]!, 20);
+    this.addSums(-get(d[o + W1]!, 0), -get(d[o + W2]!, 10));
     this.head = (this.head + 1) % this.cap;
     this.n--;
   }
@@ -283,8 +307,8 @@ export class BucketRing {
     const d = this.chunk;
     for (let i = this.n - 1; i >= 0; i--) {
       const o = this.o(i);
-      if (get(d![o + C0]!, 0) === 0) continue;
-      if (get(d![o + C1]!, 20) > 0) break;
+      if (get(d![o + W1]!, 0) === 0) continue;
+      if (get(d![o + W2]!, 10) > 0) break;
       streak++;
       since = this.atBase + d![o + AT]!;
     }
@@ -297,33 +321,34 @@ export class BucketRing {
     const d = this.chunk;
     for (let i = 0; i < this.n; i++) {
       const o = this.o(i);
-      const c0 = d![o + C0]!;
+      const c0 = d![o + W1]!;
       const sent = get(c0, 0);
       if (sent === 0) continue;
-      const c1 = d![o + C1]!;
-      const c2 = d![o + C2]!;
+      const c1 = d![o + W2]!;
       const arrived = get(c1, 0);
-      const arrivedKnown = get(c1, 10);
-      const ok = get(c1, 20);
+      const arrivedKnown = get(c1, 5);
+      const ok = get(c1, 10);
       t.rounds++;
       t.sent += sent;
       t.ok += ok;
-      t.proxy += get(c2, 10);
-      t.leftSrc += get(c0, 10);
-      t.leftKnown += get(c0, 20);
+      t.proxy += get(c1, 20);
+      t.leftSrc += get(c0, 5);
+      t.leftKnown += get(c0, 10);
       t.arrived += arrived;
       t.arrivedKnown += arrivedKnown;
       t.lostAfterDst += Math.max(0, arrived - Math.min(ok, arrived));
       t.lostBeforeDst += Math.max(0, arrivedKnown - arrived);
-      t.fragNeeded += get(c2, 20);
-      if (this.w !== WIDE) continue;
-      t.fragMtu = minOf(t.fragMtu, dec(d![o + FRAG]!));
-      const from = d![o + FROM]!;
+      t.fragNeeded += get(c1, 25);
+      const from = (c1 >>> FROM_SHIFT) & 3;
       t.fragFrom ??= from > 0 ? (this.fragHops?.[from - 1] ?? null) : null;
-      t.learnedPmtu = minOf(t.learnedPmtu, dec(d![o + LEARN]!));
-      const req = dec(d![o + REQ]!);
+      if (this.w !== WIDE) continue;
+      const learned = d![o + LEARNED]!;
+      t.fragMtu = minOf(t.fragMtu, dec16(hi16(learned)));
+      t.learnedPmtu = minOf(t.learnedPmtu, dec16(lo16(learned)));
+      const sizes = d![o + SIZES]!;
+      const req = dec16(lo16(sizes));
       t.required = req === null ? t.required : Math.max(t.required ?? 0, req);
-      t.largestPassing = minOf(t.largestPassing, dec(d![o + LP]!));
+      t.largestPassing = minOf(t.largestPassing, dec16(hi16(sizes)));
     }
     return t;
   }
@@ -341,17 +366,14 @@ export class BucketRing {
 
   /** Gives the block back to the slab (the pair is gone); the ring reads as empty. */
   release(): void {
-    if (this.rec) this.slab.free(this.cls, this.w === WIDE, this.rec, this.off);
+    if (this.chunk) this.slab.free(classFor(this.cap), this.w === WIDE, this.chunk, this.off);
     this.chunk = null;
-    this.rec = null;
-    this.cls = -1;
     this.cap = 0;
     this.w = NARROW;
     this.head = 0;
     this.n = 0;
     this.fragHops = null;
-    this.sumSent = 0;
-    this.sumOk = 0;
+    this.sumsBits = 0;
   }
 
   /**
@@ -363,21 +385,44 @@ export class BucketRing {
     const w = wide ? WIDE : NARROW;
     const next = this.slab.alloc(cls, wide);
     const cap = CLASSES[cls] as number;
-    if (this.chunk && this.rec) {
+    if (this.chunk) {
       for (let i = 0; i < this.n; i++) {
         const to = next.off + i * w;
         next.chunk.data.set(this.chunk.subarray(this.o(i), this.o(i) + this.w), to);
         if (w > this.w) next.chunk.data.set(EMPTY.slice(this.w), to + this.w);
       }
-      this.slab.free(this.cls, this.w === WIDE, this.rec, this.off);
+      this.slab.free(classFor(this.cap), this.w === WIDE, this.chunk, this.off);
     }
     this.w = w;
     this.chunk = next.chunk.data;
-    this.rec = next.chunk;
     this.off = next.off;
-    this.cls = cls;
     this.cap = cap;
     this.head = 0;
+  }
+
+  /**
+   * Moves the ring's bases to a new bucket's send time and round (offsets stay small on a pair
+   * that lives for weeks). Buckets then beyond the send-time span share no window with the new
+   * one: the ring starts over (left empty, the caller sets it up).
+   */
+  private rebase(at: number, round: number): void {
+    const d = this.chunk as Int32Array;
+    const atBaseS = Math.floor(at / 1000);
+    const dAt = atBaseS * 1000 - this.atBase;
+    const dRound = round - this.roundBase;
+    for (let i = 0; i < this.n; i++) {
+      const o = this.o(i);
+      const a = d[o + AT]! - dAt;
+      if (Math.abs(a) >= AT_SPAN) {
+        this.n = 0;
+        return;
+      }
+      d[o + AT] = a;
+      const w = d[o + W1]!;
+      d[o + W1] = (w & 0x7fff) | ((roundBits(w) - dRound) << 15);
+    }
+    this.atBaseS = atBaseS;
+    this.roundBase = round;
   }
 
   /**
@@ -388,19 +433,26 @@ export class BucketRing {
     let d = this.chunk;
     for (let i = this.n - 1; i >= 0 && i >= this.n - 4; i--) {
       const o = this.o(i);
-      if (this.roundBase + d![o + ROUND]! === round && Math.abs(this.atBase + d![o + AT]! - at) < 60_000) {
+      if (
+        this.roundBase + roundBits(d![o + W1]!) === round &&
+        Math.abs(this.atBase + d![o + AT]! - at) < 60_000
+      ) {
         if (at < this.atBase + d![o + AT]!) d![o + AT] = at - this.atBase;
         return o;
       }
     }
-    // Offsets must fit an int32 (±24 days of ms): a bucket that far from the others shares no
-    // window with them, which start over from it.
-    if (this.n === 0 || !fits(at - this.atBase) || !fits(round - this.roundBase)) {
+    // Offsets are kept small: a base far from the new bucket moves to it (a long-lived pair);
+    // buckets too far from it to share its window (beyond the send-time span) start over.
+    if (
+      this.n > 0 &&
+      (Math.abs(at - this.atBase) >= AT_SPAN || Math.abs(round - this.roundBase) >= ROUND_SPAN)
+    )
+      this.rebase(at, round);
+    if (this.n === 0) {
       this.n = 0;
       this.head = 0;
       this.fragHops = null;
-      this.sumSent = 0;
-      this.sumOk = 0;
+      this.sumsBits = 0;
       this.atBaseS = Math.floor(at / 1000);
       this.roundBase = round;
     }
@@ -420,7 +472,7 @@ export class BucketRing {
     this.n++;
     const o = this.o(i);
     d.set(this.w === WIDE ? EMPTY : EMPTY_NARROW, o);
-    d[o + ROUND] = round - this.roundBase;
+    d[o + W1] = (round - this.roundBase) << 15;
     d[o + AT] = at - this.atBase;
     return o;
   }
@@ -437,45 +489,50 @@ export class BucketRing {
     const o = this.slot(round, r.at, maxBuckets);
     if (o < 0 || !r.sent) return;
     const d = this.chunk as Int32Array;
-    let c0 = d[o + C0]!;
-    let c1 = d[o + C1]!;
-    let c2 = d[o + C2]!;
+    let c0 = d[o + W1]!;
+    let c1 = d[o + W2]!;
     c0 = put(c0, 0, get(c0, 0) + 1);
     if (r.leftSrc !== null) {
-      c0 = put(c0, 20, get(c0, 20) + 1);
-      if (r.leftSrc) c0 = put(c0, 10, get(c0, 10) + 1);
+      c0 = put(c0, 10, get(c0, 10) + 1);
+      if (r.leftSrc) c0 = put(c0, 5, get(c0, 5) + 1);
     }
     if (r.answered || r.arrivedDst !== null) {
-      c1 = put(c1, 10, get(c1, 10) + 1);
+      c1 = put(c1, 5, get(c1, 5) + 1);
       if (r.answered || r.arrivedDst === true) c1 = put(c1, 0, get(c1, 0) + 1);
     }
-    if (probeOk(r)) c1 = put(c1, 20, get(c1, 20) + 1);
-    if (r.path === 'vxlan' && r.note?.includes('stands for')) c2 = put(c2, 10, get(c2, 10) + 1);
-    if (r.answered && r.replySeen === true) c2 = put(c2, 0, get(c2, 0) + 1);
+    if (probeOk(r)) c1 = put(c1, 10, get(c1, 10) + 1);
+    if (r.path === 'vxlan' && r.note?.includes('stands for')) c1 = put(c1, 20, get(c1, 20) + 1);
+    if (r.answered && r.replySeen === true) c1 = put(c1, 15, get(c1, 15) + 1);
     if (frag !== null || icmpFrag) {
-      c2 = put(c2, 20, get(c2, 20) + 1);
+      c1 = put(c1, 25, get(c1, 25) + 1);
       const m = frag ?? Number(/mtu=(\d+)/.exec(r.icmp.join(' '))?.[1] ?? Number.NaN);
-      if (Number.isFinite(m)) d[o + FRAG] = enc(minOf(dec(d[o + FRAG]!), m));
-      if (d[o + FROM] === 0) {
+      if (Number.isFinite(m)) {
+        const l = d[o + LEARNED]!;
+        d[o + LEARNED] = pack16(lo16(l), enc16(minOf(dec16(hi16(l)), m)));
+      }
+      if (((c1 >>> FROM_SHIFT) & 3) === 0) {
         const hop = fragHop(r.icmp);
         if (hop !== null) {
           this.fragHops ??= [];
           let k = this.fragHops.indexOf(hop);
-          if (k < 0) k = this.fragHops.push(hop) - 1;
-          d[o + FROM] = k + 1;
+          if (k < 0 && this.fragHops.length < MAX_HOPS) k = this.fragHops.push(hop) - 1;
+          // Beyond three hops in one ring's window the round's hop is not kept (its count is).
+          if (k >= 0) c1 = (c1 & ~(3 << FROM_SHIFT)) | ((k + 1) << FROM_SHIFT);
         }
       }
     }
     if (r.pmtu) {
-      d[o + REQ] = enc(Math.max(dec(d[o + REQ]!) ?? 0, r.pmtu.required));
-      d[o + LEARN] = enc(minOf(dec(d[o + LEARN]!), r.pmtu.learnedPmtu));
-      d[o + LP] = enc(minOf(dec(d[o + LP]!), r.pmtu.largestPassing));
+      const z = d[o + SIZES]!;
+      d[o + SIZES] = pack16(
+        enc16(Math.max(dec16(lo16(z)) ?? 0, r.pmtu.required)),
+        enc16(minOf(dec16(hi16(z)), r.pmtu.largestPassing)),
+      );
+      const l = d[o + LEARNED]!;
+      d[o + LEARNED] = pack16(enc16(minOf(dec16(lo16(l)), r.pmtu.learnedPmtu)), hi16(l));
     }
-    this.sumSent += get(c0, 0) - get(d[o + C0]!, 0);
-    this.sumOk += get(c1, 20) - get(d[o + C1]!, 20);
-    d[o + C0] = c0;
-    d[o + C1] = c1;
-    d[o + C2] = c2;
+    this.addSums(get(c0, 0) - get(d[o + W1]!, 0), get(c1, 10) - get(d[o + W2]!, 10));
+    d[o + W1] = c0;
+    d[o + W2] = c1;
   }
 }
 

@@ -187,20 +187,99 @@ describe('BucketRing', () => {
     assert.equal(ring.tally().fragMtu, null);
   });
 
+  it("keeps a long-lived pair's window across weeks of send times and rounds (its bases move)", () => {
+    const ring = new BucketRing();
+    const t0 = Date.parse('2026-12-01T00:00:00Z');
+    const r = randomResult(rng(11), t0, 'vxlan');
+    // 5 s rounds for 30 days (beyond the 2^30 ms send-time span and the 2^15 round span), in
+    // steps: each step a short run of consecutive rounds, then a jump.
+    let kept = 0;
+    for (const day of [0, 6, 13, 20, 27, 30]) {
+      const round0 = 1 + (day * 86_400) / 5;
+      for (let k = 0; k < 6; k++) {
+        const at = t0 + day * 86_400_000 + k * 5000;
+        ring.count({ ...r, at, sent: true, answered: true, arrivedDst: true, icmp: [] }, round0 + k, 16);
+      }
+      ring.dropBefore(t0 + day * 86_400_000 - 120_000);
+      const got = ring.toArray();
+      assert.equal(got.length, 6, `day ${day}: this run's six rounds`);
+      assert.deepEqual(
+        got.map((b) => [b.round, b.at]),
+        Array.from({ length: 6 }, (_, k) => [round0 + k, t0 + day * 86_400_000 + k * 5000]),
+        `day ${day}: rounds and send times exact`,
+      );
+      kept += got.length;
+    }
+    assert.equal(kept, 36);
+    // A run that straddles a base move keeps both halves: 2^15 rounds of 5 s from the first.
+    const long = new BucketRing();
+    const start = 40_000;
+    for (let k = 0; k < 30; k++) {
+      const round = start + k * 1200;
+      long.count({ ...r, at: t0 + k * 1200 * 5000, sent: true, icmp: [] }, round, 64);
+    }
+    assert.deepEqual(
+      long.toArray().map((b) => b.round),
+      Array.from({ length: 30 }, (_, k) => start + k * 1200),
+      'rounds across base moves',
+    );
+  });
+
+  it("saturates a bucket's counters at 31 and names three frag-needed hops of a window", () => {
+    const ring = new BucketRing();
+    const at = Date.parse('2026-12-01T00:00:00Z');
+    const base = randomResult(rng(4), at, 'vxlan');
+    for (let i = 0; i < 40; i++)
+      ring.count(
+        { ...base, at: at + i, sent: true, answered: true, replySeen: true, leftSrc: true, icmp: [] },
+        7,
+        8,
+      );
+    const b = ring.at(0);
+    assert.equal(ring.length, 1, 'one round, one bucket');
+    assert.deepEqual([b.sent, b.ok, b.leftSrc, b.leftKnown, b.replySeen], [31, 31, 31, 31, 31]);
+    assert.deepEqual(ring.sums(), { sent: 31, ok: 31 }, 'the sums follow the saturated counters');
+    const wide = new BucketRing();
+    for (let i = 0; i < 5; i++)
+      wide.count(
+        {
+          ...base,
+          path: 'pmtu',
+          at: at + i * 5000,
+          sent: true,
+          icmp: [`frag-needed mtu=${1400 + i} from 10.9.${i}.254`],
+        },
+        10 + i,
+        8,
+      );
+    assert.deepEqual(
+      wide.toArray().map((x) => [x.fragMtu, x.fragFrom]),
+      [
+        [1400, '10.9.0.254'],
+        [1401, '10.9.1.254'],
+        [1402, '10.9.2.254'],
+        [1403, null],
+        [1404, null],
+      ],
+      'MTUs all kept; the hop of the first three',
+    );
+  });
+
   it('rings that grew together leave no empty small blocks in their slab, and give it all back', () => {
     const slab = new BucketSlab();
     const rings = Array.from({ length: 10_000 }, () => new BucketRing(slab));
     const at0 = Date.parse('2026-12-01T00:00:00Z');
     const r = randomResult(rng(5), at0, 'vxlan');
-    // Every ring through 2, 4, 8, 12, 18 and 28 buckets, in lockstep (a collector starting up).
+    // Every ring through 2, 4, 6, 8, 11, 14, 18, 22 and 26 buckets, in lockstep (a collector
+    // starting up).
     for (let round = 1; round <= 24; round++)
       for (const ring of rings) ring.count({ ...r, at: at0 + round * 5000 }, round, 64);
-    const perRing = 28 * 5 * 4; // the 28-bucket block of narrow buckets (5 int32s each)
+    const perRing = 26 * 3 * 4; // the 26-bucket block of narrow buckets (3 int32s, 12 B each)
     const chunk = 65_536 * 4;
     assert.ok(slab.bytes >= rings.length * perRing, `${slab.bytes} B hold the 28-bucket blocks`);
     assert.ok(
-      slab.bytes <= rings.length * perRing + 6 * chunk,
-      `${slab.bytes} B: of the 2..18-bucket blocks one empty chunk per size at most (and one partial)`,
+      slab.bytes <= rings.length * perRing + 9 * chunk,
+      `${slab.bytes} B: of the 2..22-bucket blocks one empty chunk per size at most (and one partial)`,
     );
     const full = slab.bytes;
     // Every other ring released: no chunk is empty, so their blocks are what the next rings get.
@@ -210,11 +289,11 @@ describe('BucketRing', () => {
     for (let round = 1; round <= 24; round++)
       for (const ring of more) ring.count({ ...r, at: at0 + round * 5000 }, round, 64);
     assert.ok(
-      slab.bytes <= full + 6 * chunk,
+      slab.bytes <= full + 9 * chunk,
       `${slab.bytes} B after reuse (was ${full}): the freed blocks taken first`,
     );
     for (const ring of [...rings, ...more]) ring.release();
-    assert.ok(slab.bytes <= 6 * chunk, `${slab.bytes} B: all given back but one empty chunk per size used`);
+    assert.ok(slab.bytes <= 9 * chunk, `${slab.bytes} B: all given back but one empty chunk per size used`);
     assert.equal(rings[0]?.length, 0, 'a released ring reads as empty');
   });
 });
