@@ -11,7 +11,7 @@ import { type SegmentRing, segmentSamples } from './history/segments.js';
 import type { HistoryStore } from './history/store.js';
 import type { Partitioning } from './partition/index.js';
 import type { RootCauseMemory } from './rootcause-memory.js';
-import type { ClusterState, DiagnosisInput } from './state/index.js';
+import { type ClusterState, type DiagnosisInput, lastRtt } from './state/index.js';
 
 export interface EvaluateLoopOptions {
   state: ClusterState;
@@ -178,7 +178,7 @@ export class EvaluateLoop {
       // them again costs seconds of CPU); loss from the state's group aggregation.
       const rtts = [];
       for (const p of this.lastPairStatuses)
-        if (p.path === 'vxlan') rtts.push({ src: p.src, dst: p.dst, rttSeconds: p.last.rttSeconds });
+        if (p.path === 'vxlan') rtts.push({ src: p.src, dst: p.dst, rttSeconds: lastRtt(p) });
       this.o.segments.sample(
         this.o.clock(),
         segmentSamples(state.groupPairs('vxlan', label), rtts, (n) => state.groupOf(n, label)),

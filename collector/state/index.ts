@@ -99,16 +99,40 @@ export interface TrackedFinding extends Finding {
   origin: 'node' | 'cluster';
 }
 
+/** A nullable boolean in two bits: 0 null, 1 false, 2 true. */
+const tri = (v: boolean | null): number => (v === null ? 0 : v ? 2 : 1);
+const untri = (v: number): boolean | null => (v === 0 ? null : v === 2);
+/** The latest probe's flags, in one small integer: sent, answered, then two bits each. */
+const F_SENT = 1;
+const F_ANSWERED = 2;
+const S_LEFT = 2;
+const S_RAW_ARRIVED = 4;
+const S_ARRIVED = 6;
+const S_REPLY = 8;
+/** The record's own bits beside the latest probe's: dropped, and its status (two bits). */
+const F_DROPPED = 1 << 10;
+const S_STATUS = 11;
+const KEEP = F_DROPPED | (3 << S_STATUS);
+const STATUSES: readonly PairStatus['status'][] = ['unknown', 'pass', 'fail'];
+const flagsOf = (r: ProbeResult): number =>
+  (r.sent ? F_SENT : 0) |
+  (r.answered ? F_ANSWERED : 0) |
+  (tri(r.leftSrc) << S_LEFT) |
+  (tri(r.arrivedDst) << S_RAW_ARRIVED) |
+  (tri(r.arrivedDst) << S_ARRIVED) |
+  (tri(r.replySeen) << S_REPLY);
+
 /**
  * A pair as the state keeps it, and its status: `pairStatuses()` updates the status fields in
  * place and lists the records themselves (no new object per pair and evaluation; at 1,000 nodes
  * that was 380,000 objects every 2 s, kept alive by the status cache into the old generation).
+ * The latest probe is held in the record's own fields, its flags in one integer, and `last`
+ * builds it as a `ProbeResult` when read (rules read it for the few pairs they look at): a copy
+ * of the result per pair was ≈ 200 B of heap, 220 MB at 5,000 nodes.
  */
 class PairRec extends BucketRing implements PairStatus {
-  status: PairStatus['status'] = 'unknown';
   failStreak = 0;
   failSince: number | null = null;
-  last: PairStatus['last'];
   sent = 0;
   answered = 0;
   hops: HopsEvidence | undefined = undefined;
@@ -117,33 +141,121 @@ class PairRec extends BucketRing implements PairStatus {
   /** Bumped on every change of `ring`; `sent`, `answered`, `failStreak`, `failSince` are of `sumsRev`. */
   rev = 0;
   sumsRev = -1;
-  /** Dropped from the map (the sort order skips it). */
-  dropped = false;
-  /**
-   * The latest probe's own `arrivedDst` (its source's capture verdict). `latest.arrivedDst` is
-   * the effective one, filled in from the destination's arrival reports when a listing is built:
-   * in place, not a copy of the result for every pair whose arrival reports filled it in (a copy
-   * per such pair and listing, kept by the status cache long enough to reach the old generation).
-   */
-  rawArrived: boolean | null;
   /** The next pair of the same source and destination (other path or port), in `SrcPairs`. */
   sib: PairRec | null = null;
+  /** The latest probe (the one sent last): its target, round, send time and outcome. */
+  target: string;
+  lastRound: number;
+  latestAt: number;
+  /**
+   * Sent, answered, leftSrc, replySeen; `arrivedDst` twice: the probe's own (its source's
+   * capture verdict) and the effective one, filled in from the destination's arrival reports
+   * when a listing is built; the record's dropped bit and status.
+   */
+  flags: number;
+  rttSeconds: number | null;
+  icmp: string[];
+  /** Its own PMTU outcome object (updated in place), note and hop walk. */
+  pmtu: ProbeResult['pmtu'];
+  note: string | undefined;
+  lastHops: HopsEvidence | undefined;
   constructor(
     readonly src: string,
     readonly dst: string,
     readonly path: ProbePath,
     readonly port: number | null,
-    /** The latest probe, whole (for its per-hop fate); `last` is it with `arrivedDst` filled in. */
-    public latest: ProbeResult,
+    r: ProbeResult,
     slab: BucketSlab,
   ) {
     super(slab);
-    this.last = latest as PairStatus['last'];
-    this.rawArrived = latest.arrivedDst;
+    this.target = r.target;
+    this.lastRound = r.round;
+    this.latestAt = r.at;
+    this.flags = flagsOf(r);
+    this.rttSeconds = r.rttSeconds;
+    this.icmp = r.icmp;
+    this.pmtu = r.pmtu ? { ...r.pmtu } : undefined;
+    this.note = r.note;
+    this.lastHops = r.hops;
+  }
+  /** Takes a newer result of the same pair as its latest. */
+  setLatest(r: ProbeResult): void {
+    this.target = r.target;
+    this.lastRound = r.round;
+    this.latestAt = r.at;
+    this.flags = (this.flags & KEEP) | flagsOf(r);
+    this.rttSeconds = r.rttSeconds;
+    this.icmp = r.icmp;
+    if (r.pmtu) {
+      const d = this.pmtu;
+      if (d) {
+        d.required = r.pmtu.required;
+        d.largestPassing = r.pmtu.largestPassing;
+        d.fragNeededMtu = r.pmtu.fragNeededMtu;
+        d.learnedPmtu = r.pmtu.learnedPmtu;
+      } else this.pmtu = { ...r.pmtu };
+    } else this.pmtu = undefined;
+    this.note = r.note;
+    this.lastHops = r.hops;
+  }
+  /** pass/fail from the latest probe; unknown when stale or not sent (set by a listing). */
+  get status(): PairStatus['status'] {
+    return STATUSES[(this.flags >> S_STATUS) & 3] as PairStatus['status'];
+  }
+  set status(v: PairStatus['status']) {
+    this.flags = (this.flags & ~(3 << S_STATUS)) | ((v === 'pass' ? 1 : v === 'fail' ? 2 : 0) << S_STATUS);
+  }
+  /** Dropped from the map (the sort order skips it). */
+  get dropped(): boolean {
+    return (this.flags & F_DROPPED) !== 0;
+  }
+  set dropped(v: boolean) {
+    this.flags = v ? this.flags | F_DROPPED : this.flags & ~F_DROPPED;
+  }
+  get lastSent(): boolean {
+    return (this.flags & F_SENT) !== 0;
+  }
+  get rawArrived(): boolean | null {
+    return untri((this.flags >> S_RAW_ARRIVED) & 3);
+  }
+  /** The effective "arrived at dst" of the latest probe (set when a listing is built). */
+  setArrived(v: boolean | null): void {
+    this.flags = (this.flags & ~(3 << S_ARRIVED)) | (tri(v) << S_ARRIVED);
+  }
+  /** `probeOk` of the latest probe, from the fields. */
+  get lastOk(): boolean {
+    if ((this.flags & (F_SENT | F_ANSWERED)) !== (F_SENT | F_ANSWERED)) return false;
+    const p = this.pmtu;
+    if (this.path === 'pmtu' && p) return p.largestPassing !== null && p.largestPassing >= p.required;
+    return true;
+  }
+  /** The latest probe as a result (a new object each read), `arrivedDst` the effective one. */
+  get last(): PairStatus['last'] {
+    const f = this.flags;
+    const r: PairStatus['last'] = {
+      path: this.path,
+      src: this.src,
+      dst: this.dst,
+      target: this.target,
+      port: this.port,
+      round: this.lastRound,
+      at: this.latestAt,
+      sent: (f & F_SENT) !== 0,
+      leftSrc: untri((f >> S_LEFT) & 3),
+      arrivedDst: untri((f >> S_ARRIVED) & 3),
+      answered: (f & F_ANSWERED) !== 0,
+      replySeen: untri((f >> S_REPLY) & 3),
+      rttSeconds: this.rttSeconds,
+      icmp: this.icmp,
+    };
+    if (this.pmtu) r.pmtu = { ...this.pmtu };
+    if (this.note !== undefined) r.note = this.note;
+    if (this.lastHops) r.hops = this.lastHops;
+    return r;
   }
   /**
    * Its round buckets (evidence.ts), oldest first: the record is its own ring (one object a pair
-   * less: at 5,000 nodes the window holds ≈ 1.9 million pairs, and the GC marks every object).
+   * less: at 5,000 nodes the window holds ≈ 1.1 million pairs, and the GC marks every object).
    */
   get ring(): BucketRing {
     return this;
@@ -159,32 +271,6 @@ class PairRec extends BucketRing implements PairStatus {
   get buckets(): Bucket[] {
     return this.ring.toArray();
   }
-}
-
-/** Copies a newer result of the same pair into the pair's own latest-result object. */
-function assignResult(d: ProbeResult, r: ProbeResult): void {
-  d.target = r.target;
-  d.round = r.round;
-  d.at = r.at;
-  d.sent = r.sent;
-  d.leftSrc = r.leftSrc;
-  d.arrivedDst = r.arrivedDst;
-  d.answered = r.answered;
-  d.replySeen = r.replySeen;
-  d.rttSeconds = r.rttSeconds;
-  d.icmp = r.icmp;
-  if (r.pmtu) {
-    if (d.pmtu) {
-      d.pmtu.required = r.pmtu.required;
-      d.pmtu.largestPassing = r.pmtu.largestPassing;
-      d.pmtu.fragNeededMtu = r.pmtu.fragNeededMtu;
-      d.pmtu.learnedPmtu = r.pmtu.learnedPmtu;
-    } else d.pmtu = { ...r.pmtu };
-  } else if (d.pmtu) delete d.pmtu;
-  if (r.note !== undefined) d.note = r.note;
-  else if (d.note !== undefined) delete d.note;
-  if (r.hops) d.hops = r.hops;
-  else if (d.hops) delete d.hops;
 }
 
 /**
@@ -433,6 +519,11 @@ function findingKey(f: Finding): string {
   return `${f.node}|${f.check}|${f.subject}|${f.kind ?? ''}`;
 }
 
+/** The latest probe's RTT of a pair status (of the state's own records without building `last`). */
+export function lastRtt(p: PairStatus): number | null {
+  return p instanceof PairRec ? p.rttSeconds : p.last.rttSeconds;
+}
+
 export class ClusterState {
   readonly clock: () => number;
   readonly windowMs: number;
@@ -656,12 +747,13 @@ export class ClusterState {
     if (r.icmp.length === 0) r.icmp = NO_ICMP;
     const first = sp.byDst.get(r.dst);
     let p: PairRec | null = first ?? null;
+    let fresh = false;
     while (p !== null && (p.path !== r.path || p.port !== r.port)) p = p.sib;
     if (p) {
       // The pair's own strings (one copy per pair, not the message's).
       r.dst = p.dst;
-      r.target = p.latest.target === r.target ? p.latest.target : this.intern(r.target);
-      if (r.note !== undefined) r.note = p.latest.note === r.note ? p.latest.note : this.intern(r.note);
+      r.target = p.target === r.target ? p.target : this.intern(r.target);
+      if (r.note !== undefined) r.note = p.note === r.note ? p.note : this.intern(r.note);
     } else {
       if (this.pairCount >= this.maxPairs || sp.count >= this.maxPairsPerNode) {
         this.dropped.pairs++;
@@ -671,6 +763,7 @@ export class ClusterState {
       r.target = this.intern(r.target);
       if (r.note !== undefined) r.note = this.intern(r.note);
       p = new PairRec(src, r.dst, r.path, r.port, r, this.slab);
+      fresh = true;
       p.sib = first ?? null;
       sp.byDst.set(r.dst, p);
       sp.count++;
@@ -682,16 +775,9 @@ export class ClusterState {
     p.ring.count(r, round, this.maxBuckets);
     p.rev++;
     // Replays and redeliveries may arrive late: the latest probe is the one sent last.
-    // Copied into the pair's own object, not kept: a result that stayed referenced for a round
+    // Copied into the pair's own fields, not kept: a result that stayed referenced for a round
     // outlived two scavenges and died in the old generation (every result, every round).
-    if (p.latest === r) {
-      // The pair's first result: its own copy from now on.
-      p.latest = { ...r, ...(r.pmtu ? { pmtu: { ...r.pmtu } } : {}) };
-      p.last = p.latest as PairStatus['last'];
-    } else if (r.at >= p.latest.at) {
-      assignResult(p.latest, r);
-      p.rawArrived = r.arrivedDst;
-    }
+    if (!fresh && r.at >= p.latestAt) p.setLatest(r);
     // A walk that names a router stays over later ones that saw nothing (a failing round whose
     // reply died on the way back walks a forward path that passes) while it is in the window.
     if (r.hops) {
@@ -762,9 +848,9 @@ export class ClusterState {
     this.forEachPair((p) => {
       if (p.ring.dropBefore(cutoff)) p.rev++;
       let gone = p.ring.length === 0;
-      if (!gone && now - p.latest.at > stale) {
+      if (!gone && now - p.latestAt > stale) {
         if (src?.name !== p.src) src = this.nodesMap.get(p.src);
-        gone = src !== undefined && src.probesAt - p.latest.at > stale;
+        gone = src !== undefined && src.probesAt - p.latestAt > stale;
         if (gone) this.rotatedOut++;
       }
       if (gone) {
@@ -970,17 +1056,23 @@ export class ClusterState {
   }
 
   /** Fills a probe's unknown "arrived at dst" from the destination's own arrival reports. */
-  effectiveArrived(r: ProbeResult, own: boolean | null = r.arrivedDst): boolean | null {
+  private arrivedOf(
+    src: string,
+    dst: string,
+    path: ProbePath,
+    at: number,
+    own: boolean | null,
+  ): boolean | null {
     if (own !== null) return own;
-    const dst = this.nodesMap.get(r.dst);
-    if (!this.visible(dst)) return null;
-    const e = dst.arrivals.get(r.src);
-    const i = 2 * PATH_SLOT[r.path];
-    if (e && (e[i] as number) > 0 && (e[i + 1] as number) >= r.at - this.skewMs) return true;
+    const d = this.nodesMap.get(dst);
+    if (!this.visible(d)) return null;
+    const e = d.arrivals.get(src);
+    const i = 2 * PATH_SLOT[path];
+    if (e && (e[i] as number) > 0 && (e[i + 1] as number) >= at - this.skewMs) return true;
     // Its arrival report, if any, has been forgotten (the probe is long stale): unknown.
-    if (r.at - this.skewMs < dst.arrivalsFrom) return null;
+    if (at - this.skewMs < d.arrivalsFrom) return null;
     // The destination reported after this probe and did not see it: left A, never reached B.
-    if (dst.captureAvailable && dst.probesAt >= r.at + this.arrivalGraceMs) return false;
+    if (d.captureAvailable && d.probesAt >= at + this.arrivalGraceMs) return false;
     return null;
   }
 
@@ -1087,8 +1179,8 @@ export class ClusterState {
       if (run.to < 0) continue;
       // The latest probe, its "arrived" filled in from the destination's arrival reports (in
       // place: the pair's own object, from its own capture verdict every time).
-      const last = p.latest as PairStatus['last'];
-      last.arrivedDst = this.effectiveArrived(last, p.rawArrived);
+      const at = p.latestAt;
+      p.setArrived(this.arrivedOf(p.src, p.dst, p.path, at, p.rawArrived));
       // Window sums and fail streak change only with the buckets: recomputed when they did.
       if (p.sumsRev !== p.rev) {
         const { streak, since } = p.ring.failRun();
@@ -1098,8 +1190,7 @@ export class ClusterState {
         p.answered = p.ring.sumsOk;
         p.sumsRev = p.rev;
       }
-      p.status = now - last.at > staleMs || !last.sent ? 'unknown' : probeOk(last) ? 'pass' : 'fail';
-      p.last = last;
+      p.status = now - at > staleMs || !p.lastSent ? 'unknown' : p.lastOk ? 'pass' : 'fail';
       p.hops = p.walk && now - p.walk.at <= this.windowMs ? p.walk : undefined;
       run.view.feed(p, run.from, run.to);
       out.push(p);
