@@ -45,7 +45,7 @@ describe('isUnanswered: a NATS request nobody answered', () => {
   });
   after(async () => {
     await nc?.close();
-    await server?.stop();
+    await server?.destroy();
   });
 
   it('no responders on the subject', async () => {

@@ -37,7 +37,7 @@ describe('presence on a clean stop', () => {
   });
   after(async () => {
     await nc?.close();
-    await server?.stop();
+    await server?.destroy();
   });
   const presence = (node: string) =>
     new Presence({ nc, node, ttlMs: 30_000, log: silentLogger(), onPeers: () => undefined });
