@@ -94,6 +94,8 @@ const SIZES = 3; // required | largestPassing
 const LEARNED = 4; // learnedPmtu | fragMtu
 const FROM_SHIFT = 30;
 const MAX_HOPS = 3;
+/** The wide-buckets bit of a ring's `geom`. */
+const G_WIDE = 1 << 9;
 const EMPTY = [0, 0, 0, -1, -1] as const;
 const EMPTY_NARROW = [0, 0, 0] as const;
 
@@ -193,12 +195,38 @@ const classFor = (n: number): number => {
 export class BucketRing {
   private chunk: Int32Array | null = null;
   private off = 0;
+  /**
+   * The ring's shape in one small integer (a field each was 24 B more per pair): the buckets
+   * the block holds (bits 0-8: one of CLASSES, 0 without a block), wide buckets (bit 9), the
+   * oldest bucket's index (bits 10-17) and the buckets held (bits 18-26).
+   */
+  private geom = 0;
   /** Buckets the block holds (one of CLASSES, 0 without a block). */
-  private cap = 0;
+  private get cap(): number {
+    return this.geom & 0x1ff;
+  }
+  private set cap(v: number) {
+    this.geom = (this.geom & ~0x1ff) | v;
+  }
   /** Int32s per bucket: NARROW until a result carries a PMTU outcome or frag-needed. */
-  private w = NARROW;
-  private head = 0;
-  private n = 0;
+  private get w(): number {
+    return this.geom & G_WIDE ? WIDE : NARROW;
+  }
+  private set w(v: number) {
+    this.geom = v === WIDE ? this.geom | G_WIDE : this.geom & ~G_WIDE;
+  }
+  private get head(): number {
+    return (this.geom >>> 10) & 0xff;
+  }
+  private set head(v: number) {
+    this.geom = (this.geom & ~(0xff << 10)) | (v << 10);
+  }
+  private get n(): number {
+    return this.geom >>> 18;
+  }
+  private set n(v: number) {
+    this.geom = (this.geom & 0x3ffff) | (v << 18);
+  }
   /**
    * The ring's time base in whole seconds (offsets in the buckets are ms from it): a small
    * integer, held in the record itself, where an epoch in ms is a boxed number per ring.

@@ -1,4 +1,4 @@
-import type { HopsEvidence } from '../../../shared/schema.js';
+import type { HopsEvidence, ProbeResult, ProbesMessage } from '../../../shared/schema.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ClusterState, GroupViewBuilder } from '../../../collector/state/index.js';
@@ -67,6 +67,156 @@ describe('cluster state', () => {
     s.apply(late);
     assert.equal(latestOf()?.round, 1);
     assert.equal(latestOf()?.pmtu?.largestPassing, 1400);
+  });
+
+  it('gives back every field of the latest probe as published, whatever the port, path, RTT or flags (the record packs them)', () => {
+    let now = T0;
+    const s = new ClusterState({ clock: () => now, windowMs: 120_000 });
+    const hops: HopsEvidence = {
+      at: T0,
+      sport: 49_152,
+      port: 65_535,
+      controlPort: null,
+      size: 1500,
+      verdict: 'vxlan-dies-after',
+      hop: '10.9.0.1',
+      next: '10.9.0.2',
+      mtu: null,
+      text: 'VXLAN port 65535 forwarded by 10.9.0.1, never by 10.9.0.2',
+      rows: [
+        {
+          ttl: 1,
+          address: '10.9.0.1',
+          name: null,
+          vxlan: true,
+          control: true,
+          controlAddress: null,
+          fragNeededMtu: null,
+        },
+      ],
+    };
+    const base = { src: 'edge.a-1', target: '192.0.2.9', round: 3, at: T0, sent: true } as const;
+    // Ports at the edges of the range and none; RTTs in whole µs, not (a JSON form's), zero and
+    // none; every tri-state flag value; one result with ICMP lines and a walk.
+    const results: ProbeResult[] = [
+      {
+        ...base,
+        path: 'vxlan',
+        dst: 'd1',
+        port: 65_535,
+        leftSrc: true,
+        arrivedDst: false,
+        answered: false,
+        replySeen: null,
+        rttSeconds: null,
+        icmp: [],
+        hops,
+      },
+      {
+        ...base,
+        path: 'control',
+        dst: 'd1',
+        port: 0,
+        leftSrc: null,
+        arrivedDst: true,
+        answered: true,
+        replySeen: true,
+        rttSeconds: 0.000123,
+        icmp: [],
+      },
+      {
+        ...base,
+        path: 'control',
+        dst: 'd1',
+        port: 1,
+        leftSrc: false,
+        arrivedDst: true,
+        answered: true,
+        replySeen: false,
+        rttSeconds: 1 / 3,
+        icmp: [],
+        note: 'tcp 1 refused',
+      },
+      {
+        ...base,
+        path: 'overlay',
+        dst: 'd1',
+        port: null,
+        leftSrc: true,
+        arrivedDst: true,
+        answered: true,
+        replySeen: true,
+        rttSeconds: 0,
+        icmp: [],
+      },
+      {
+        ...base,
+        path: 'pmtu',
+        dst: 'd1',
+        port: 4789,
+        leftSrc: true,
+        arrivedDst: true,
+        answered: true,
+        replySeen: true,
+        rttSeconds: 1.2e-7,
+        icmp: ['frag-needed mtu=1450 from 10.9.0.1'],
+        pmtu: { required: 1500, largestPassing: 1400, fragNeededMtu: 1450, learnedPmtu: null },
+      },
+      {
+        ...base,
+        path: 'vxlan',
+        dst: 'd2',
+        port: 4789,
+        sent: false,
+        leftSrc: null,
+        arrivedDst: false,
+        answered: false,
+        replySeen: null,
+        rttSeconds: null,
+        icmp: [],
+      },
+    ];
+    const msg = (round: number, rs: ProbeResult[]): ProbesMessage => ({
+      schemaVersion: 1,
+      type: 'probes',
+      node: 'edge.a-1',
+      at: T0 + round * ROUND_MS + 1000,
+      id: `edge-probes-${round}`,
+      round,
+      results: rs.map((r) => ({ ...r, round, at: T0 + round * ROUND_MS })),
+      arrivals: [],
+    });
+    s.apply(msg(3, results));
+    now = T0 + 3 * ROUND_MS + 1500;
+    const latest = () => s.pairStatuses().filter((p) => p.src === 'edge.a-1');
+    const key = (r: { dst: string; path: string; port: number | null }) => `${r.dst}/${r.path}/${r.port}`;
+    const got = new Map(latest().map((p) => [key(p), p]));
+    assert.equal(got.size, results.length);
+    for (const r of results) {
+      const p = got.get(key(r));
+      assert.ok(p, key(r));
+      assert.deepEqual(p.last, { ...r, round: 3, at: T0 + 3 * ROUND_MS }, key(r));
+      assert.equal(p.port, r.port);
+      assert.equal(p.path, r.path);
+    }
+    // The next round: the walk, ICMP lines and note are gone from the latest; the pairs keep
+    // their path and port, and each its window.
+    const next = results.map((r) => {
+      const { hops: _h, note: _n, ...rest } = r;
+      return { ...rest, icmp: [], rttSeconds: r.answered ? 0.0005 : null };
+    });
+    s.apply(msg(4, next));
+    now = T0 + 4 * ROUND_MS + 1500;
+    for (const p of latest()) {
+      const r = next.find((x) => key(x) === key(p));
+      assert.ok(r, key(p));
+      assert.deepEqual(p.last, { ...r, round: 4, at: T0 + 4 * ROUND_MS }, key(p));
+      assert.equal(p.sent, r.sent ? 2 : 0, `${key(p)}: windowed sent`);
+    }
+    const vx = latest().find((p) => key(p) === 'd1/vxlan/65535');
+    assert.equal(vx?.last.hops, undefined);
+    assert.equal(vx?.status, 'fail');
+    assert.equal(latest().find((p) => key(p) === 'd1/overlay/null')?.status, 'pass');
   });
 
   it("drops a pair its sender rotated away from once it is stale, but keeps a silent sender's pairs", () => {
