@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics } from 'prom-client';
 import { ConfigError } from '../shared/config.js';
 import { Lifecycle } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logging.js';
@@ -25,7 +25,7 @@ import { SegmentRing } from './history/segments.js';
 import { HistoryStore } from './history/store.js';
 import { IngestCounters, validateMessage } from './ingest/index.js';
 import { isLoopbackHost, TraceLimiter, type TraceLimits } from './limits.js';
-import { registerCollectorMetrics } from './metrics/index.js';
+import { CollectorRegistry, registerCollectorMetrics } from './metrics/index.js';
 import { PresenceWatch } from './presence-watch.js';
 import { RootCauseMemory } from './rootcause-memory.js';
 import { type Partition, Partitioning } from './partition/index.js';
@@ -141,7 +141,7 @@ export async function startCollector(o: CollectorOptions): Promise<RunningCollec
   const history = new HistoryStore({ log, by: `${hostname()}/${o.durable}`, replicas, clock });
   const segments = new SegmentRing({ ...(o.segmentStepMs ? { stepMs: o.segmentStepMs } : {}) });
   const memory = new RootCauseMemory(log);
-  const registry = new Registry();
+  const registry = new CollectorRegistry();
   if (o.defaultMetrics) collectDefaultMetrics({ register: registry });
   const partitioning = o.partition
     ? new Partitioning({

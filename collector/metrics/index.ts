@@ -3,13 +3,107 @@
  * `collect()` at scrape time; label sets come from bounded vocabularies and known label
  * combinations are pre-set to 0. The registry is injected (no global registry).
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { PROBE_PATHS, ROOT_CAUSE_KINDS, type RootCause } from '../../shared/schema.js';
 import { registerBuildInfo } from '../../shared/build-info.js';
 import { MESSAGE_KINDS } from '../../shared/subjects.js';
 import { PRESENCE_REJECT_REASONS } from '../../shared/presence.js';
 import { type IngestCounters, REJECT_REASONS } from '../ingest/index.js';
 import { type ClusterState, RTT_BUCKETS } from '../state/index.js';
+
+/**
+ * A gauge family listed at scrape time whose series are many (per node, per group pair): it
+ * gives prom-client its values (`get`, for any registry) and renders its own exposition text
+ * for `CollectorRegistry`, the collector's registry. prom-client formats every value through a
+ * label object and a regex escape per label (≈ 2.5–4 µs a series, ≈ 0.3 s of the event loop
+ * for the 87,500 series of 5,000 nodes in 125 groups, measured); the family escapes each
+ * distinct label value once per scrape, and its text is byte for byte what prom-client writes
+ * (a unit test holds the two equal).
+ */
+export interface SeriesFamily {
+  name: string;
+  help: string;
+  labelNames: readonly string[];
+  /** Calls `emit` once per series, in exposition order (the array may be reused between calls). */
+  each(emit: (labelValues: readonly string[], value: number) => void): void;
+}
+
+/** The property under which a family's text renderer hangs on its registered metric. */
+const RENDER = Symbol('vxdoctor.render');
+
+/** As prom-client: backslash and newline escaped (HELP text, label values). */
+const escapeText = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+const escapeLabel = (s: string): string => escapeText(s).replace(/"/g, '\\"');
+
+/** A sample value as prom-client writes it. */
+function valueText(v: number): string {
+  if (Number.isNaN(v)) return 'Nan';
+  if (!Number.isFinite(v)) return v < 0 ? '-Inf' : '+Inf';
+  return `${v}`;
+}
+
+/** The family in the Prometheus text format, as prom-client's registry writes one metric. */
+export function renderFamily(f: SeriesFamily): string {
+  const escaped = new Map<string, string>();
+  const lines = [`# HELP ${escapeText(f.name)} ${escapeText(f.help)}`, `# TYPE ${escapeText(f.name)} gauge`];
+  f.each((values, value) => {
+    let line = `${f.name}{`;
+    for (let i = 0; i < values.length; i++) {
+      const raw = values[i] as string;
+      let e = escaped.get(raw);
+      if (e === undefined) {
+        e = escapeLabel(raw);
+        escaped.set(raw, e);
+      }
+      line += `${i === 0 ? '' : ','}${f.labelNames[i]}="${e}"`;
+    }
+    lines.push(`${line}} ${valueText(value)}`);
+  });
+  return lines.join('\n');
+}
+
+function registerFamily(registry: Registry, f: SeriesFamily): void {
+  const get = async () => {
+    const values: Array<{ value: number; labels: Record<string, string> }> = [];
+    f.each((labelValues, value) => {
+      const labels: Record<string, string> = {};
+      f.labelNames.forEach((n, i) => {
+        labels[n] = labelValues[i] as string;
+      });
+      values.push({ value, labels });
+    });
+    return { name: f.name, help: f.help, type: 'gauge', aggregator: 'sum', values };
+  };
+  registry.registerMetric({
+    name: f.name,
+    help: f.help,
+    type: 'gauge',
+    aggregator: 'sum',
+    get,
+    reset: () => {},
+    [RENDER]: () => renderFamily(f),
+  } as never);
+}
+
+/**
+ * The collector's registry: as prom-client's, but a family that renders itself
+ * (`registerFamily`) is written by its own renderer. With default labels or the OpenMetrics
+ * format (which the collector sets neither of) every metric goes through prom-client.
+ */
+export class CollectorRegistry extends Registry {
+  private defaults = false;
+  override setDefaultLabels(labels: object): void {
+    this.defaults = Object.keys(labels).length > 0;
+    super.setDefaultLabels(labels);
+  }
+  /** prom-client's per-metric step (not in its typings), called by `metrics()`. */
+  async getMetricsAsString(metric: object): Promise<string> {
+    const render = (metric as { [RENDER]?: () => string })[RENDER];
+    if (render && !this.defaults && this.contentType === Registry.PROMETHEUS_CONTENT_TYPE) return render();
+    const base = Registry.prototype as unknown as { getMetricsAsString(m: object): Promise<string> };
+    return base.getMetricsAsString.call(this, metric);
+  }
+}
 
 /** Paths in name order: the series order of `vxdoctor_peer_reachable_ratio` (per node). */
 const PATHS_BY_NAME = [...PROBE_PATHS].sort();
@@ -137,43 +231,56 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
       }
     },
   });
-  new Gauge({
+  registerFamily(registry, {
     name: 'vxdoctor_peer_reachable_ratio',
     help: 'Fraction of probed peers whose latest probe from this node passed, per path.',
     labelNames: ['node', 'path'],
-    registers,
-    collect() {
-      this.reset();
+    each(emit) {
       // Per node: [passing, known] per path (no string built per pair: a scrape walks them all).
+      // The listing is in source order: the last source's tally is looked up once per source.
       const acc = new Map<string, number[]>();
+      let lastSrc: string | null = null;
+      let a: number[] = [];
       for (const p of src.state.pairStatuses()) {
         if (p.status === 'unknown') continue;
-        let a = acc.get(p.src);
-        if (!a) {
-          a = new Array(2 * PATHS_BY_NAME.length).fill(0);
-          acc.set(p.src, a);
+        if (p.src !== lastSrc) {
+          lastSrc = p.src;
+          let t = acc.get(p.src);
+          if (!t) {
+            t = new Array(2 * PATHS_BY_NAME.length).fill(0);
+            acc.set(p.src, t);
+          }
+          a = t;
         }
         const i = 2 * PATHS_BY_NAME.indexOf(p.path);
         if (p.status === 'pass') a[i] = (a[i] as number) + 1;
         a[i + 1] = (a[i + 1] as number) + 1;
       }
-      for (const [node, a] of acc)
+      const labels = ['', ''];
+      for (const [node, t] of acc)
         PATHS_BY_NAME.forEach((path, j) => {
-          const n = a[2 * j + 1] as number;
-          if (n > 0) this.set({ node, path }, (a[2 * j] as number) / n);
+          const n = t[2 * j + 1] as number;
+          if (n === 0) return;
+          labels[0] = node;
+          labels[1] = path;
+          emit(labels, (t[2 * j] as number) / n);
         });
     },
   });
-  new Gauge({
+  registerFamily(registry, {
     name: 'vxdoctor_segment_loss_ratio',
     help: 'Mean probe loss over the window between two topology groups, per path.',
     labelNames: ['from', 'to', 'path'],
-    registers,
-    collect() {
-      this.reset();
+    each(emit) {
+      const labels = ['', '', ''];
       for (const path of PROBE_PATHS)
-        for (const g of src.state.groupPairs(path))
-          if (g.loss !== null) this.set({ from: g.from, to: g.to, path }, g.loss);
+        for (const g of src.state.groupPairs(path)) {
+          if (g.loss === null) continue;
+          labels[0] = g.from;
+          labels[1] = g.to;
+          labels[2] = path;
+          emit(labels, g.loss);
+        }
     },
   });
   registry.registerMetric({
@@ -209,14 +316,16 @@ export function registerCollectorMetrics(registry: Registry, src: MetricsSources
     },
     reset: () => {},
   } as never);
-  new Gauge({
+  registerFamily(registry, {
     name: 'vxdoctor_agent_up',
     help: '1 when the node agent presence is fresh, 0 when expired.',
     labelNames: ['node'],
-    registers,
-    collect() {
-      this.reset();
-      for (const n of src.state.nodeStatuses()) this.set({ node: n.name }, n.state === 'up' ? 1 : 0);
+    each(emit) {
+      const labels = [''];
+      for (const n of src.state.nodeStatuses()) {
+        labels[0] = n.name;
+        emit(labels, n.state === 'up' ? 1 : 0);
+      }
     },
   });
   new Gauge({

@@ -2,18 +2,23 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { Registry } from 'prom-client';
-import { nodesLabel, registerCollectorMetrics } from '../../../collector/metrics/index.js';
+import { Gauge, Registry } from 'prom-client';
+import {
+  CollectorRegistry,
+  nodesLabel,
+  registerCollectorMetrics,
+  renderFamily,
+} from '../../../collector/metrics/index.js';
 import { ROOT_CAUSE_KINDS, type RootCause } from '../../../shared/schema.js';
 import { fixtureCluster } from './fixture-state.js';
 
 const GOLDEN = new URL('../../fixtures/collector/metrics.golden.txt', import.meta.url);
 
 async function render(
-  o: { pageUrl?: string; rootCauses?: (rcs: RootCause[]) => RootCause[] } = {},
+  o: { pageUrl?: string; rootCauses?: (rcs: RootCause[]) => RootCause[]; registry?: Registry } = {},
 ): Promise<string> {
   const { state, ingest, diagnoser } = fixtureCluster();
-  const registry = new Registry();
+  const registry = o.registry ?? new Registry();
   registerCollectorMetrics(registry, {
     state,
     ingest,
@@ -119,6 +124,78 @@ describe('collector /metrics', () => {
     assert.equal((await series()).length, 3);
     now += 2 * 60_000;
     assert.deepEqual(await series(), []);
+  });
+
+  it("the collector's registry writes what prom-client writes, without asking the large families for values", async () => {
+    const pageUrl = 'https://vx.example.com/ui/';
+    const plain = await render({ pageUrl });
+    const registry = new CollectorRegistry();
+    assert.equal(await render({ pageUrl, registry }), plain);
+    assert.match(plain, /^vxdoctor_peer_reachable_ratio\{node="n1",path="vxlan"\} /m);
+    // The per-node and per-group families render themselves: their prom-client values are not read.
+    for (const name of [
+      'vxdoctor_peer_reachable_ratio',
+      'vxdoctor_segment_loss_ratio',
+      'vxdoctor_agent_up',
+    ]) {
+      const m = registry.getSingleMetric(name) as unknown as { get: () => never };
+      m.get = () => {
+        throw new Error(`${name}: values read`);
+      };
+    }
+    const text = (await registry.metrics()).replace(/vxdoctor_build_info\{[^}]*\}/, '');
+    assert.equal(text, plain.replace(/vxdoctor_build_info\{[^}]*\}/, ''));
+    // The same metric in a plain prom-client registry asks for its values (and fails here).
+    const other = new Registry();
+    other.registerMetric(registry.getSingleMetric('vxdoctor_agent_up') as never);
+    await assert.rejects(other.metrics(), /vxdoctor_agent_up: values read/);
+  });
+
+  it('a self-rendered family is byte for byte the gauge prom-client writes, whatever its labels and values', async () => {
+    const rows: Array<[string, string, number]> = [
+      ['n1', 'plain', 0.25],
+      ['quo"te', 'back\\slash', 1],
+      ['new\nline', 'ünïcödé ↔ 机架', 0.1 + 0.2],
+      ['', 'empty name', 0],
+      ['big', 'x', 1e21],
+      ['tiny', 'x', 1e-7],
+      ['nan', 'x', Number.NaN],
+      ['inf', 'x', Number.POSITIVE_INFINITY],
+      ['-inf', 'x', Number.NEGATIVE_INFINITY],
+      ['neg-zero', 'x', -0],
+      ['n1', 'again', 2 / 3],
+    ];
+    const help = 'Help with a back\\slash and a\nnewline.';
+    const registry = new Registry();
+    new Gauge({
+      name: 'x_family',
+      help,
+      labelNames: ['node', 'what'],
+      registers: [registry],
+      collect() {
+        for (const [node, what, v] of rows) this.set({ node, what }, v);
+      },
+    });
+    const text = renderFamily({
+      name: 'x_family',
+      help,
+      labelNames: ['node', 'what'],
+      each(emit) {
+        const labels = ['', ''];
+        for (const [node, what, v] of rows) {
+          labels[0] = node;
+          labels[1] = what;
+          emit(labels, v);
+        }
+      },
+    });
+    assert.equal(`${text}\n`, await registry.metrics());
+    assert.equal(text.split('\n').length, rows.length + 2);
+    // No series at all: HELP and TYPE only, as prom-client.
+    const empty = renderFamily({ name: 'x_empty', help: 'h', labelNames: ['a'], each() {} });
+    const r2 = new Registry();
+    new Gauge({ name: 'x_empty', help: 'h', labelNames: ['a'], registers: [r2] });
+    assert.equal(`${empty}\n`, await r2.metrics());
   });
 
   it('RTT buckets resolve tens of microseconds to seconds', async () => {
