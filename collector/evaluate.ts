@@ -5,6 +5,7 @@
  * Nothing is evaluated before the state was rebuilt from the stream (no premature clears).
  */
 import type { Lifecycle } from '../shared/lifecycle.js';
+import type { RootCause } from '../shared/schema.js';
 import type { Logger } from '../shared/logging.js';
 import type { Diagnoser } from './diagnosis/index.js';
 import { type SegmentRing, segmentSamples } from './history/segments.js';
@@ -105,9 +106,16 @@ export class EvaluateLoop {
     const input = await this.prepareInSteps();
     await nextTurn();
     if (this.life?.stopping) return;
+    // The diagnosis in steps too, its own time counted without the pauses.
     const t2 = performance.now();
-    this.diagnose(input);
-    this.busyMs = t1 - t0 + this.o.state.lastBuildMs + (performance.now() - t2);
+    let paused = 0;
+    const pause = async () => {
+      const a = performance.now();
+      await nextTurn();
+      paused += performance.now() - a;
+    };
+    await this.diagnoseInSteps(input, pause);
+    this.busyMs = t1 - t0 + this.o.state.lastBuildMs + (performance.now() - t2 - paused);
   }
 
   /** The last stepped evaluation's own time (ms): pruning, listing and rules, not its pauses. */
@@ -155,19 +163,33 @@ export class EvaluateLoop {
 
   private diagnose(input: DiagnosisInput | null): void {
     if (!input) return;
-    const { diagnoser, log } = this.o;
     try {
-      const local = diagnoser.evaluate(input);
-      // Partitioned: this instance's share merged with the others' digests (one cluster view).
-      const rcs = this.o.partitioning ? this.o.partitioning.afterEvaluate(input, local) : local;
-      this.o.memory.remember(rcs);
-      this.evaluations++;
-      // As /metrics: from the second evaluation after the rebuild (two-round root causes are
-      // back), so a restart neither clears nor re-raises outages in the history.
-      if (this.evaluations >= 2) this.o.history.record(rcs);
+      this.conclude(input, this.o.diagnoser.evaluate(input));
     } catch (err) {
-      log.error({ err }, 'evaluation failed');
+      this.o.log.error({ err }, 'evaluation failed');
     }
+  }
+
+  private async diagnoseInSteps(input: DiagnosisInput | null, pause: () => Promise<void>): Promise<void> {
+    if (!input) return;
+    try {
+      const local = await this.o.diagnoser.evaluateInSteps(input, pause);
+      if (this.life?.stopping) return;
+      this.conclude(input, local);
+    } catch (err) {
+      this.o.log.error({ err }, 'evaluation failed');
+    }
+  }
+
+  /** What follows a diagnosis: the partitions merged, `since` remembered, the history recorded. */
+  private conclude(input: DiagnosisInput, local: RootCause[]): void {
+    // Partitioned: this instance's share merged with the others' digests (one cluster view).
+    const rcs = this.o.partitioning ? this.o.partitioning.afterEvaluate(input, local) : local;
+    this.o.memory.remember(rcs);
+    this.evaluations++;
+    // As /metrics: from the second evaluation after the rebuild (two-round root causes are
+    // back), so a restart neither clears nor re-raises outages in the history.
+    if (this.evaluations >= 2) this.o.history.record(rcs);
   }
 
   sampleSegments(): void {

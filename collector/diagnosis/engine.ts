@@ -170,6 +170,19 @@ function capEvidence(lines: string[]): string[] {
 }
 
 export function makeContext(input: DiagnosisInput): RuleContext {
+  const steps = contextSteps(input, Number.POSITIVE_INFINITY);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The context built in steps: the generator yields after every `step` pairs of each pass over
+ * the listing (two passes; at 5,000 nodes 1.1 million pairs, ≈ 0.3–0.36 s in one piece),
+ * so a caller can give the event loop back between them (`evaluateInSteps`).
+ */
+function* contextSteps(input: DiagnosisInput, step: number): Generator<void, RuleContext, void> {
   const nodeByName = new Map<string, NodeStatus>();
   // Each node's group read once per evaluation (not twice per pair).
   const groupOf = new Map<string, string>();
@@ -187,7 +200,12 @@ export function makeContext(input: DiagnosisInput): RuleContext {
   // nodes, 1.1 million pairs per evaluation).
   let lastDst: string | null = null;
   let dstList: PairStatus[] = [];
+  let untilStep = step;
   for (const p of input.pairs) {
+    if (--untilStep <= 0) {
+      untilStep = step;
+      yield;
+    }
     if (p.status === 'unknown') continue;
     known.push(p);
     if (p.dst !== lastDst) {
@@ -222,7 +240,12 @@ export function makeContext(input: DiagnosisInput): RuleContext {
   let gs = '';
   let into: PairStatus[] | null = null; // the group's own list, for a pair inside one group
   let seg: { pairs: PairStatus[]; failing: number } | null = null; // or the segment's
+  untilStep = step;
   for (const p of known) {
+    if (--untilStep <= 0) {
+      untilStep = step;
+      yield;
+    }
     if (p.src !== runSrc || p.dst !== runDst) {
       if (p.src !== runSrc) {
         runSrc = p.src;
@@ -342,6 +365,44 @@ export function evaluate(
 ): { rootCauses: RootCause[]; memory: DiagnosisMemory } {
   const ctx = makeContext(input);
   for (const r of rules) r.run(ctx);
+  return conclude(ctx, memory);
+}
+
+/**
+ * As `evaluate`, giving the event loop back (`pause`) every `step` pairs while the context is
+ * built and after each rule: reads, scrapes and ingest wait for a step, not for the whole
+ * diagnosis (≈ 0.45 s in one piece at 5,000 nodes). Pairs are the listing's: what ingest
+ * changes meanwhile is read as it is then, as between the listing and the rules.
+ */
+export async function evaluateInSteps(
+  rules: readonly Rule[],
+  input: DiagnosisInput,
+  memory: DiagnosisMemory,
+  pause: () => Promise<void>,
+  step = 100_000,
+): Promise<{ rootCauses: RootCause[]; memory: DiagnosisMemory }> {
+  const steps = contextSteps(input, step);
+  let ctx: RuleContext;
+  for (;;) {
+    const r = steps.next();
+    if (r.done) {
+      ctx = r.value;
+      break;
+    }
+    await pause();
+  }
+  for (const r of rules) {
+    await pause();
+    r.run(ctx);
+  }
+  return conclude(ctx, memory);
+}
+
+/** Absorbs candidates into each other, then raises them with hysteresis against `memory`. */
+function conclude(
+  ctx: RuleContext,
+  memory: DiagnosisMemory,
+): { rootCauses: RootCause[]; memory: DiagnosisMemory } {
   absorb(ctx.candidates);
   const nextSeen = new Map<string, { consecutive: number; since: string | null }>();
   const out: RootCause[] = [];

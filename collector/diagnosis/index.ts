@@ -5,7 +5,7 @@
  */
 import type { RootCause } from '../../shared/schema.js';
 import type { DiagnosisInput } from '../state/index.js';
-import { emptyMemory, evaluate } from './engine.js';
+import { emptyMemory, evaluate, evaluateInSteps } from './engine.js';
 import { RULES } from './rules/index.js';
 
 export { type DiagnosisMemory, emptyMemory, rootCauseId, SWARM_PORTS } from './engine.js';
@@ -29,6 +29,18 @@ export class Diagnoser {
 
   evaluate(input: DiagnosisInput): RootCause[] {
     const r = evaluate(RULES, input, this.memory);
+    this.memory = r.memory;
+    this.last = r.rootCauses;
+    this.lastAt = input.now;
+    return r.rootCauses;
+  }
+
+  /**
+   * As `evaluate`, in steps (`evaluateInSteps`). The memory it started from is replaced by its
+   * result when it ends; callers run one evaluation at a time (the evaluate loop).
+   */
+  async evaluateInSteps(input: DiagnosisInput, pause: () => Promise<void>): Promise<RootCause[]> {
+    const r = await evaluateInSteps(RULES, input, this.memory, pause);
     this.memory = r.memory;
     this.last = r.rootCauses;
     this.lastAt = input.now;
