@@ -1405,7 +1405,7 @@ export class ClusterState {
       // As the listing it came with (`pairStatuses`): while listings are slow to build, the last
       // evaluation's group view serves reads.
       if (age < this.statusCacheMs) return c.byPath[PATH_SLOT[path]];
-      if (this.lastBuildMs > this.statusCacheMs && age < SLOW_LISTING_REUSE_MS)
+      if (this.lastBuildMs * SLOW_LISTING_SHARE > this.statusCacheMs && age < SLOW_LISTING_REUSE_MS)
         return c.byPath[PATH_SLOT[path]];
     }
     const byPath = this.buildGroupPairs(label);
