@@ -7,13 +7,18 @@
  *   npx tsx bench/collector-ingest.ts [--nodes 5000] [--rounds 16] [--measure-from 8] [--groups N/40]
  *
  * Prints one JSON object: µs per result (validate, apply), ms per evaluation (prepare and
- * diagnose), heap and slab bytes per pair. Times are this machine's; compare them as ratios
+ * diagnose), heap and slab bytes per pair, and what one /metrics scrape costs over the same
+ * state (with the listing cached, as between evaluations) in the collector's registry and in
+ * a plain prom-client one, alternated in one run. Times are this machine's; compare them as ratios
  * within one run (e.g. validate vs apply), not across machines.
  */
 import { PerformanceObserver } from 'node:perf_hooks';
+import { Registry } from 'prom-client';
 import { getHeapStatistics } from 'node:v8';
 import { ClusterState } from '../collector/state/index.js';
 import { Diagnoser } from '../collector/diagnosis/index.js';
+import { IngestCounters } from '../collector/ingest/index.js';
+import { CollectorRegistry, registerCollectorMetrics } from '../collector/metrics/index.js';
 import { validateMessage } from '../collector/ingest/index.js';
 import { DEFAULT_PROBESET, type PeerRef, selectTargets } from '../agent/heartbeat/probeset.js';
 import { PROBE_PATHS } from '../shared/schema.js';
@@ -137,6 +142,39 @@ for (let r = 0; r < rounds; r++) {
     });
 }
 const measuredMs = Number(process.hrtime.bigint() - measuredFrom) / 1e6;
+// The rounds' own GC (the observer reports entries a turn late: let them in before the scrapes).
+await new Promise((r) => setTimeout(r, 50));
+measuring = false;
+const roundsGcMs = { ...gcMs };
+
+// One /metrics scrape over this state, listing and group view cached: the collector's registry
+// (the per-node and per-group families render their own text) against a plain prom-client one.
+const registries = { collector: new CollectorRegistry(), promClient: new Registry() };
+for (const registry of Object.values(registries))
+  registerCollectorMetrics(registry, {
+    state,
+    ingest: new IngestCounters(),
+    rootCauses: () => diagnoser.current().rootCauses,
+    natsConnected: () => true,
+  });
+const scrapeMs: Record<keyof typeof registries, number[]> = { collector: [], promClient: [] };
+let scrapeBytes = 0;
+// As the collector's state (`statusCacheMs` 1 s): reads reuse the last listing and its group
+// view. Set only now: the evaluations above measure the listing and the group view built anew.
+(state as unknown as { statusCacheMs: number }).statusCacheMs = 1000;
+for (let i = 0; i < 8; i++) {
+  now += 10;
+  if (i === 0) {
+    state.freshPairStatuses();
+    for (const path of PROBE_PATHS) state.groupPairs(path);
+  }
+  for (const [k, registry] of Object.entries(registries)) {
+    const t0 = performance.now();
+    const text = await registry.metrics();
+    scrapeMs[k as keyof typeof registries].push(performance.now() - t0);
+    scrapeBytes = text.length;
+  }
+}
 await new Promise((r) => setTimeout(r, 50)); // the observer's last entries
 obs.disconnect();
 global.gc?.();
@@ -157,8 +195,14 @@ console.log(
       diagnoseMsMedian: median(evals.map((e) => e.diagnoseMs)),
       groupsAllPathsMsMedian: median(evals.map((e) => e.groupsMs)),
     },
-    gcShareOfMeasured: +((gcMs.minor + gcMs.major) / measuredMs).toFixed(3),
-    gcMs: { minor: Math.round(gcMs.minor), major: Math.round(gcMs.major) },
+    scrape: {
+      bytes: scrapeBytes,
+      collectorMsMedian: median(scrapeMs.collector),
+      promClientMsMedian: median(scrapeMs.promClient),
+      ratio: +(median(scrapeMs.collector) / median(scrapeMs.promClient)).toFixed(2),
+    },
+    gcShareOfMeasured: +((roundsGcMs.minor + roundsGcMs.major) / measuredMs).toFixed(3),
+    gcMs: { minor: Math.round(roundsGcMs.minor), major: Math.round(roundsGcMs.major) },
     pairs,
     rotatedOut: state.rotatedOut,
     heapUsedMiB: Math.round(heap.used_heap_size / 2 ** 20),

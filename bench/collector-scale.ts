@@ -259,7 +259,11 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
     const pub0 = JSON.parse(JSON.stringify(simStats)) as typeof simStats;
     const t0 = Date.now();
     let metricsText = '';
+    const loopP99: number[] = [];
+    const loopMax: number[] = [];
     let firstMetricsText = '';
+    let firstMetricsAt = 0;
+    let lastMetricsTextAt = 0;
     let lastMetricsAt = 0;
     const sampleLag = async (): Promise<void> => {
       try {
@@ -292,8 +296,15 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
         metricsMs.push(m.ms);
         diagMs.push(d.ms);
         if (m.status === 200) {
+          // prom-client's event-loop delay, over the 5 s since the last scrape (it resets per scrape).
+          loopP99.push(metricSum(m.body, 'nodejs_eventloop_lag_p99_seconds') * 1000);
+          loopMax.push(metricSum(m.body, 'nodejs_eventloop_lag_max_seconds') * 1000);
           metricsText = m.body;
-          if (!firstMetricsText) firstMetricsText = m.body;
+          if (!firstMetricsText) {
+            firstMetricsText = m.body;
+            firstMetricsAt = Date.now();
+          }
+          lastMetricsTextAt = Date.now();
         }
         await sampleLag();
       }
@@ -375,6 +386,22 @@ async function runOne(n: number): Promise<Record<string, unknown>> {
         semiSpaceMiB: SEMI_MB > 0 ? SEMI_MB : null,
         cpuPercentOfCore: cpu('collector'),
         rssMaxMiB: MiB(rssMax.collector ?? 0),
+        // Where reads wait: the event loop's delay (p99 per 5 s, its median; the largest) and the
+        // share of the measured time in GC pauses by kind (the process's own counters).
+        eventLoopDelayMs: {
+          p99Median: r3(quantile(loopP99, 0.5)),
+          max: r3(loopMax.length ? Math.max(...loopMax) : null),
+        },
+        gcShare: Object.fromEntries(
+          ['major', 'minor', 'incremental'].map((kind) => [
+            kind,
+            r3(
+              (metricSum(metricsText, 'nodejs_gc_duration_seconds_sum', `kind="${kind}"`) -
+                metricSum(firstMetricsText, 'nodejs_gc_duration_seconds_sum', `kind="${kind}"`)) /
+                Math.max(1, (lastMetricsTextAt - firstMetricsAt) / 1000),
+            ),
+          ]),
+        ),
       },
       ingest: {
         lagP50S: r3(quantile(lag, 0.5)),

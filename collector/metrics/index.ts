@@ -15,8 +15,8 @@ import { type ClusterState, RTT_BUCKETS } from '../state/index.js';
  * A gauge family listed at scrape time whose series are many (per node, per group pair): it
  * gives prom-client its values (`get`, for any registry) and renders its own exposition text
  * for `CollectorRegistry`, the collector's registry. prom-client formats every value through a
- * label object and a regex escape per label (≈ 2.5–4 µs a series, ≈ 0.3 s of the event loop
- * for the 87,500 series of 5,000 nodes in 125 groups, measured); the family escapes each
+ * label object and a regex escape per label (a scrape of 5,000 nodes in 125 groups, 87,500
+ * such series: 0.37 s in-process, 0.27 s with the families' own text); the family escapes each
  * distinct label value once per scrape, and its text is byte for byte what prom-client writes
  * (a unit test holds the two equal).
  */
